@@ -1,0 +1,151 @@
+//! The `tt-dbproxy` command line. Each subcommand module turns its
+//! arguments into library calls; `anyhow` carries context to the exit.
+
+mod admin;
+mod call;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::config::{self, BackendKind, Config, ConfigSource, LogFormat};
+use crate::store::{SqliteStore, Store};
+
+/// Command line of `tt-dbproxy`. With no subcommand it serves.
+#[derive(Debug, Parser)]
+#[command(
+    name = "tt-dbproxy",
+    version,
+    about = "Drop-in replacement for TeamTalk's db_proxy_server",
+    disable_version_flag = true,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// Print the version and exit.
+    #[arg(short = 'v', long = "version", action = ArgAction::Version)]
+    version: Option<bool>,
+    /// Options of `serve` when no subcommand is given.
+    #[command(flatten)]
+    serve: ConfigArgs,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the TeamTalk db_proxy protocol (the default).
+    Serve(ConfigArgs),
+    /// Manage data in the configured store (works while the server runs).
+    Admin(admin::AdminArgs),
+    /// Send one request to a server and print the reply as JSON.
+    Call(call::CallArgs),
+}
+
+/// Which configuration file to read.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConfigArgs {
+    /// A tt-dbproxy TOML configuration file.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "TT_DBPROXY_CONFIG",
+        conflicts_with = "legacy_config"
+    )]
+    pub config: Option<PathBuf>,
+    /// An original TeamTalk dbproxyserver.conf.
+    #[arg(long, value_name = "FILE", env = "TT_DBPROXY_LEGACY_CONFIG")]
+    pub legacy_config: Option<PathBuf>,
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        None => serve::serve(&cli.serve).await,
+        Some(Command::Serve(args)) => serve::serve(&args).await,
+        Some(Command::Admin(args)) => {
+            init_logging("warn", LogFormat::Text);
+            admin::run(args).await
+        }
+        Some(Command::Call(args)) => {
+            init_logging("warn", LogFormat::Text);
+            call::run(args).await
+        }
+    }
+}
+
+/// Loads the configuration the way `serve` does.
+fn load_config(args: &ConfigArgs) -> anyhow::Result<(Config, ConfigSource)> {
+    let cwd = std::env::current_dir().context("cannot determine the working directory")?;
+    let source = ConfigSource::resolve(args.config.clone(), args.legacy_config.clone(), &cwd);
+    let config = config::load(&source, &config::process_env).with_context(|| match &source {
+        ConfigSource::Defaults => {
+            "configuration (defaults and TT_DBPROXY_* environment)".to_string()
+        }
+        ConfigSource::Toml(p) | ConfigSource::Legacy(p) => format!("configuration {}", p.display()),
+    })?;
+    Ok((config, source))
+}
+
+/// Opens the configured backend.
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    match config.storage.backend {
+        BackendKind::Embedded => {
+            let store = SqliteStore::open(&config.storage.data_dir)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot open the embedded store in {}",
+                        config.storage.data_dir.display()
+                    )
+                })?;
+            Ok(Arc::new(store))
+        }
+        BackendKind::Mysql => bail!("{}", missing_backend_message(config)),
+    }
+}
+
+fn missing_backend_message(config: &Config) -> String {
+    let mysql = config
+        .mysql
+        .as_ref()
+        .map(|m| {
+            format!(
+                " (primary {}:{}/{})",
+                m.primary.host, m.primary.port, m.primary.database
+            )
+        })
+        .unwrap_or_default();
+    let redis = config
+        .redis
+        .as_ref()
+        .map(|r| {
+            let names: Vec<&str> = r.pools.iter().map(|p| p.name.as_str()).collect();
+            format!(" and the Redis backend (pools {})", names.join(","))
+        })
+        .unwrap_or_default();
+    format!(
+        "this configuration selects the MySQL/MariaDB backend{mysql}{redis}, which this build of tt-dbproxy does not have yet; \
+         remove DBInstances/CacheInstances (or use --config with storage.backend = \"embedded\") to run on the embedded store"
+    )
+}
+
+/// Sets up `tracing` output on stderr.
+fn init_logging(level: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    // A second initialisation (only possible in tests) is harmless.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}

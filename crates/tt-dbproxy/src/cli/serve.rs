@@ -1,0 +1,40 @@
+//! `tt-dbproxy serve`: load the configuration, open the store, listen,
+//! serve until SIGTERM/SIGINT, drain, exit 0.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+use super::{ConfigArgs, init_logging, load_config, open_store};
+use crate::clock::Clock;
+use crate::net::server::bind_all;
+use crate::state::AppState;
+
+pub(super) async fn serve(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
+    let (config, source) = load_config(args)?;
+    init_logging(&config.log.level, config.log.format);
+    info!(version = env!("CARGO_PKG_VERSION"), source = ?source, "starting: {}", config.show());
+    let store = open_store(&config).await?;
+    let listeners = bind_all(&config.server.listen)
+        .await
+        .context("cannot listen")?;
+    for l in &listeners {
+        if let Ok(addr) = l.local_addr() {
+            info!("listening on {addr}");
+        }
+    }
+    let state = AppState::new(config, store, Clock::system());
+    let shutdown = CancellationToken::new();
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        match crate::shutdown::wait_for_signal().await {
+            Ok(name) => info!("{name} received; draining"),
+            Err(e) => error!(error = %e, "cannot watch signals; stopping"),
+        }
+        trigger.cancel();
+    });
+    crate::net::run(listeners, state, shutdown).await;
+    Ok(ExitCode::SUCCESS)
+}

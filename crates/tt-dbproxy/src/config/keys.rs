@@ -1,0 +1,362 @@
+//! The registry of configuration keys: one entry per key with its type,
+//! default, environment variable, legacy name and whether it can change
+//! without a restart. It drives the TOML loader, the environment overlay
+//! and the table in `docs/config.md` (a test keeps the two in sync).
+
+use std::net::SocketAddr;
+
+use toml::Value;
+
+use super::{BackendKind, Config, KeyNaming, LogFormat};
+
+/// Sets one field of a [`Config`] from a TOML value (environment values
+/// arrive as strings); the error is the reason shown to the operator.
+pub type Apply = fn(&mut Config, &Value) -> Result<(), String>;
+
+/// One configuration key.
+pub struct KeySpec {
+    /// TOML path, `section.key`.
+    pub key: &'static str,
+    /// Type as documented.
+    pub ty: &'static str,
+    /// Default as documented.
+    pub default: &'static str,
+    /// Environment variable that overrides it.
+    pub env: &'static str,
+    /// Name in `dbproxyserver.conf`, or "" if it has none.
+    pub legacy: &'static str,
+    /// Whether a reload can change it without a restart.
+    pub reloadable: bool,
+    /// What it does.
+    pub doc: &'static str,
+    /// Setter.
+    pub apply: Apply,
+}
+
+/// An integer of type `T` from a TOML integer or a decimal string.
+pub fn int<T: TryFrom<i64>>(v: &Value) -> Result<T, String> {
+    let n = match v {
+        Value::Integer(i) => *i,
+        Value::String(s) => s
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| format!("expected a whole number, got {s:?}"))?,
+        other => return Err(format!("expected a whole number, got {}", other.type_str())),
+    };
+    T::try_from(n).map_err(|_| format!("{n} is out of range"))
+}
+
+/// A string from a TOML string.
+pub fn string(v: &Value) -> Result<String, String> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        other => Err(format!("expected a string, got {}", other.type_str())),
+    }
+}
+
+/// Socket addresses from a TOML array of strings or a comma-separated string.
+pub fn addresses(v: &Value) -> Result<Vec<SocketAddr>, String> {
+    let items: Vec<String> = match v {
+        Value::String(s) => s
+            .split(',')
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect(),
+        Value::Array(a) => a.iter().map(string).collect::<Result<_, _>>()?,
+        other => {
+            return Err(format!(
+                "expected a list of addresses, got {}",
+                other.type_str()
+            ));
+        }
+    };
+    items
+        .iter()
+        .map(|s| {
+            s.parse::<SocketAddr>()
+                .map_err(|_| format!("{s:?} is not an IP:port address (IPv6 as [::1]:10600)"))
+        })
+        .collect()
+}
+
+/// Every key, in documentation order.
+pub fn all() -> Vec<KeySpec> {
+    vec![
+        KeySpec {
+            key: "server.listen",
+            ty: "list of IP:port",
+            default: "[\"127.0.0.1:10600\"]",
+            env: "TT_DBPROXY_LISTEN",
+            legacy: "ListenIP + ListenPort",
+            reloadable: false,
+            doc: "Addresses to listen on. The env form is comma-separated.",
+            apply: |c, v| {
+                c.server.listen = addresses(v)?;
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "server.max_connections",
+            ty: "integer",
+            default: "10000",
+            env: "TT_DBPROXY_MAX_CONNECTIONS",
+            legacy: "",
+            reloadable: false,
+            doc: "Connections beyond this are accepted, logged and closed at once.",
+            apply: |c, v| {
+                c.server.max_connections = int(v)?;
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "server.max_frame_bytes",
+            ty: "integer",
+            default: "16777216",
+            env: "TT_DBPROXY_MAX_FRAME_BYTES",
+            legacy: "",
+            reloadable: false,
+            doc: "A frame announcing a larger length (header included) closes the connection.",
+            apply: |c, v| {
+                c.server.max_frame_bytes = int(v)?;
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "server.heartbeat_interval_ms",
+            ty: "integer (ms)",
+            default: "5000",
+            env: "TT_DBPROXY_HEARTBEAT_INTERVAL_MS",
+            legacy: "",
+            reloadable: false,
+            doc: "A heartbeat is sent after this long without sending anything.",
+            apply: |c, v| {
+                c.server.heartbeat_interval_ms = int(v)?;
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "server.idle_timeout_ms",
+            ty: "integer (ms)",
+            default: "30000",
+            env: "TT_DBPROXY_IDLE_TIMEOUT_MS",
+            legacy: "",
+            reloadable: false,
+            doc: "A connection that sends nothing for this long is closed.",
+            apply: |c, v| {
+                c.server.idle_timeout_ms = int(v)?;
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "server.drain_timeout_ms",
+            ty: "integer (ms)",
+            default: "4000",
+            env: "TT_DBPROXY_DRAIN_TIMEOUT_MS",
+            legacy: "",
+            reloadable: false,
+            doc: "On SIGTERM/SIGINT: time in-flight requests get before the process exits.",
+            apply: |c, v| {
+                c.server.drain_timeout_ms = int(v)?;
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "server.workers",
+            ty: "integer",
+            default: "48",
+            env: "TT_DBPROXY_WORKERS",
+            legacy: "ThreadNum",
+            reloadable: false,
+            doc: "Requests executing at once across all connections.",
+            apply: |c, v| {
+                c.server.workers = int(v)?;
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "server.max_in_flight_per_connection",
+            ty: "integer",
+            default: "1024",
+            env: "TT_DBPROXY_MAX_IN_FLIGHT_PER_CONNECTION",
+            legacy: "",
+            reloadable: false,
+            doc: "Requests of one connection in progress before the server stops reading from it.",
+            apply: |c, v| {
+                c.server.max_in_flight_per_connection = int(v)?;
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "storage.backend",
+            ty: "\"embedded\" or \"mysql\"",
+            default: "\"embedded\"",
+            env: "TT_DBPROXY_BACKEND",
+            legacy: "DBInstances (implies mysql)",
+            reloadable: false,
+            doc: "Where data lives: the embedded SQLite file, or MySQL + Redis.",
+            apply: |c, v| {
+                c.storage.backend = match string(v)?.as_str() {
+                    "embedded" => BackendKind::Embedded,
+                    "mysql" => BackendKind::Mysql,
+                    other => {
+                        return Err(format!("expected \"embedded\" or \"mysql\", got {other:?}"));
+                    }
+                };
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "storage.data_dir",
+            ty: "path",
+            default: "\"./data\"",
+            env: "TT_DBPROXY_DATA_DIR",
+            legacy: "",
+            reloadable: false,
+            doc: "Directory of the embedded database file (created if missing).",
+            apply: |c, v| {
+                c.storage.data_dir = string(v)?.into();
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "media.msfs_site",
+            ty: "URL",
+            default: "\"http://127.0.0.1\"",
+            env: "TT_DBPROXY_MSFS_SITE",
+            legacy: "MsfsSite",
+            reloadable: false,
+            doc: "Media file server for audio messages; a bare host means http://host.",
+            apply: |c, v| {
+                c.media.msfs_site = normalize_site(&string(v)?);
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "media.aes_key",
+            ty: "string, 32 bytes",
+            default: "\"12345678901234567890123456789012\"",
+            env: "TT_DBPROXY_AES_KEY",
+            legacy: "aesKey",
+            reloadable: false,
+            doc: "AES-256 key of the audio placeholder text; secret, never logged.",
+            apply: |c, v| {
+                c.media.aes_key = string(v)?;
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "log.level",
+            ty: "filter",
+            default: "\"info\"",
+            env: "TT_DBPROXY_LOG_LEVEL",
+            legacy: "",
+            reloadable: false,
+            doc: "tracing filter, e.g. \"info\" or \"tt_dbproxy=debug\".",
+            apply: |c, v| {
+                c.log.level = string(v)?;
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "log.format",
+            ty: "\"text\" or \"json\"",
+            default: "\"text\"",
+            env: "TT_DBPROXY_LOG_FORMAT",
+            legacy: "",
+            reloadable: false,
+            doc: "Log line format.",
+            apply: |c, v| {
+                c.log.format = match string(v)?.as_str() {
+                    "text" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    other => return Err(format!("expected \"text\" or \"json\", got {other:?}")),
+                };
+                Ok(())
+            },
+        },
+    ]
+}
+
+/// `MsfsSite=127.0.0.1` means `http://127.0.0.1`.
+pub fn normalize_site(site: &str) -> String {
+    let site = site.trim();
+    if site.contains("://") {
+        site.to_string()
+    } else {
+        format!("http://{site}")
+    }
+}
+
+/// How `key` is named in messages under `naming`.
+pub fn display_name(key: &str, naming: KeyNaming) -> String {
+    if naming == KeyNaming::Legacy
+        && let Some(spec) = all()
+            .into_iter()
+            .find(|s| s.key == key && !s.legacy.is_empty())
+    {
+        return spec.legacy.to_string();
+    }
+    key.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_is_documented_in_docs_config_md() {
+        let doc = include_str!("../../../../docs/config.md");
+        for spec in all() {
+            let row = doc
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{}` |", spec.key)))
+                .unwrap_or_else(|| panic!("docs/config.md has no row for {}", spec.key));
+            assert!(
+                row.contains(spec.env),
+                "{} row names {}",
+                spec.key,
+                spec.env
+            );
+            let reload = if spec.reloadable { "| yes |" } else { "| no |" };
+            assert!(
+                row.contains(reload),
+                "{} row says reloadable={}",
+                spec.key,
+                spec.reloadable
+            );
+        }
+    }
+
+    #[test]
+    fn env_names_are_unique_and_prefixed() {
+        let keys = all();
+        for s in &keys {
+            assert!(s.env.starts_with("TT_DBPROXY_"));
+            assert_eq!(keys.iter().filter(|o| o.env == s.env).count(), 1);
+        }
+    }
+
+    #[test]
+    fn value_parsers_explain_refusals() {
+        assert_eq!(int::<u16>(&Value::String("80".into())), Ok(80));
+        assert!(
+            int::<u16>(&Value::String("abc".into()))
+                .unwrap_err()
+                .contains("whole number")
+        );
+        assert!(
+            int::<u16>(&Value::Integer(70000))
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert_eq!(
+            addresses(&Value::String("127.0.0.1:1, [::1]:2".into()))
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(addresses(&Value::String("localhost".into())).is_err());
+        assert_eq!(normalize_site("127.0.0.1"), "http://127.0.0.1");
+        assert_eq!(normalize_site("https://m.example"), "https://m.example");
+    }
+}

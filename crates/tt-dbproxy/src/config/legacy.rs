@@ -1,0 +1,207 @@
+//! The original `dbproxyserver.conf` format, read the way the original
+//! reads it, with its two parsing bugs fixed: CRLF line ends are stripped,
+//! and a number that is not a number is refused instead of becoming 0.
+//!
+//! Format: `key = value` per line, split at the first `=`, spaces and tabs
+//! trimmed; `#` anywhere starts a comment; lines without `=` or with an
+//! empty key or value are ignored; the first occurrence of a key wins.
+//! (The original also splits lines longer than 255 bytes; such lines are
+//! read whole here.)
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use super::keys::normalize_site;
+use super::{BackendKind, Config, MysqlConfig, MysqlEndpoint, Problem, RedisConfig, RedisPool};
+
+/// The key/value pairs of a legacy file.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LegacyFile {
+    values: HashMap<String, String>,
+}
+
+impl LegacyFile {
+    /// The value of `key`, if present and non-empty.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
+}
+
+/// Splits a legacy file into key/value pairs.
+pub fn parse(text: &str) -> LegacyFile {
+    let mut values = HashMap::new();
+    for raw in text.split('\n') {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        let line = line.split('#').next().unwrap_or("");
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        let trim = |s: &str| s.trim_matches([' ', '\t', '\r']).to_string();
+        let (k, v) = (trim(k), trim(v));
+        if k.is_empty() || v.is_empty() {
+            continue;
+        }
+        values.entry(k).or_insert(v);
+    }
+    LegacyFile { values }
+}
+
+struct Reader<'a> {
+    file: &'a LegacyFile,
+    problems: Vec<Problem>,
+}
+
+impl Reader<'_> {
+    fn text(&mut self, key: &str) -> Option<String> {
+        match self.file.get(key) {
+            Some(v) => Some(v.to_string()),
+            None => {
+                self.problems
+                    .push(Problem::new(key, "required key is missing"));
+                None
+            }
+        }
+    }
+
+    fn number<T: std::str::FromStr>(&mut self, key: &str) -> Option<T> {
+        let raw = self.text(key)?;
+        match raw.parse::<T>() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.problems.push(Problem::new(
+                    key,
+                    format!("expected a number in range, got {raw:?}"),
+                ));
+                None
+            }
+        }
+    }
+
+    fn list(&mut self, key: &str, sep: char) -> Vec<String> {
+        self.text(key)
+            .map(|v| {
+                v.split(sep)
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn mysql_endpoint(&mut self, name: &str) -> Option<MysqlEndpoint> {
+        let host = self.text(&format!("{name}_host"));
+        let port = self.number::<u16>(&format!("{name}_port"));
+        let database = self.text(&format!("{name}_dbname"));
+        let user = self.text(&format!("{name}_username"));
+        let password = self.text(&format!("{name}_password"));
+        let max = self.number::<usize>(&format!("{name}_maxconncnt"));
+        Some(MysqlEndpoint {
+            name: name.to_string(),
+            host: host?,
+            port: port?,
+            database: database?,
+            user: user?,
+            password: password?,
+            max_connections: max?,
+        })
+    }
+
+    fn redis_pool(&mut self, name: &str) -> Option<RedisPool> {
+        let host = self.text(&format!("{name}_host"));
+        let port = self.number::<u16>(&format!("{name}_port"));
+        let db = self.number::<u32>(&format!("{name}_db"));
+        let max = self.number::<usize>(&format!("{name}_maxconncnt"));
+        Some(RedisPool {
+            name: name.to_string(),
+            host: host?,
+            port: port?,
+            db: db?,
+            max_connections: max?,
+        })
+    }
+}
+
+/// Maps a legacy file onto a [`Config`] (defaults for everything the
+/// original has no key for), with every missing or malformed key listed.
+pub fn to_config(file: &LegacyFile) -> (Config, Vec<Problem>) {
+    let mut r = Reader {
+        file,
+        problems: Vec::new(),
+    };
+    let mut config = Config::default();
+
+    let ips = r.list("ListenIP", ';');
+    let port = r.number::<u16>("ListenPort");
+    let mut addrs = Vec::new();
+    for ip in &ips {
+        match ip.parse::<IpAddr>() {
+            Ok(ip) => addrs.extend(port.map(|p| SocketAddr::new(ip, p))),
+            Err(_) => r.problems.push(Problem::new(
+                "ListenIP",
+                format!("{ip:?} is not an IP address"),
+            )),
+        }
+    }
+    config.server.listen = addrs;
+    if let Some(n) = r.number::<usize>("ThreadNum") {
+        config.server.workers = n;
+    }
+    if let Some(site) = r.text("MsfsSite") {
+        config.media.msfs_site = normalize_site(&site);
+    }
+    if let Some(key) = r.text("aesKey") {
+        config.media.aes_key = key;
+    }
+
+    let instances = r.list("DBInstances", ',');
+    let mut primary = None;
+    let mut replicas = Vec::new();
+    for name in &instances {
+        let endpoint = r.mysql_endpoint(name);
+        match name.as_str() {
+            "teamtalk_master" => primary = endpoint,
+            "teamtalk_slave" => replicas.extend(endpoint),
+            _ => {}
+        }
+    }
+    if !instances.is_empty() && !instances.iter().any(|n| n == "teamtalk_master") {
+        r.problems.push(Problem::new(
+            "DBInstances",
+            "must list teamtalk_master (the pool all writes use)",
+        ));
+    }
+    if let Some(primary) = primary {
+        config.mysql = Some(MysqlConfig { primary, replicas });
+        config.storage.backend = BackendKind::Mysql;
+    }
+
+    let caches = r.list("CacheInstances", ',');
+    let pools: Vec<RedisPool> = caches
+        .iter()
+        .filter_map(|name| r.redis_pool(name))
+        .collect();
+    if !pools.is_empty() {
+        config.redis = Some(RedisConfig { pools });
+    }
+    (config, r.problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_crlf_first_occurrence_and_trimming() {
+        let f = parse("a = 1 # c\r\n#b=2\r\na=3\r\n\tc\t=\t x y \r\nnoeq\r\nd=\r\n=e\r\n");
+        assert_eq!(f.get("a"), Some("1"));
+        assert_eq!(f.get("b"), None);
+        assert_eq!(f.get("c"), Some("x y"));
+        assert_eq!(f.get("d"), None);
+        assert_eq!(f.values.len(), 2);
+    }
+
+    #[test]
+    fn value_cannot_contain_hash() {
+        assert_eq!(parse("aesKey=abc#def").get("aesKey"), Some("abc"));
+    }
+}

@@ -1,0 +1,401 @@
+//! Configuration: the [`Config`] every part of the server reads, its
+//! defaults, validation and a printable summary.
+//!
+//! Layering: built-in defaults < one file (TOML, or the original
+//! `dbproxyserver.conf` through [`legacy`]) < `TT_DBPROXY_*` environment
+//! variables. Every key is described once in [`keys`], which also drives
+//! the environment overlay and `docs/config.md`. Invalid values are
+//! collected, not reported one at a time: start-up names every bad key.
+
+pub mod keys;
+pub mod legacy;
+mod load;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub use load::{ConfigSource, from_legacy_str, from_toml_str, load, process_env};
+
+/// The AES key of the default TeamTalk configuration.
+pub const DEFAULT_AES_KEY: &str = "12345678901234567890123456789012";
+
+/// The whole, validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Config {
+    /// Listening, limits and timers of the PDU server.
+    pub server: ServerConfig,
+    /// Which backend holds the data.
+    pub storage: StorageConfig,
+    /// Media file server and the audio placeholder key.
+    pub media: MediaConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// MySQL pools, when the legacy file names them.
+    pub mysql: Option<MysqlConfig>,
+    /// Redis pools, when the legacy file names them.
+    pub redis: Option<RedisConfig>,
+}
+
+/// Settings of the PDU server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Addresses to listen on.
+    pub listen: Vec<SocketAddr>,
+    /// Open connections beyond this are accepted and closed at once.
+    pub max_connections: usize,
+    /// Frames longer than this (header included) close the connection.
+    pub max_frame_bytes: usize,
+    /// A heartbeat is sent after this long without sending (ms).
+    pub heartbeat_interval_ms: u64,
+    /// A connection is closed after this long without receiving (ms).
+    pub idle_timeout_ms: u64,
+    /// On SIGTERM/SIGINT, in-flight work gets this long to finish (ms).
+    pub drain_timeout_ms: u64,
+    /// Requests executing at once across all connections (`ThreadNum`).
+    pub workers: usize,
+    /// Requests of one connection in progress before reading pauses.
+    pub max_in_flight_per_connection: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 10600))],
+            max_connections: 10_000,
+            max_frame_bytes: crate::wire::codec::DEFAULT_MAX_FRAME_LEN,
+            heartbeat_interval_ms: 5_000,
+            idle_timeout_ms: 30_000,
+            drain_timeout_ms: 4_000,
+            workers: 48,
+            max_in_flight_per_connection: 1024,
+        }
+    }
+}
+
+/// Which storage backend serves the handlers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendKind {
+    /// The SQLite file in `data_dir` (default).
+    #[default]
+    Embedded,
+    /// MySQL/MariaDB plus Redis.
+    Mysql,
+}
+
+/// Storage settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageConfig {
+    /// The backend.
+    pub backend: BackendKind,
+    /// Directory of the embedded database.
+    pub data_dir: PathBuf,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            backend: BackendKind::Embedded,
+            data_dir: PathBuf::from("./data"),
+        }
+    }
+}
+
+/// Media file server and AES key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaConfig {
+    /// Base URL of the media file server (`MsfsSite`; a bare host gets
+    /// `http://`).
+    pub msfs_site: String,
+    /// Exactly 32 bytes: the AES-256 key of the audio placeholder.
+    pub aes_key: String,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            msfs_site: "http://127.0.0.1".into(),
+            aes_key: DEFAULT_AES_KEY.into(),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// A `tracing` filter such as `info` or `tt_dbproxy=debug`.
+    pub level: String,
+    /// Output format.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// One MySQL server (a pool in the original's terms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MysqlEndpoint {
+    /// Pool name from the legacy file (`teamtalk_master`, ...).
+    pub name: String,
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Database name.
+    pub database: String,
+    /// User.
+    pub user: String,
+    /// Password (never logged).
+    pub password: String,
+    /// Connection limit of the pool.
+    pub max_connections: usize,
+}
+
+/// MySQL topology: writes to the primary, reads to the replicas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MysqlConfig {
+    /// `teamtalk_master`.
+    pub primary: MysqlEndpoint,
+    /// `teamtalk_slave` and any other read replica.
+    pub replicas: Vec<MysqlEndpoint>,
+}
+
+/// One named Redis pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisPool {
+    /// `unread`, `group_set`, `token`, `sync` or `group_member`.
+    pub name: String,
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Database index for `SELECT`.
+    pub db: u32,
+    /// Concurrent command limit.
+    pub max_connections: usize,
+}
+
+/// Redis pools by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisConfig {
+    /// The pools in the order the file lists them.
+    pub pools: Vec<RedisPool>,
+}
+
+/// One invalid or missing configuration value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The key as the operator wrote it (TOML path, legacy name or env var).
+    pub key: String,
+    /// Why it is refused.
+    pub reason: String,
+}
+
+impl Problem {
+    /// A problem with `key`.
+    pub fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.reason)
+    }
+}
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The i/o error.
+        source: std::io::Error,
+    },
+    /// The TOML file is not valid TOML.
+    #[error("config file {path} is not valid TOML: {message}")]
+    Syntax {
+        /// The file.
+        path: String,
+        /// Parser message with line and column.
+        message: String,
+    },
+    /// One or more values are invalid; all of them are listed.
+    #[error("invalid configuration:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+}
+
+/// How keys are named in messages: after the file the operator wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyNaming {
+    /// TOML paths (`media.aes_key`).
+    Toml,
+    /// Names of `dbproxyserver.conf` (`aesKey`) where one exists.
+    Legacy,
+}
+
+impl Config {
+    /// Checks values that each key alone cannot; returns every problem.
+    pub fn validate(&self, naming: KeyNaming) -> Vec<Problem> {
+        let name = |key: &str| keys::display_name(key, naming);
+        let mut p = Vec::new();
+        let s = &self.server;
+        if s.listen.is_empty() {
+            p.push(Problem::new(
+                name("server.listen"),
+                "at least one address is needed",
+            ));
+        }
+        if s.max_connections == 0 {
+            p.push(Problem::new(
+                name("server.max_connections"),
+                "must be at least 1",
+            ));
+        }
+        if s.max_frame_bytes < crate::wire::HEADER_LEN || s.max_frame_bytes > u32::MAX as usize {
+            p.push(Problem::new(
+                name("server.max_frame_bytes"),
+                format!("must be between 16 and {}", u32::MAX),
+            ));
+        }
+        for (key, v) in [
+            ("server.heartbeat_interval_ms", s.heartbeat_interval_ms),
+            ("server.idle_timeout_ms", s.idle_timeout_ms),
+        ] {
+            if v == 0 {
+                p.push(Problem::new(name(key), "must be at least 1 ms"));
+            }
+        }
+        if s.workers == 0 {
+            p.push(Problem::new(name("server.workers"), "must be at least 1"));
+        }
+        if s.max_in_flight_per_connection == 0 {
+            p.push(Problem::new(
+                name("server.max_in_flight_per_connection"),
+                "must be at least 1",
+            ));
+        }
+        if self.storage.data_dir.as_os_str().is_empty() {
+            p.push(Problem::new(name("storage.data_dir"), "must not be empty"));
+        }
+        if self.storage.backend == BackendKind::Mysql && self.mysql.is_none() {
+            p.push(Problem::new(
+                name("storage.backend"),
+                "\"mysql\" needs MySQL settings; today only a dbproxyserver.conf (--legacy-config) provides them",
+            ));
+        }
+        if self.media.aes_key.len() != 32 {
+            p.push(Problem::new(
+                name("media.aes_key"),
+                format!("must be exactly 32 bytes, got {}", self.media.aes_key.len()),
+            ));
+        }
+        if !(self.media.msfs_site.starts_with("http://")
+            || self.media.msfs_site.starts_with("https://"))
+        {
+            p.push(Problem::new(
+                name("media.msfs_site"),
+                "must be an http:// or https:// URL",
+            ));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            p.push(Problem::new(
+                name("log.level"),
+                format!("not a valid log filter: {e}"),
+            ));
+        }
+        p
+    }
+
+    /// The effective configuration as text, secrets masked, for the
+    /// start-up log.
+    pub fn show(&self) -> String {
+        let s = &self.server;
+        let mut out = format!(
+            "listen={:?} max_connections={} max_frame_bytes={} heartbeat_interval_ms={} idle_timeout_ms={} drain_timeout_ms={} workers={} max_in_flight_per_connection={} backend={:?} data_dir={} msfs_site={} aes_key=<{} bytes> log.level={} log.format={:?}",
+            s.listen,
+            s.max_connections,
+            s.max_frame_bytes,
+            s.heartbeat_interval_ms,
+            s.idle_timeout_ms,
+            s.drain_timeout_ms,
+            s.workers,
+            s.max_in_flight_per_connection,
+            self.storage.backend,
+            self.storage.data_dir.display(),
+            self.media.msfs_site,
+            self.media.aes_key.len(),
+            self.log.level,
+            self.log.format,
+        );
+        if let Some(m) = &self.mysql {
+            for e in std::iter::once(&m.primary).chain(&m.replicas) {
+                out.push_str(&format!(
+                    " mysql.{}={}@{}:{}/{} password=*** max_connections={}",
+                    e.name, e.user, e.host, e.port, e.database, e.max_connections
+                ));
+            }
+        }
+        if let Some(r) = &self.redis {
+            for pool in &r.pools {
+                out.push_str(&format!(
+                    " redis.{}={}:{}/{} max_connections={}",
+                    pool.name, pool.host, pool.port, pool.db, pool.max_connections
+                ));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(Config::default().validate(KeyNaming::Toml), vec![]);
+    }
+
+    #[test]
+    fn show_masks_secrets() {
+        let mut c = Config::default();
+        c.mysql = Some(MysqlConfig {
+            primary: MysqlEndpoint {
+                name: "teamtalk_master".into(),
+                host: "db".into(),
+                port: 3306,
+                database: "teamtalk".into(),
+                user: "u".into(),
+                password: "hunter2".into(),
+                max_connections: 4,
+            },
+            replicas: vec![],
+        });
+        let shown = c.show();
+        assert!(!shown.contains(DEFAULT_AES_KEY));
+        assert!(!shown.contains("hunter2"));
+        assert!(shown.contains("aes_key=<32 bytes>"));
+    }
+}

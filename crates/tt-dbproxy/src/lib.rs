@@ -1,0 +1,35 @@
+//! tt-dbproxy: a drop-in replacement for TeamTalk's `db_proxy_server`.
+//!
+//! # Layout
+//!
+//! - [`wire`]: the PDU protocol. 16-byte header, frame codec with a size
+//!   limit, and the table of commands.
+//! - [`net`]: sockets. Accept loop with a connection limit, one task per
+//!   connection (heartbeat, idle timeout, replies), ordered queues, drain.
+//! - [`handler`]: parsing requests (proto2 rules) and one module per group
+//!   of commands; handlers are async fns of `(&AppState, request)`.
+//! - [`auth`]: TeamTalk's password scheme and the login throttle.
+//! - [`store`]: the domain-level storage interface and its backends
+//!   (embedded SQLite today), plus a fault-injecting wrapper for tests.
+//! - [`config`]: defaults, TOML, `TT_DBPROXY_*` environment, the original
+//!   `dbproxyserver.conf`, validation.
+//! - [`clock`]: injectable "now" for stored times and the throttle.
+//! - [`state`]: [`state::AppState`], shared by every connection.
+//! - [`client`]: a small protocol client for `call`, benchmarks and tests.
+//! - [`cli`]: the `tt-dbproxy` command line (`serve`, `admin`, `call`).
+//! - [`shutdown`]: SIGTERM/SIGINT.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod cli;
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod handler;
+pub mod net;
+pub mod shutdown;
+pub mod state;
+pub mod store;
+pub mod wire;

@@ -1,0 +1,285 @@
+//! One task per connection: reads frames, hands requests to request tasks,
+//! writes their replies, sends heartbeats and enforces the idle timeout.
+//!
+//! An idle connection holds no read or write buffer: buffers are allocated
+//! when bytes arrive or replies are queued and dropped as soon as they are
+//! empty. Replies reach the connection through [`ConnShared`], owned by
+//! this connection alone, so a reply whose connection has closed is
+//! dropped and can never reach another connection.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use prost::Message;
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tokio_util::codec::Decoder;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+use super::server::ServerCtx;
+use crate::handler::Command;
+use crate::wire::command::{cid, sid};
+use crate::wire::{FrameError, Pdu, PduCodec};
+
+/// Bytes reserved per read when the buffer is full.
+const READ_CHUNK: usize = 8 * 1024;
+/// Reading pauses while this many reply bytes wait to be written.
+const WRITE_HIGH_WATER: usize = 4 * 1024 * 1024;
+/// While draining, a connection closes after this long with nothing in
+/// flight and nothing received.
+const DRAIN_QUIET: Duration = Duration::from_millis(200);
+
+/// The part of a connection that request tasks can reach.
+#[derive(Default)]
+pub(crate) struct ConnShared {
+    outbox: Mutex<VecDeque<Bytes>>,
+    notify: Notify,
+    in_flight: AtomicUsize,
+    closed: AtomicBool,
+}
+
+impl ConnShared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Bytes>> {
+        // Only whole frames are pushed or popped; poisoning leaves it valid.
+        self.outbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a reply frame, or drops it if the connection has closed.
+    fn push_reply(&self, frame: Bytes) {
+        if self.closed.load(Ordering::Acquire) {
+            debug!("reply dropped: connection closed");
+            return;
+        }
+        self.lock().push_back(frame);
+        self.notify.notify_one();
+    }
+
+    /// Moves queued replies into `out`, releasing the queue's memory.
+    fn take_into(&self, out: &mut BytesMut) {
+        let mut q = self.lock();
+        while let Some(frame) = q.pop_front() {
+            out.extend_from_slice(&frame);
+        }
+        if q.capacity() > 0 {
+            *q = VecDeque::new();
+        }
+    }
+
+    fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+}
+
+/// Decrements the in-flight count when a request task ends, even if its
+/// handler panicked.
+struct InFlight(Arc<ConnShared>);
+
+impl InFlight {
+    fn start(conn: &Arc<ConnShared>) -> Self {
+        conn.in_flight.fetch_add(1, Ordering::AcqRel);
+        Self(conn.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.0.notify.notify_one();
+    }
+}
+
+/// Why a connection ended, for the log line.
+#[derive(Debug)]
+enum Closed {
+    PeerClosed,
+    IdleTimeout,
+    Frame(FrameError),
+    Io(std::io::Error),
+    Drained,
+    Aborted,
+}
+
+impl std::fmt::Display for Closed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::PeerClosed => write!(f, "closed by peer"),
+            Self::IdleTimeout => write!(f, "idle timeout"),
+            Self::Frame(e) => write!(f, "bad frame: {e}"),
+            Self::Io(e) => write!(f, "i/o error: {e}"),
+            Self::Drained => write!(f, "server shutting down"),
+            Self::Aborted => write!(f, "drain deadline passed"),
+        }
+    }
+}
+
+fn frame_bytes(pdu: &Pdu) -> Bytes {
+    // Server-built frames are small (empty or a few bytes of body).
+    pdu.to_bytes().unwrap_or_default()
+}
+
+/// Serves one accepted connection until it closes.
+pub(crate) async fn run(
+    ctx: Arc<ServerCtx>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    id: u64,
+    shutdown: CancellationToken,
+) {
+    info!(conn = id, %peer, "connection opened");
+    let conn = Arc::new(ConnShared::default());
+    let reason = drive(&ctx, &stream, &conn, &shutdown).await;
+    conn.closed.store(true, Ordering::Release);
+    *conn.lock() = VecDeque::new();
+    match &reason {
+        Closed::Frame(_) => warn!(conn = id, %peer, reason = %reason, "connection closed"),
+        _ => info!(conn = id, %peer, reason = %reason, "connection closed"),
+    }
+}
+
+async fn drive(
+    ctx: &Arc<ServerCtx>,
+    stream: &TcpStream,
+    conn: &Arc<ConnShared>,
+    shutdown: &CancellationToken,
+) -> Closed {
+    let settings = &ctx.state.config.server;
+    let heartbeat_every = Duration::from_millis(settings.heartbeat_interval_ms);
+    let idle_after = Duration::from_millis(settings.idle_timeout_ms);
+    let mut codec = PduCodec::new(settings.max_frame_bytes);
+    let mut rbuf = BytesMut::new();
+    let mut wbuf = BytesMut::new();
+    let mut last_recv = Instant::now();
+    let mut last_send = last_recv;
+    let mut draining_since: Option<Instant> = None;
+
+    loop {
+        conn.take_into(&mut wbuf);
+        let can_read = conn.in_flight() < settings.max_in_flight_per_connection
+            && wbuf.len() < WRITE_HIGH_WATER;
+        let heartbeat_at = last_send + heartbeat_every;
+        let idle_at = last_recv + idle_after;
+        let drain_close_at = draining_since
+            .filter(|_| conn.in_flight() == 0 && wbuf.is_empty())
+            .map(|since| since.max(last_recv) + DRAIN_QUIET);
+        let wake_at = drain_close_at.map_or(heartbeat_at.min(idle_at), |d| {
+            d.min(heartbeat_at).min(idle_at)
+        });
+
+        tokio::select! {
+            _ = ctx.abort.cancelled() => return Closed::Aborted,
+            _ = shutdown.cancelled(), if draining_since.is_none() => {
+                draining_since = Some(Instant::now());
+                let stop = tt_proto::im::server::ImStopReceivePacket { result: Some(0) };
+                wbuf.extend_from_slice(&frame_bytes(&Pdu::new(sid::OTHER, cid::STOP_RECV_PACKET, 0, stop.encode_to_vec())));
+            }
+            ready = stream.readable(), if can_read => {
+                if let Err(e) = ready {
+                    return Closed::Io(e);
+                }
+                if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
+                    rbuf.reserve(READ_CHUNK);
+                }
+                match stream.try_read_buf(&mut rbuf) {
+                    Ok(0) => return Closed::PeerClosed,
+                    Ok(_) => last_recv = Instant::now(),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Closed::Io(e),
+                }
+                loop {
+                    match codec.decode(&mut rbuf) {
+                        Ok(Some(pdu)) => dispatch(ctx, conn, pdu),
+                        Ok(None) => break,
+                        Err(e) => return Closed::Frame(e),
+                    }
+                }
+                if rbuf.is_empty() {
+                    rbuf = BytesMut::new();
+                }
+            }
+            ready = stream.writable(), if !wbuf.is_empty() => {
+                if let Err(e) = ready {
+                    return Closed::Io(e);
+                }
+                match stream.try_write(&wbuf) {
+                    Ok(n) => {
+                        wbuf.advance(n);
+                        last_send = Instant::now();
+                        if wbuf.is_empty() {
+                            wbuf = BytesMut::new();
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Closed::Io(e),
+                }
+            }
+            _ = conn.notify.notified() => {}
+            _ = tokio::time::sleep_until(wake_at) => {
+                let now = Instant::now();
+                if now >= idle_at {
+                    return Closed::IdleTimeout;
+                }
+                if drain_close_at.is_some_and(|d| now >= d) {
+                    return Closed::Drained;
+                }
+                if now >= heartbeat_at {
+                    wbuf.extend_from_slice(&frame_bytes(&Pdu::new(sid::OTHER, cid::HEARTBEAT, 0, Bytes::new())));
+                    // Counts as a send even if the socket is slow to take it,
+                    // so a stalled peer gets one heartbeat per interval.
+                    last_send = now;
+                }
+            }
+        }
+    }
+}
+
+/// Hands one request frame to a request task (or the ordered queue).
+fn dispatch(ctx: &Arc<ServerCtx>, conn: &Arc<ConnShared>, pdu: Pdu) {
+    let header = pdu.header;
+    let command = Command::parse(header.command_id, &pdu.body);
+    match command {
+        Command::Heartbeat => return,
+        Command::Unknown(id) => {
+            warn!(
+                command_id = format_args!("{id:#06x}"),
+                "no handler for command; dropped"
+            );
+            return;
+        }
+        _ => {}
+    }
+    let guard = InFlight::start(conn);
+    let key = command.ordering_key();
+    let task_ctx = ctx.clone();
+    let job = async move {
+        let _guard = guard;
+        let Ok(_permit) = task_ctx.workers.clone().acquire_owned().await else {
+            return;
+        };
+        let name = command.name();
+        if let Some(reply) = command.run(&task_ctx.state).await {
+            match Pdu::new(
+                reply.service_id,
+                reply.command_id,
+                header.seq_num,
+                reply.body,
+            )
+            .to_bytes()
+            {
+                Some(frame) => _guard.0.push_reply(frame),
+                None => error!(command = name, "reply too large to frame; dropped"),
+            }
+        }
+    };
+    match key {
+        Some(key) => ctx.ordered.submit(key, Box::pin(job), &ctx.tracker),
+        None => {
+            ctx.tracker.spawn(job);
+        }
+    }
+}

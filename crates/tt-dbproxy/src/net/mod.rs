@@ -1,0 +1,8 @@
+//! Sockets: the accept loop, one task per connection, and the queue that
+//! keeps requests sharing an ordering key in arrival order.
+
+mod connection;
+pub mod ordering;
+pub mod server;
+
+pub use server::run;

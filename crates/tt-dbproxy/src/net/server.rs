@@ -1,0 +1,142 @@
+//! The accept loop and the server's lifetime: [`run`] serves until the
+//! shutdown token is cancelled, then drains.
+//!
+//! Drain (SIGTERM/SIGINT): stop accepting, send CID_OTHER_STOP_RECV_PACKET
+//! to every connection, keep answering what arrives until each connection
+//! is quiet, then return once every connection and request task is done or
+//! `drain_timeout_ms` has passed, whichever is first.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use super::connection;
+use super::ordering::KeyedQueue;
+use crate::handler::OrderKey;
+use crate::state::AppState;
+
+/// First pause after a failed `accept` (EMFILE and the like); doubles up
+/// to [`MAX_ACCEPT_BACKOFF`].
+const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
+/// Longest pause between failed `accept` calls.
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+
+/// What connections and request tasks share.
+pub(crate) struct ServerCtx {
+    pub(crate) state: Arc<AppState>,
+    /// Bounds requests executing at once (`server.workers`).
+    pub(crate) workers: Arc<Semaphore>,
+    /// Tracks connection and request tasks for the drain.
+    pub(crate) tracker: TaskTracker,
+    /// Serialises requests that share an ordering key.
+    pub(crate) ordered: Arc<KeyedQueue<OrderKey>>,
+    /// Cancelled when the drain deadline passes: everything stops.
+    pub(crate) abort: CancellationToken,
+    next_conn_id: AtomicU64,
+}
+
+/// Serves connections accepted on `listeners` until `shutdown` is
+/// cancelled, then drains (see the module docs).
+pub async fn run(listeners: Vec<TcpListener>, state: Arc<AppState>, shutdown: CancellationToken) {
+    let settings = &state.config.server;
+    let drain = Duration::from_millis(settings.drain_timeout_ms);
+    let ctx = Arc::new(ServerCtx {
+        workers: Arc::new(Semaphore::new(settings.workers)),
+        tracker: TaskTracker::new(),
+        ordered: Arc::new(KeyedQueue::default()),
+        abort: CancellationToken::new(),
+        next_conn_id: AtomicU64::new(1),
+        state: state.clone(),
+    });
+    let limit = Arc::new(Semaphore::new(settings.max_connections));
+    let mut accept_loops = tokio::task::JoinSet::new();
+    for listener in listeners {
+        accept_loops.spawn(accept_loop(
+            listener,
+            ctx.clone(),
+            limit.clone(),
+            shutdown.clone(),
+        ));
+    }
+    shutdown.cancelled().await;
+    while accept_loops.join_next().await.is_some() {}
+    info!(
+        connections = settings.max_connections - limit.available_permits(),
+        "draining"
+    );
+    ctx.tracker.close();
+    if tokio::time::timeout(drain, ctx.tracker.wait())
+        .await
+        .is_err()
+    {
+        warn!(
+            tasks = ctx.tracker.len(),
+            "drain deadline passed; dropping what is left"
+        );
+        ctx.abort.cancel();
+    }
+    info!("server stopped");
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    ctx: Arc<ServerCtx>,
+    limit: Arc<Semaphore>,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = MIN_ACCEPT_BACKOFF;
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = listener.accept() => r,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                backoff = MIN_ACCEPT_BACKOFF;
+                let Ok(permit) = limit.clone().try_acquire_owned() else {
+                    warn!(%peer, "connection limit reached; closing the new connection");
+                    drop(stream);
+                    continue;
+                };
+                if let Err(e) = stream.set_nodelay(true) {
+                    warn!(%peer, error = %e, "cannot set TCP_NODELAY");
+                }
+                let id = ctx.next_conn_id.fetch_add(1, Ordering::Relaxed);
+                let conn_ctx = ctx.clone();
+                let token = shutdown.clone();
+                ctx.tracker.spawn(async move {
+                    connection::run(conn_ctx, stream, peer, id, token).await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "accept failed; backing off");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Binds every address, returning the listeners or the first failure with
+/// the address that failed.
+pub async fn bind_all(addrs: &[SocketAddr]) -> std::io::Result<Vec<TcpListener>> {
+    let mut out = Vec::with_capacity(addrs.len());
+    for addr in addrs {
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+        out.push(l);
+    }
+    Ok(out)
+}

@@ -1,0 +1,34 @@
+//! [`AppState`]: everything a handler may use, built once at start-up and
+//! shared by every connection (no globals, so tests run servers side by
+//! side).
+
+use std::sync::Arc;
+
+use crate::auth::LoginThrottle;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::store::Store;
+
+/// Shared state of one server instance.
+pub struct AppState {
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// The storage backend chosen at start-up.
+    pub store: Arc<dyn Store>,
+    /// "Now" for stored times and the throttle.
+    pub clock: Clock,
+    /// Failed-login lock-out.
+    pub throttle: LoginThrottle,
+}
+
+impl AppState {
+    /// Builds the state of a server.
+    pub fn new(config: Config, store: Arc<dyn Store>, clock: Clock) -> Arc<Self> {
+        Arc::new(Self {
+            config: Arc::new(config),
+            store,
+            clock,
+            throttle: LoginThrottle::default(),
+        })
+    }
+}

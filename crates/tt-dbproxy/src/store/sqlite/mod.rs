@@ -1,0 +1,181 @@
+//! The embedded backend: one SQLite file in WAL mode.
+//!
+//! One writer connection behind a mutex (SQLite allows one writer at a
+//! time anyway) and a few reader connections; every call runs on tokio's
+//! blocking pool so the async runtime never waits on disk.
+
+mod schema;
+mod user;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags};
+
+use super::{NewUser, Store, StoreError, StoreResult, UserRecord};
+
+pub use schema::MESSAGE_SHARDS;
+
+/// File name of the database inside the data directory.
+pub const DB_FILE_NAME: &str = "tt-dbproxy.sqlite3";
+
+/// Number of read-only connections.
+const READERS: usize = 4;
+
+/// How long a statement waits for another process's write lock (`admin`
+/// writing while the server runs) before failing.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+/// The embedded store; cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic while holding the lock cannot leave the connection in a
+    // state SQLite does not recover from (an open transaction is rolled
+    // back when the next one begins), so poisoning is ignored.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn map_err(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode::{CannotOpen, DatabaseBusy, DatabaseLocked};
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, DatabaseBusy | DatabaseLocked | CannotOpen) =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
+        rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..)
+        | rusqlite::Error::InvalidColumnType(..) => StoreError::InvalidData(e.to_string()),
+        _ => StoreError::Query(e.to_string()),
+    }
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database in `data_dir` and migrates it.
+    pub async fn open(data_dir: &Path) -> StoreResult<Self> {
+        let dir = data_dir.to_path_buf();
+        tokio::task::spawn_blocking(move || Self::open_blocking(&dir))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("open task failed: {e}")))?
+    }
+
+    fn open_blocking(data_dir: &Path) -> StoreResult<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create {}: {e}", data_dir.display()))
+        })?;
+        let path = data_dir.join(DB_FILE_NAME);
+        let mut writer = Connection::open(&path).map_err(map_err)?;
+        configure(&writer).map_err(map_err)?;
+        writer
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(map_err)?;
+        schema::migrate(&mut writer).map_err(map_err)?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let c = Connection::open_with_flags(
+                    &path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                configure(&c)?;
+                Ok(Mutex::new(c))
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(map_err)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on a reader connection on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let i = inner.next_reader.fetch_add(1, Ordering::Relaxed) % inner.readers.len();
+            f(&lock(&inner.readers[i]))
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("storage task failed: {e}")))?
+        .map_err(map_err)
+    }
+
+    /// Runs `f` on the writer connection on the blocking pool.
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || f(&mut lock(&inner.writer)))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("storage task failed: {e}")))?
+            .map_err(map_err)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn find_active_user_by_name(&self, name: &str) -> StoreResult<Option<UserRecord>> {
+        let name = name.to_owned();
+        self.read(move |c| user::find_active_by_name(c, &name))
+            .await
+    }
+
+    async fn add_user(&self, new: NewUser) -> StoreResult<u32> {
+        self.write(move |c| user::insert(c, &new)).await
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
+        self.read(user::list).await
+    }
+
+    async fn set_push_shield(
+        &self,
+        user_id: u32,
+        shield_status: u32,
+        now: u32,
+    ) -> StoreResult<bool> {
+        self.write(move |c| user::set_push_shield(c, user_id, shield_status, now))
+            .await
+    }
+}

@@ -1,0 +1,225 @@
+//! Migrations of the embedded store: the TeamTalk tables with their
+//! original names and columns (from `ttopen.sql`, in SQLite types), plus
+//! `IMTransmitFile` as the accounts spec proposes.
+//!
+//! Applied in order inside `BEGIN IMMEDIATE` transactions and tracked with
+//! `PRAGMA user_version`, so two processes opening the same file (the
+//! server and `admin`) never apply one twice.
+
+use rusqlite::Connection;
+
+/// Shard count of `IMMessage_<n>` and `IMGroupMessage_<n>`.
+pub const MESSAGE_SHARDS: u32 = 8;
+
+/// Every migration, in order; entry `i` moves `user_version` to `i + 1`.
+fn migrations() -> Vec<String> {
+    vec![teamtalk_tables()]
+}
+
+/// Brings the schema of `conn` up to date.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let all = migrations();
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let current = usize::try_from(current).unwrap_or(0);
+    for (i, sql) in all.iter().enumerate().skip(current) {
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+    }
+    tx.commit()
+}
+
+fn teamtalk_tables() -> String {
+    let mut sql = String::from(
+        r#"
+CREATE TABLE IMAdmin (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  uname TEXT NOT NULL,
+  pwd TEXT NOT NULL,
+  status INTEGER NOT NULL DEFAULT 0,
+  created INTEGER NOT NULL DEFAULT 0,
+  updated INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IMAudio (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  fromId INTEGER NOT NULL,
+  toId INTEGER NOT NULL,
+  path TEXT DEFAULT '',
+  size INTEGER NOT NULL DEFAULT 0,
+  duration INTEGER NOT NULL DEFAULT 0,
+  created INTEGER NOT NULL
+);
+CREATE INDEX IMAudio_idx_fromId_toId ON IMAudio (fromId, toId);
+CREATE TABLE IMDepart (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  departName TEXT NOT NULL DEFAULT '',
+  priority INTEGER NOT NULL DEFAULT 0,
+  parentId INTEGER NOT NULL,
+  status INTEGER NOT NULL DEFAULT 0,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL
+);
+CREATE INDEX IMDepart_idx_departName ON IMDepart (departName);
+CREATE INDEX IMDepart_idx_priority_status ON IMDepart (priority, status);
+CREATE TABLE IMDiscovery (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  itemName TEXT NOT NULL DEFAULT '',
+  itemUrl TEXT NOT NULL DEFAULT '',
+  itemPriority INTEGER NOT NULL,
+  status INTEGER NOT NULL DEFAULT 0,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL
+);
+CREATE INDEX IMDiscovery_idx_itemName ON IMDiscovery (itemName);
+CREATE TABLE IMGroup (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL DEFAULT '',
+  avatar TEXT NOT NULL DEFAULT '',
+  creator INTEGER NOT NULL DEFAULT 0,
+  type INTEGER NOT NULL DEFAULT 1,
+  userCnt INTEGER NOT NULL DEFAULT 0,
+  status INTEGER NOT NULL DEFAULT 1,
+  version INTEGER NOT NULL DEFAULT 1,
+  lastChated INTEGER NOT NULL DEFAULT 0,
+  updated INTEGER NOT NULL DEFAULT 0,
+  created INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IMGroup_idx_name ON IMGroup (name);
+CREATE INDEX IMGroup_idx_creator ON IMGroup (creator);
+CREATE TABLE IMGroupMember (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  groupId INTEGER NOT NULL,
+  userId INTEGER NOT NULL,
+  status INTEGER NOT NULL DEFAULT 1,
+  created INTEGER NOT NULL DEFAULT 0,
+  updated INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IMGroupMember_idx_groupId_userId_status ON IMGroupMember (groupId, userId, status);
+CREATE INDEX IMGroupMember_idx_userId_status_updated ON IMGroupMember (userId, status, updated);
+CREATE INDEX IMGroupMember_idx_groupId_updated ON IMGroupMember (groupId, updated);
+CREATE TABLE IMRecentSession (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  userId INTEGER NOT NULL,
+  peerId INTEGER NOT NULL,
+  type INTEGER DEFAULT 0,
+  status INTEGER DEFAULT 0,
+  created INTEGER NOT NULL DEFAULT 0,
+  updated INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IMRecentSession_idx_userId_peerId_status_updated ON IMRecentSession (userId, peerId, status, updated);
+CREATE INDEX IMRecentSession_idx_userId_peerId_type ON IMRecentSession (userId, peerId, type);
+CREATE TABLE IMRelationShip (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  smallId INTEGER NOT NULL,
+  bigId INTEGER NOT NULL,
+  status INTEGER DEFAULT 0,
+  created INTEGER NOT NULL DEFAULT 0,
+  updated INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IMRelationShip_idx_smallId_bigId_status_updated ON IMRelationShip (smallId, bigId, status, updated);
+CREATE TABLE IMUser (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  sex INTEGER NOT NULL DEFAULT 0,
+  name TEXT NOT NULL DEFAULT '',
+  domain TEXT NOT NULL DEFAULT '',
+  nick TEXT NOT NULL DEFAULT '',
+  password TEXT NOT NULL DEFAULT '',
+  salt TEXT NOT NULL DEFAULT '',
+  phone TEXT NOT NULL DEFAULT '',
+  email TEXT NOT NULL DEFAULT '',
+  avatar TEXT DEFAULT '',
+  departId INTEGER NOT NULL,
+  status INTEGER DEFAULT 0,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL,
+  push_shield_status INTEGER NOT NULL DEFAULT 0,
+  sign_info TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IMUser_idx_domain ON IMUser (domain);
+CREATE INDEX IMUser_idx_name ON IMUser (name);
+CREATE INDEX IMUser_idx_phone ON IMUser (phone);
+CREATE TABLE IMTransmitFile (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  fromId INTEGER NOT NULL,
+  toId INTEGER NOT NULL,
+  fileName TEXT NOT NULL DEFAULT '',
+  size INTEGER NOT NULL DEFAULT 0,
+  taskId TEXT NOT NULL DEFAULT '',
+  status INTEGER NOT NULL DEFAULT 0,
+  created INTEGER NOT NULL DEFAULT 0,
+  updated INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IMTransmitFile_idx_toId_status_created ON IMTransmitFile (toId, status, created);
+CREATE INDEX IMTransmitFile_idx_fromId_toId_taskId ON IMTransmitFile (fromId, toId, taskId);
+"#,
+    );
+    for n in 0..MESSAGE_SHARDS {
+        sql.push_str(&format!(
+            r#"
+CREATE TABLE IMMessage_{n} (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  relateId INTEGER NOT NULL,
+  fromId INTEGER NOT NULL,
+  toId INTEGER NOT NULL,
+  msgId INTEGER NOT NULL,
+  content TEXT DEFAULT '',
+  type INTEGER NOT NULL DEFAULT 1,
+  status INTEGER NOT NULL DEFAULT 0,
+  updated INTEGER NOT NULL,
+  created INTEGER NOT NULL
+);
+CREATE INDEX IMMessage_{n}_idx_relateId_status_created ON IMMessage_{n} (relateId, status, created);
+CREATE INDEX IMMessage_{n}_idx_relateId_status_msgId_created ON IMMessage_{n} (relateId, status, msgId, created);
+CREATE INDEX IMMessage_{n}_idx_fromId_toId_created ON IMMessage_{n} (fromId, toId, status);
+CREATE TABLE IMGroupMessage_{n} (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  groupId INTEGER NOT NULL,
+  userId INTEGER NOT NULL,
+  msgId INTEGER NOT NULL,
+  content TEXT NOT NULL DEFAULT '',
+  type INTEGER NOT NULL DEFAULT 2,
+  status INTEGER NOT NULL DEFAULT 0,
+  updated INTEGER NOT NULL DEFAULT 0,
+  created INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IMGroupMessage_{n}_idx_groupId_status_created ON IMGroupMessage_{n} (groupId, status, created);
+CREATE INDEX IMGroupMessage_{n}_idx_groupId_msgId_status_created ON IMGroupMessage_{n} (groupId, msgId, status, created);
+"#
+        ));
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_create_every_teamtalk_table_once() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'IM%' ORDER BY name")
+            .unwrap();
+        let names: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(names.len(), 11 + 16);
+        for t in [
+            "IMUser",
+            "IMDepart",
+            "IMTransmitFile",
+            "IMMessage_7",
+            "IMGroupMessage_0",
+        ] {
+            assert!(names.iter().any(|n| n == t), "{t}");
+        }
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version as usize, migrations().len());
+    }
+}
