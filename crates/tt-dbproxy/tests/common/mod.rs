@@ -1,0 +1,239 @@
+//! Shared test harness: a real server on an ephemeral port, backed by a
+//! real embedded store in a temporary directory behind a `FaultyStore`.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use prost::Message;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tt_dbproxy::client::Client;
+use tt_dbproxy::clock::Clock;
+use tt_dbproxy::config::Config;
+use tt_dbproxy::state::AppState;
+use tt_dbproxy::store::{FaultyStore, NewUser, SqliteStore, Store};
+use tt_dbproxy::wire::Pdu;
+use tt_proto::im::server::{ImValidateReq, ImValidateRsp};
+
+/// The spec's client-side password: md5("123456").
+pub const GOOD_PASSWORD: &str = "e10adc3949ba59abbe56e057f20f883e";
+/// Fixture "now" for the injected clock.
+pub const T0: u32 = 1_700_000_000;
+
+/// A running server and the handles tests need.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub store: Arc<FaultyStore>,
+    pub clock: Clock,
+    pub shutdown: CancellationToken,
+    pub handle: JoinHandle<()>,
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// Settings tuned for tests: loopback, ephemeral port.
+pub fn test_config(data_dir: &Path) -> Config {
+    let mut c = Config::default();
+    c.server.listen = vec!["127.0.0.1:0".parse().unwrap()];
+    c.storage.data_dir = data_dir.to_path_buf();
+    c
+}
+
+impl TestServer {
+    /// A server with default settings on a fresh store.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A server on a fresh store, with `tweak` applied to its config.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let mut s = Self::start_in(&dir, tweak).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// A server on the store in `dir` (kept after the server stops).
+    pub async fn start_in(dir: &Path, tweak: impl FnOnce(&mut Config)) -> Self {
+        let mut config = test_config(dir);
+        tweak(&mut config);
+        let sqlite = SqliteStore::open(dir).await.unwrap();
+        let store = Arc::new(FaultyStore::new(Arc::new(sqlite)));
+        let clock = Clock::manual(T0, 8 * 3600);
+        let listeners = tt_dbproxy::net::server::bind_all(&config.server.listen)
+            .await
+            .unwrap();
+        let addr = listeners[0].local_addr().unwrap();
+        let state = AppState::new(config, store.clone(), clock.clone());
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(tt_dbproxy::net::run(listeners, state, shutdown.clone()));
+        Self {
+            addr,
+            store,
+            clock,
+            shutdown,
+            handle,
+            data_dir: dir.to_path_buf(),
+            _tmp: None,
+        }
+    }
+
+    pub async fn client(&self) -> Client {
+        Client::connect(self.addr).await.unwrap()
+    }
+
+    /// Cancels and waits for the server to finish draining.
+    pub async fn stop(self) -> Option<tempfile::TempDir> {
+        self.shutdown.cancel();
+        self.handle.await.unwrap();
+        self._tmp
+    }
+}
+
+/// Inserts the three users of the spec's §9 fixture (ids 1, 2, 3).
+pub async fn seed_spec_users(store: &dyn Store) {
+    let users = [
+        (
+            "zhangyl",
+            "b605e86d02eef8bfd0646f6a704c17c9",
+            "1234",
+            "张远龙",
+            1,
+            "zyl",
+            "13900000001",
+            "a@x.com",
+            2,
+            0,
+            1000,
+            0,
+            "hello",
+        ),
+        (
+            "test",
+            "b605e86d02eef8bfd0646f6a704c17c9",
+            "1234",
+            "测试",
+            2,
+            "test",
+            "",
+            "",
+            1,
+            0,
+            2000,
+            1,
+            "",
+        ),
+        (
+            "gone",
+            "b605e86d02eef8bfd0646f6a704c17c9",
+            "0",
+            "离职",
+            1,
+            "gone",
+            "",
+            "",
+            1,
+            3,
+            3000,
+            0,
+            "",
+        ),
+    ];
+    for (i, u) in users.into_iter().enumerate() {
+        let id = store
+            .add_user(NewUser {
+                name: u.0.into(),
+                password: u.1.into(),
+                salt: u.2.into(),
+                nick: u.3.into(),
+                sex: u.4,
+                domain: u.5.into(),
+                phone: u.6.into(),
+                email: u.7.into(),
+                depart_id: u.8,
+                status: u.9,
+                updated: u.10,
+                push_shield_status: u.11,
+                sign_info: u.12.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(id as usize, i + 1);
+    }
+}
+
+/// A VALIDATE request body.
+pub fn validate_body(name: &[u8], password: &[u8], attach: Option<&[u8]>) -> Vec<u8> {
+    ImValidateReq {
+        user_name: Some(name.to_vec()),
+        password: Some(password.to_vec()),
+        attach_data: attach.map(<[u8]>::to_vec),
+    }
+    .encode_to_vec()
+}
+
+/// Sends VALIDATE with `seq` 7 and attach "AB", checks the reply header,
+/// and returns the decoded reply.
+pub async fn login(client: &mut Client, name: &str, password: &str) -> ImValidateRsp {
+    let body = validate_body(name.as_bytes(), password.as_bytes(), Some(b"AB"));
+    let rsp = raw_request(client, 7, 0x0703, 7, body, 0x0704).await;
+    ImValidateRsp::decode(rsp.body).unwrap()
+}
+
+/// Sends one frame with the given ids and checks the reply header:
+/// version 1, flag 0, reserved 0, the request's seq, service 7.
+pub async fn raw_request(
+    client: &mut Client,
+    service: u16,
+    cmd: u16,
+    seq: u16,
+    body: Vec<u8>,
+    reply_cmd: u16,
+) -> Pdu {
+    client
+        .send_pdu(Pdu::new(service, cmd, seq, body))
+        .await
+        .unwrap();
+    let rsp = tokio::time::timeout(Duration::from_secs(10), client.wait_reply(seq, reply_cmd))
+        .await
+        .expect("reply in time")
+        .unwrap();
+    assert_eq!(rsp.header.version, 1);
+    assert_eq!(rsp.header.flag, 0);
+    assert_eq!(rsp.header.reserved, 0);
+    assert_eq!(rsp.header.seq_num, seq);
+    rsp
+}
+
+/// Waits for the next frame; `None` if the server closed the connection.
+pub async fn next_frame(client: &mut Client) -> Option<Pdu> {
+    match tokio::time::timeout(Duration::from_secs(10), client.next_frame()).await {
+        Ok(Ok(frame)) => frame,
+        Ok(Err(_)) => None,
+        Err(_) => panic!("neither a frame nor a close within 10 s"),
+    }
+}
+
+/// Asserts that the server closes the connection (EOF or reset).
+pub async fn assert_closed(client: &mut Client) {
+    loop {
+        match next_frame(client).await {
+            None => return,
+            Some(p) if p.header.command_id == 0x0701 => continue,
+            Some(p) => panic!("expected a close, got frame {:?}", p.header),
+        }
+    }
+}
+
+/// Asserts that no frame arrives within `ms` and the connection stays open.
+pub async fn assert_silent(client: &mut Client, ms: u64) {
+    match tokio::time::timeout(Duration::from_millis(ms), client.next_frame()).await {
+        Err(_) => {}
+        Ok(other) => panic!("expected silence, got {other:?}"),
+    }
+}
