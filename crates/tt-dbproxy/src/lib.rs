@@ -17,7 +17,7 @@
 //! - [`state`]: [`state::AppState`], shared by every connection.
 //! - [`client`]: a small protocol client for `call`, benchmarks and tests.
 //! - [`cli`]: the `tt-dbproxy` command line (`serve`, `admin`, `call`).
-//! - [`shutdown`]: SIGTERM/SIGINT.
+//! - [`shutdown`]: reacting to SIGTERM and SIGINT.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -142,7 +142,11 @@ pub fn to_config(file: &LegacyFile) -> (Config, Vec<Problem>) {
             )),
         }
     }
-    config.server.listen = addrs;
+    // When ListenIP or ListenPort is refused the default stays, so only the
+    // real problem is reported (not a knock-on "no address").
+    if !addrs.is_empty() {
+        config.server.listen = addrs;
+    }
     if let Some(n) = r.number::<usize>("ThreadNum") {
         config.server.workers = n;
     }

@@ -380,19 +380,21 @@ mod tests {
 
     #[test]
     fn show_masks_secrets() {
-        let mut c = Config::default();
-        c.mysql = Some(MysqlConfig {
-            primary: MysqlEndpoint {
-                name: "teamtalk_master".into(),
-                host: "db".into(),
-                port: 3306,
-                database: "teamtalk".into(),
-                user: "u".into(),
-                password: "hunter2".into(),
-                max_connections: 4,
-            },
-            replicas: vec![],
-        });
+        let c = Config {
+            mysql: Some(MysqlConfig {
+                primary: MysqlEndpoint {
+                    name: "teamtalk_master".into(),
+                    host: "db".into(),
+                    port: 3306,
+                    database: "teamtalk".into(),
+                    user: "u".into(),
+                    password: "hunter2".into(),
+                    max_connections: 4,
+                },
+                replicas: vec![],
+            }),
+            ..Config::default()
+        };
         let shown = c.show();
         assert!(!shown.contains(DEFAULT_AES_KEY));
         assert!(!shown.contains("hunter2"));

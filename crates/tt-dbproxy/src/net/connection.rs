@@ -97,7 +97,7 @@ impl Drop for InFlight {
 /// Why a connection ended, for the log line.
 #[derive(Debug)]
 enum Closed {
-    PeerClosed,
+    ByPeer,
     IdleTimeout,
     Frame(FrameError),
     Io(std::io::Error),
@@ -108,7 +108,7 @@ enum Closed {
 impl std::fmt::Display for Closed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::PeerClosed => write!(f, "closed by peer"),
+            Self::ByPeer => write!(f, "closed by peer"),
             Self::IdleTimeout => write!(f, "idle timeout"),
             Self::Frame(e) => write!(f, "bad frame: {e}"),
             Self::Io(e) => write!(f, "i/o error: {e}"),
@@ -186,7 +186,7 @@ async fn drive(
                     rbuf.reserve(READ_CHUNK);
                 }
                 match stream.try_read_buf(&mut rbuf) {
-                    Ok(0) => return Closed::PeerClosed,
+                    Ok(0) => return Closed::ByPeer,
                     Ok(_) => last_recv = Instant::now(),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(e) => return Closed::Io(e),

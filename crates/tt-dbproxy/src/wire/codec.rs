@@ -211,7 +211,8 @@ mod tests {
                 codec.encode(p.clone(), &mut buf).unwrap();
             }
             for p in &pdus {
-                prop_assert_eq!(codec.decode(&mut buf).unwrap().as_ref(), Some(p));
+                let got = codec.decode(&mut buf).unwrap();
+                prop_assert_eq!(got.as_ref(), Some(p));
             }
             prop_assert!(buf.is_empty());
         }

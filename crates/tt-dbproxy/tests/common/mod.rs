@@ -2,6 +2,8 @@
 //! real embedded store in a temporary directory behind a `FaultyStore`.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

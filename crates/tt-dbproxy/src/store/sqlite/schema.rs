@@ -207,7 +207,7 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(names.len(), 11 + 16);
+        assert_eq!(names.len(), 10 + 16);
         for t in [
             "IMUser",
             "IMDepart",

@@ -1,0 +1,106 @@
+//! The real `tt-dbproxy` binary as a child process.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Path of the binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_tt-dbproxy")
+}
+
+/// Runs the binary to completion in `cwd`.
+pub fn run(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(cwd).args(args);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run tt-dbproxy")
+}
+
+/// A serving `tt-dbproxy` process.
+pub struct ServerProcess {
+    child: Child,
+    pub addr: SocketAddr,
+    lines: mpsc::Receiver<String>,
+}
+
+impl ServerProcess {
+    /// Starts `tt-dbproxy` in `cwd` listening on an ephemeral port and waits
+    /// for its "listening on" log line.
+    pub fn spawn(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(bin());
+        cmd.current_dir(cwd)
+            .args(args)
+            .env("TT_DBPROXY_LISTEN", "127.0.0.1:0")
+            .env("TT_DBPROXY_LOG_LEVEL", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn tt-dbproxy");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = lines
+                .recv_timeout(left)
+                .expect("tt-dbproxy printed no \"listening on\" line");
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.trim().parse().expect("address after \"listening on\"");
+            }
+        };
+        Self { child, addr, lines }
+    }
+
+    /// Process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit (panics after `timeout`) and returns
+    /// its status and the log lines it printed since start-up.
+    pub fn wait(mut self, timeout: Duration) -> (ExitStatus, Vec<String>) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                let lines = self.lines.try_iter().collect();
+                return (status, lines);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("tt-dbproxy did not exit within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

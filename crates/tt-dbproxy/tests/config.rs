@@ -1,0 +1,380 @@
+//! Configuration: TOML, environment overrides, the original
+//! dbproxyserver.conf (as shipped, and with CRLF), and the messages for
+//! every invalid key, through the library and through the binary.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use common::process::run;
+use tt_dbproxy::config::{self, BackendKind, Config, ConfigError, ConfigSource, LogFormat};
+
+/// The original's shipped config file, from the shared reference folder
+/// (`../shared` beside the project root, present on every machine and in CI).
+fn reference_conf() -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/reference/teamtalk/dbproxyserver.conf");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reference config {} is required: {e}", path.display()))
+}
+const EXAMPLE_TOML: &str = include_str!("../../../tt-dbproxy.toml");
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |k| map.get(k).cloned()
+}
+
+fn problems(e: ConfigError) -> Vec<String> {
+    match e {
+        ConfigError::Invalid(p) => p.iter().map(ToString::to_string).collect(),
+        other => panic!("expected Invalid, got {other}"),
+    }
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn example_toml_is_the_defaults() {
+    let c = config::from_toml_str(EXAMPLE_TOML, &no_env).unwrap();
+    assert_eq!(c, Config::default());
+}
+
+#[test]
+fn toml_values_are_applied() {
+    let c = config::from_toml_str(
+        r#"
+[server]
+listen = ["0.0.0.0:11000", "[::1]:11001"]
+max_connections = 5
+max_frame_bytes = 4096
+heartbeat_interval_ms = 100
+idle_timeout_ms = 200
+drain_timeout_ms = 300
+workers = 7
+max_in_flight_per_connection = 8
+[storage]
+data_dir = "/var/lib/tt"
+[media]
+msfs_site = "10.0.0.5:8700"
+[log]
+level = "debug"
+format = "json"
+"#,
+        &no_env,
+    )
+    .unwrap();
+    assert_eq!(
+        c.server.listen,
+        vec![addr("0.0.0.0:11000"), addr("[::1]:11001")]
+    );
+    assert_eq!(
+        (
+            c.server.max_connections,
+            c.server.max_frame_bytes,
+            c.server.workers
+        ),
+        (5, 4096, 7)
+    );
+    assert_eq!(
+        (
+            c.server.heartbeat_interval_ms,
+            c.server.idle_timeout_ms,
+            c.server.drain_timeout_ms
+        ),
+        (100, 200, 300)
+    );
+    assert_eq!(c.server.max_in_flight_per_connection, 8);
+    assert_eq!(c.storage.data_dir, PathBuf::from("/var/lib/tt"));
+    assert_eq!(c.media.msfs_site, "http://10.0.0.5:8700");
+    assert_eq!(
+        (c.log.level.as_str(), c.log.format),
+        ("debug", LogFormat::Json)
+    );
+}
+
+#[test]
+fn env_overrides_the_file() {
+    let env = env_of(&[
+        ("TT_DBPROXY_LISTEN", "127.0.0.1:1,127.0.0.1:2"),
+        ("TT_DBPROXY_WORKERS", "3"),
+        ("TT_DBPROXY_DATA_DIR", "/tmp/x"),
+        ("TT_DBPROXY_AES_KEY", "abcdefghijklmnopqrstuvwxyz012345"),
+    ]);
+    let c = config::from_toml_str("[server]\nworkers = 9\n", &env).unwrap();
+    assert_eq!(
+        c.server.listen,
+        vec![addr("127.0.0.1:1"), addr("127.0.0.1:2")]
+    );
+    assert_eq!(c.server.workers, 3);
+    assert_eq!(c.storage.data_dir, PathBuf::from("/tmp/x"));
+    assert_eq!(c.media.aes_key, "abcdefghijklmnopqrstuvwxyz012345");
+}
+
+#[test]
+fn every_invalid_toml_key_is_reported_at_once() {
+    let err = config::from_toml_str(
+        r#"
+top = 1
+[server]
+listen = ["localhost"]
+max_connections = "many"
+max_frame_bytes = 8
+heartbeat_interval_ms = 0
+workers = -1
+typo = 3
+[storage]
+backend = "postgres"
+[media]
+aes_key = "short"
+msfs_site = "ftp://x"
+[log]
+level = "[[["
+format = "xml"
+"#,
+        &env_of(&[("TT_DBPROXY_IDLE_TIMEOUT_MS", "soon")]),
+    )
+    .unwrap_err();
+    let p = problems(err);
+    let expect = [
+        "top: unknown key",
+        "server.listen: \"localhost\" is not an IP:port address",
+        "server.max_connections: expected a whole number, got \"many\"",
+        "server.max_frame_bytes: must be between 16",
+        "server.heartbeat_interval_ms: must be at least 1 ms",
+        "server.workers: -1 is out of range",
+        "server.typo: unknown key",
+        "storage.backend: expected \"embedded\" or \"mysql\", got \"postgres\"",
+        "media.aes_key: must be exactly 32 bytes, got 5",
+        "media.msfs_site: must be an http:// or https:// URL",
+        "log.level: not a valid log filter",
+        "log.format: expected \"text\" or \"json\", got \"xml\"",
+        "TT_DBPROXY_IDLE_TIMEOUT_MS: expected a whole number, got \"soon\"",
+    ];
+    for e in expect {
+        assert!(
+            p.iter().any(|line| line.starts_with(e)),
+            "missing {e:?} in {p:#?}"
+        );
+    }
+    assert_eq!(p.len(), expect.len(), "{p:#?}");
+}
+
+#[test]
+fn invalid_toml_syntax_names_the_line() {
+    let err = config::from_toml_str("[server\nlisten = 1", &no_env).unwrap_err();
+    assert!(matches!(err, ConfigError::Syntax { .. }));
+    assert!(err.to_string().contains("line 1"), "{err}");
+}
+
+fn check_reference(c: &Config) {
+    assert_eq!(c.server.listen, vec![addr("0.0.0.0:10600")]);
+    assert_eq!(c.server.workers, 48);
+    assert_eq!(c.media.msfs_site, "http://127.0.0.1");
+    assert_eq!(c.media.aes_key, "12345678901234567890123456789012");
+    assert_eq!(c.storage.backend, BackendKind::Mysql);
+    let m = c.mysql.as_ref().unwrap();
+    assert_eq!(
+        (
+            m.primary.name.as_str(),
+            m.primary.host.as_str(),
+            m.primary.port
+        ),
+        ("teamtalk_master", "127.0.0.1", 3306)
+    );
+    assert_eq!(
+        (
+            m.primary.database.as_str(),
+            m.primary.user.as_str(),
+            m.primary.password.as_str()
+        ),
+        ("teamtalk", "test", "12345")
+    );
+    assert_eq!(m.primary.max_connections, 16);
+    assert_eq!(m.replicas.len(), 1);
+    assert_eq!(m.replicas[0].name, "teamtalk_slave");
+    let r = c.redis.as_ref().unwrap();
+    let pools: Vec<(&str, u32, usize)> = r
+        .pools
+        .iter()
+        .map(|p| (p.name.as_str(), p.db, p.max_connections))
+        .collect();
+    assert_eq!(
+        pools,
+        vec![
+            ("unread", 1, 16),
+            ("group_set", 1, 16),
+            ("token", 1, 16),
+            ("sync", 2, 1),
+            ("group_member", 1, 48)
+        ]
+    );
+}
+
+#[test]
+fn reference_dbproxyserver_conf_parses_as_is() {
+    check_reference(&config::from_legacy_str(&reference_conf(), &no_env).unwrap());
+}
+
+#[test]
+fn reference_conf_with_crlf_line_ends_parses_the_same() {
+    let crlf = reference_conf().replace('\n', "\r\n");
+    check_reference(&config::from_legacy_str(&crlf, &no_env).unwrap());
+}
+
+#[test]
+fn legacy_first_occurrence_wins_and_env_applies_on_top() {
+    let text = format!("ListenPort=1234\n{}", reference_conf());
+    let c = config::from_legacy_str(&text, &env_of(&[("TT_DBPROXY_WORKERS", "2")])).unwrap();
+    assert_eq!(c.server.listen, vec![addr("0.0.0.0:1234")]);
+    assert_eq!(c.server.workers, 2);
+}
+
+#[test]
+fn every_invalid_legacy_key_is_reported_at_once() {
+    let text = reference_conf()
+        .replace("ListenPort=10600", "ListenPort=abc")
+        .replace("ThreadNum=48", "ThreadNum=")
+        .replace("aesKey=12345678901234567890123456789012", "aesKey=1234")
+        .replace("teamtalk_slave_port=3306", "teamtalk_slave_port=99999")
+        .replace("token_db=1", "token_db=one")
+        .replace("ListenIP=0.0.0.0", "ListenIP=0.0.0.0;not-an-ip")
+        .replace("group_member_host=127.0.0.1\n", "");
+    let p = problems(config::from_legacy_str(&text, &no_env).unwrap_err());
+    let expect = [
+        "ListenPort: expected a number in range, got \"abc\"",
+        "ThreadNum: required key is missing",
+        "aesKey: must be exactly 32 bytes, got 4",
+        "teamtalk_slave_port: expected a number in range, got \"99999\"",
+        "token_db: expected a number in range, got \"one\"",
+        "ListenIP: \"not-an-ip\" is not an IP address",
+        "group_member_host: required key is missing",
+    ];
+    for e in expect {
+        assert!(
+            p.iter().any(|line| line.starts_with(e)),
+            "missing {e:?} in {p:#?}"
+        );
+    }
+    assert_eq!(p.len(), expect.len(), "{p:#?}");
+}
+
+#[test]
+fn legacy_without_master_is_refused() {
+    let text = reference_conf().replace(
+        "DBInstances=teamtalk_master,teamtalk_slave",
+        "DBInstances=teamtalk_slave",
+    );
+    let p = problems(config::from_legacy_str(&text, &no_env).unwrap_err());
+    assert!(
+        p.iter()
+            .any(|l| l.starts_with("DBInstances: must list teamtalk_master")),
+        "{p:#?}"
+    );
+}
+
+#[test]
+fn empty_legacy_file_lists_every_required_key() {
+    let p = problems(config::from_legacy_str("# nothing\n", &no_env).unwrap_err());
+    for key in [
+        "ListenIP",
+        "ListenPort",
+        "ThreadNum",
+        "MsfsSite",
+        "aesKey",
+        "DBInstances",
+        "CacheInstances",
+    ] {
+        assert!(
+            p.iter()
+                .any(|l| l == &format!("{key}: required key is missing")),
+            "{key} in {p:#?}"
+        );
+    }
+}
+
+#[test]
+fn source_resolution_prefers_flags_then_a_local_dbproxyserver_conf() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        ConfigSource::resolve(None, None, dir.path()),
+        ConfigSource::Defaults
+    );
+    std::fs::write(dir.path().join("dbproxyserver.conf"), reference_conf()).unwrap();
+    assert_eq!(
+        ConfigSource::resolve(None, None, dir.path()),
+        ConfigSource::Legacy(dir.path().join("dbproxyserver.conf"))
+    );
+    let t = PathBuf::from("x.toml");
+    assert_eq!(
+        ConfigSource::resolve(Some(t.clone()), None, dir.path()),
+        ConfigSource::Toml(t)
+    );
+}
+
+#[test]
+fn binary_refuses_a_legacy_config_until_its_backend_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("dbproxyserver.conf"), reference_conf()).unwrap();
+    for args in [
+        vec![],
+        vec!["serve", "--legacy-config", "dbproxyserver.conf"],
+    ] {
+        let out = run(dir.path(), &args, &[]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("MySQL/MariaDB backend"), "{err}");
+        assert!(err.contains("Redis"), "{err}");
+    }
+}
+
+#[test]
+fn binary_reports_every_invalid_value_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[server]\nworkers = 0\n[media]\naes_key = \"x\"\n",
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &["serve", "--config", "bad.toml"],
+        &[("TT_DBPROXY_MAX_CONNECTIONS", "lots")],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "server.workers: must be at least 1",
+        "media.aes_key: must be exactly 32 bytes, got 1",
+        "TT_DBPROXY_MAX_CONNECTIONS: expected a whole number",
+        "bad.toml",
+    ] {
+        assert!(err.contains(needle), "{needle:?} in {err}");
+    }
+    let missing = run(dir.path(), &["serve", "--config", "nope.toml"], &[]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nope.toml"));
+}
+
+#[test]
+fn version_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    for flag in ["-v", "--version"] {
+        let out = run(dir.path(), &[flag], &[]);
+        assert!(out.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            format!("tt-dbproxy {}", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}
