@@ -131,6 +131,9 @@ listen = ["localhost"]
 max_connections = "many"
 max_frame_bytes = 8
 heartbeat_interval_ms = 0
+idle_timeout_ms = 9223372036854775807
+drain_timeout_ms = 86400001
+max_in_flight_per_connection = 0
 workers = -1
 typo = 3
 [storage]
@@ -151,8 +154,11 @@ format = "xml"
         "server.listen: \"localhost\" is not an IP:port address",
         "server.max_connections: expected a whole number, got \"many\"",
         "server.max_frame_bytes: must be between 16",
-        "server.heartbeat_interval_ms: must be at least 1 ms",
+        "server.heartbeat_interval_ms: must be between 1 and 86400000 ms",
         "server.workers: -1 is out of range",
+        "server.idle_timeout_ms: must be between 1 and 86400000 ms",
+        "server.drain_timeout_ms: must be between 0 and 86400000 ms",
+        "server.max_in_flight_per_connection: must be between 1 and 1000000",
         "server.typo: unknown key",
         "storage.backend: expected \"embedded\" or \"mysql\", got \"postgres\"",
         "media.aes_key: must be exactly 32 bytes, got 5",
@@ -354,7 +360,7 @@ fn binary_reports_every_invalid_value_and_exits_non_zero() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     for needle in [
-        "server.workers: must be at least 1",
+        "server.workers: must be between 1 and 65536",
         "media.aes_key: must be exactly 32 bytes, got 1",
         "TT_DBPROXY_MAX_CONNECTIONS: expected a whole number",
         "bad.toml",

@@ -19,6 +19,16 @@ pub use load::{ConfigSource, from_legacy_str, from_toml_str, load, process_env};
 /// The AES key of the default TeamTalk configuration.
 pub const DEFAULT_AES_KEY: &str = "12345678901234567890123456789012";
 
+/// Upper bound of every timer setting (one day), so deadlines never
+/// overflow.
+pub const MAX_TIMER_MS: u64 = 86_400_000;
+/// Upper bound of `server.max_connections`.
+pub const MAX_CONNECTIONS: usize = 1_000_000;
+/// Upper bound of `server.workers`.
+pub const MAX_WORKERS: usize = 65_536;
+/// Upper bound of `server.max_in_flight_per_connection`.
+pub const MAX_IN_FLIGHT: usize = 1_000_000;
+
 /// The whole, validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Config {
@@ -267,11 +277,21 @@ impl Config {
                 "at least one address is needed",
             ));
         }
-        if s.max_connections == 0 {
-            p.push(Problem::new(
-                name("server.max_connections"),
-                "must be at least 1",
-            ));
+        for (key, v, max) in [
+            ("server.max_connections", s.max_connections, MAX_CONNECTIONS),
+            ("server.workers", s.workers, MAX_WORKERS),
+            (
+                "server.max_in_flight_per_connection",
+                s.max_in_flight_per_connection,
+                MAX_IN_FLIGHT,
+            ),
+        ] {
+            if v == 0 || v > max {
+                p.push(Problem::new(
+                    name(key),
+                    format!("must be between 1 and {max}"),
+                ));
+            }
         }
         if s.max_frame_bytes < crate::wire::HEADER_LEN || s.max_frame_bytes > u32::MAX as usize {
             p.push(Problem::new(
@@ -279,22 +299,17 @@ impl Config {
                 format!("must be between 16 and {}", u32::MAX),
             ));
         }
-        for (key, v) in [
-            ("server.heartbeat_interval_ms", s.heartbeat_interval_ms),
-            ("server.idle_timeout_ms", s.idle_timeout_ms),
+        for (key, v, min) in [
+            ("server.heartbeat_interval_ms", s.heartbeat_interval_ms, 1),
+            ("server.idle_timeout_ms", s.idle_timeout_ms, 1),
+            ("server.drain_timeout_ms", s.drain_timeout_ms, 0),
         ] {
-            if v == 0 {
-                p.push(Problem::new(name(key), "must be at least 1 ms"));
+            if v < min || v > MAX_TIMER_MS {
+                p.push(Problem::new(
+                    name(key),
+                    format!("must be between {min} and {MAX_TIMER_MS} ms"),
+                ));
             }
-        }
-        if s.workers == 0 {
-            p.push(Problem::new(name("server.workers"), "must be at least 1"));
-        }
-        if s.max_in_flight_per_connection == 0 {
-            p.push(Problem::new(
-                name("server.max_in_flight_per_connection"),
-                "must be at least 1",
-            ));
         }
         if self.storage.data_dir.as_os_str().is_empty() {
             p.push(Problem::new(name("storage.data_dir"), "must not be empty"));
