@@ -13,6 +13,7 @@
 //!   (embedded SQLite today), plus a fault-injecting wrapper for tests.
 //! - [`config`]: defaults, TOML, `TT_DBPROXY_*` environment, the original
 //!   `dbproxyserver.conf`, validation.
+//! - [`media`]: the audio placeholder text (and later the media server).
 //! - [`clock`]: injectable "now" for stored times and the throttle.
 //! - [`state`]: [`state::AppState`], shared by every connection.
 //! - [`client`]: a small protocol client for `call`, benchmarks and tests.
@@ -28,6 +29,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod handler;
+pub mod media;
 pub mod net;
 pub mod shutdown;
 pub mod state;

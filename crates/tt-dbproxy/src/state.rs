@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::auth::LoginThrottle;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::media::placeholder::audio_placeholder;
 use crate::store::Store;
 
 /// Shared state of one server instance.
@@ -19,16 +20,26 @@ pub struct AppState {
     pub clock: Clock,
     /// Failed-login lock-out.
     pub throttle: LoginThrottle,
+    /// `[语音]` encrypted with `aesKey`: the last-message text of a voice
+    /// message.
+    pub audio_placeholder: Vec<u8>,
 }
 
 impl AppState {
     /// Builds the state of a server.
+    ///
+    /// The configuration must be validated (`aesKey` of 32 bytes); with
+    /// any other key the placeholder is empty.
     pub fn new(config: Config, store: Arc<dyn Store>, clock: Clock) -> Arc<Self> {
+        let audio_placeholder = audio_placeholder(&config.media.aes_key)
+            .map(String::into_bytes)
+            .unwrap_or_default();
         Arc::new(Self {
             config: Arc::new(config),
             store,
             clock,
             throttle: LoginThrottle::default(),
+            audio_placeholder,
         })
     }
 }

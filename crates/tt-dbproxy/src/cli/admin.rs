@@ -1,15 +1,19 @@
 //! `tt-dbproxy admin`: operator tasks on the configured store. Writes go
 //! through the same storage interface as the server, so they work while
-//! it runs and the server sees them on the next request.
+//! it runs and the server sees them on the next request. Changes to users
+//! move the user-list change gate so clients' incremental syncs see them.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use anyhow::{bail, ensure};
 use clap::{Args, Subcommand};
 
 use super::{ConfigArgs, load_config, open_store};
 use crate::auth::password;
 use crate::clock::Clock;
-use crate::store::NewUser;
+use crate::handler::user::MAX_SIGN_INFO_BYTES;
+use crate::store::{DepartRecord, NewUser, Store, UserUpdate};
 
 /// `admin` arguments.
 #[derive(Debug, Args)]
@@ -26,6 +30,11 @@ enum AdminCommand {
     User {
         #[command(subcommand)]
         cmd: UserCommand,
+    },
+    /// Departments (IMDepart).
+    Depart {
+        #[command(subcommand)]
+        cmd: DepartCommand,
     },
 }
 
@@ -45,25 +54,68 @@ enum UserCommand {
         #[arg(long, default_value_t = 0)]
         depart: u32,
     },
+    /// Change a user; only the given fields change.
+    Set {
+        /// User id.
+        id: u32,
+        /// New nickname.
+        #[arg(long)]
+        nick: Option<String>,
+        /// New department id.
+        #[arg(long)]
+        depart: Option<u32>,
+        /// New status: 0 active, 1 probation, 2 regular, 3 departed, 4 intern
+        /// (only status 0 can log in).
+        #[arg(long)]
+        status: Option<u32>,
+        /// New sign-info (at most 128 bytes).
+        #[arg(long)]
+        sign_info: Option<String>,
+        /// New plain-text password.
+        #[arg(long)]
+        password: Option<String>,
+    },
     /// List users.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum DepartCommand {
+    /// Add a department.
+    Add {
+        /// Department name.
+        name: String,
+        /// Parent department id (0 for a top-level one).
+        #[arg(long, default_value_t = 0)]
+        parent: u32,
+        /// Display priority.
+        #[arg(long, default_value_t = 0)]
+        priority: u32,
+    },
+    /// List departments.
     List,
 }
 
 pub(super) async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
     let (config, _) = load_config(&args.config)?;
     let store = open_store(&config).await?;
+    let now = Clock::system().now_secs();
     match args.what {
-        AdminCommand::User {
-            cmd:
-                UserCommand::Add {
-                    name,
-                    password: plain,
-                    nick,
-                    depart,
-                },
+        AdminCommand::User { cmd } => user(store, cmd, now).await?,
+        AdminCommand::Depart { cmd } => depart(store, cmd, now).await?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn user(store: Arc<dyn Store>, cmd: UserCommand, now: u32) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Add {
+            name,
+            password: plain,
+            nick,
+            depart,
         } => {
-            anyhow::ensure!(!name.is_empty(), "the user name must not be empty");
-            let now = Clock::system().now_secs();
+            ensure!(!name.is_empty(), "the user name must not be empty");
             let salt = password::random_salt();
             let user = NewUser {
                 nick: nick.unwrap_or_else(|| name.clone()),
@@ -76,11 +128,45 @@ pub(super) async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
                 ..Default::default()
             };
             let id = store.add_user(user).await?;
+            store.set_user_list_gate(now).await?;
             println!("added user {name} with id {id}");
         }
-        AdminCommand::User {
-            cmd: UserCommand::List,
+        UserCommand::Set {
+            id,
+            nick,
+            depart,
+            status,
+            sign_info,
+            password: plain,
         } => {
+            if let Some(s) = &sign_info {
+                ensure!(
+                    s.len() <= MAX_SIGN_INFO_BYTES,
+                    "--sign-info is longer than {MAX_SIGN_INFO_BYTES} bytes"
+                );
+            }
+            let password_and_salt = plain.map(|p| {
+                let salt = password::random_salt();
+                (password::stored_hash(&p, &salt), salt)
+            });
+            let update = UserUpdate {
+                nick,
+                depart_id: depart,
+                status,
+                sign_info,
+                password_and_salt,
+            };
+            ensure!(
+                update != UserUpdate::default(),
+                "nothing to change: give at least one option"
+            );
+            if !store.update_user(id, update, now).await? {
+                bail!("user {id} does not exist or already has these values");
+            }
+            store.set_user_list_gate(now).await?;
+            println!("updated user {id}");
+        }
+        UserCommand::List => {
             println!(
                 "{:>8}  {:<20}  {:<20}  {:>7}  {:>6}",
                 "id", "name", "nick", "depart", "status"
@@ -93,5 +179,40 @@ pub(super) async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+async fn depart(store: Arc<dyn Store>, cmd: DepartCommand, now: u32) -> anyhow::Result<()> {
+    match cmd {
+        DepartCommand::Add {
+            name,
+            parent,
+            priority,
+        } => {
+            ensure!(!name.is_empty(), "the department name must not be empty");
+            let d = DepartRecord {
+                name: name.clone(),
+                priority,
+                parent_id: parent,
+                created: now,
+                updated: now,
+                ..Default::default()
+            };
+            let id = store.add_department(d).await?;
+            println!("added department {name} with id {id}");
+        }
+        DepartCommand::List => {
+            println!(
+                "{:>8}  {:<24}  {:>8}  {:>8}  {:>6}",
+                "id", "name", "parent", "priority", "status"
+            );
+            for d in store.list_departments().await? {
+                println!(
+                    "{:>8}  {:<24}  {:>8}  {:>8}  {:>6}",
+                    d.id, d.name, d.parent_id, d.priority, d.status
+                );
+            }
+        }
+    }
+    Ok(())
 }

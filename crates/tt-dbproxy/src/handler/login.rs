@@ -7,7 +7,7 @@ use tracing::warn;
 use tt_proto::im::server::{ImValidateReq, ImValidateRsp};
 
 use super::userinfo::user_info;
-use super::{BodyError, Reply};
+use super::{BodyError, Reply, attach};
 use crate::auth::password;
 use crate::state::AppState;
 use crate::wire::command::{cid, sid};
@@ -54,7 +54,7 @@ pub async fn validate(state: &AppState, req: Result<ImValidateReq, BodyError>) -
     let client_password = req.password.unwrap_or_default();
     let mut rsp = ImValidateRsp {
         user_name: Some(name.clone()),
-        attach_data: Some(req.attach_data.unwrap_or_default()),
+        attach_data: attach(req.attach_data),
         ..Default::default()
     };
     let now = state.clock.now_secs();

@@ -7,13 +7,23 @@
 //! plain async functions of `(&AppState, request)` returning the reply, so
 //! they are testable without sockets.
 
+pub mod depart;
+pub mod device;
+pub mod file;
+pub mod group_shield;
 pub mod login;
+pub mod push_shield;
+pub mod session;
+pub mod user;
 mod userinfo;
 
 use prost::Message;
+use tracing::warn;
+use tt_proto::im::{buddy, file as pb_file, group, login as pb_login, server};
 use tt_proto::{CheckRequired, MissingField};
 
 use crate::state::AppState;
+use crate::store::StoreResult;
 use crate::wire::command::cid;
 
 /// A reply body with its ids; the connection adds the request's `seq_num`.
@@ -60,23 +70,101 @@ pub fn decode<M: Message + Default + CheckRequired>(body: &[u8]) -> Result<M, Bo
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct OrderKey(pub u64);
 
+/// A decoded request body, or why it could not be decoded.
+pub type Decoded<T> = Result<T, BodyError>;
+
+/// The echoed `attach_data`: always present, empty if the request had none.
+pub fn attach(request_attach: Option<Vec<u8>>) -> Option<Vec<u8>> {
+    Some(request_attach.unwrap_or_default())
+}
+
+/// Logs a storage failure and turns the result into an `Option`: every
+/// handler answers a failed store call the way the spec answers "database
+/// unavailable or query failed".
+pub fn logged<T>(what: &str, result: StoreResult<T>) -> Option<T> {
+    match result {
+        Ok(v) => Some(v),
+        Err(e) => {
+            warn!(error = %e, kind = e.kind(), "{what}: storage failed");
+            None
+        }
+    }
+}
+
 /// A parsed request.
 #[derive(Debug)]
 pub enum Command {
     /// CID_OTHER_HEARTBEAT: swallowed.
     Heartbeat,
-    /// CID_OTHER_VALIDATE_REQ.
-    Validate(Result<tt_proto::im::server::ImValidateReq, BodyError>),
     /// A command id without a handler: logged and dropped.
     Unknown(u16),
+    /// CID_OTHER_VALIDATE_REQ.
+    Validate(Decoded<server::ImValidateReq>),
+    /// CID_LOGIN_REQ_PUSH_SHIELD.
+    PushShield(Decoded<pb_login::ImPushShieldReq>),
+    /// CID_LOGIN_REQ_QUERY_PUSH_SHIELD.
+    QueryPushShield(Decoded<pb_login::ImQueryPushShieldReq>),
+    /// CID_BUDDY_LIST_RECENT_CONTACT_SESSION_REQUEST.
+    RecentSessions(Decoded<buddy::ImRecentContactSessionReq>),
+    /// CID_BUDDY_LIST_REMOVE_SESSION_REQ.
+    RemoveSession(Decoded<buddy::ImRemoveSessionReq>),
+    /// CID_BUDDY_LIST_USER_INFO_REQUEST.
+    UsersInfo(Decoded<buddy::ImUsersInfoReq>),
+    /// CID_BUDDY_LIST_ALL_USER_REQUEST.
+    AllUsers(Decoded<buddy::ImAllUserReq>),
+    /// CID_BUDDY_LIST_DEPARTMENT_REQUEST.
+    Departments(Decoded<buddy::ImDepartmentReq>),
+    /// CID_BUDDY_LIST_CHANGE_SIGN_INFO_REQUEST.
+    ChangeSignInfo(Decoded<buddy::ImChangeSignInfoReq>),
+    /// CID_LOGIN_REQ_DEVICETOKEN.
+    DeviceToken(Decoded<pb_login::ImDeviceTokenReq>),
+    /// CID_OTHER_GET_DEVICE_TOKEN_REQ.
+    GetDeviceTokens(Decoded<server::ImGetDeviceTokenReq>),
+    /// CID_GROUP_SHIELD_GROUP_REQUEST.
+    GroupShield(Decoded<group::ImGroupShieldReq>),
+    /// CID_OTHER_GET_SHIELD_REQ.
+    GetGroupShield(Decoded<server::ImGroupGetShieldReq>),
+    /// CID_FILE_HAS_OFFLINE_REQ.
+    HasOfflineFile(Decoded<pb_file::ImFileHasOfflineReq>),
+    /// CID_FILE_ADD_OFFLINE_REQ.
+    AddOfflineFile(Decoded<pb_file::ImFileAddOfflineReq>),
+    /// CID_FILE_DEL_OFFLINE_REQ.
+    DelOfflineFile(Decoded<pb_file::ImFileDelOfflineReq>),
+}
+
+/// A decoded request, or `None` after logging why the body was refused
+/// (every handler but login sends no reply then).
+fn parsed<T>(name: &'static str, req: Decoded<T>) -> Option<T> {
+    match req {
+        Ok(r) => Some(r),
+        Err(e) => {
+            warn!(command = name, error = %e, "parse pb failed; no reply");
+            None
+        }
+    }
 }
 
 impl Command {
-    /// Parses a request by command id.
+    /// Parses a request by command id (the service id is not looked at).
     pub fn parse(command_id: u16, body: &[u8]) -> Self {
         match command_id {
             cid::HEARTBEAT => Self::Heartbeat,
             cid::VALIDATE_REQ => Self::Validate(decode(body)),
+            0x010c => Self::PushShield(decode(body)),
+            0x010e => Self::QueryPushShield(decode(body)),
+            0x0201 => Self::RecentSessions(decode(body)),
+            0x0206 => Self::RemoveSession(decode(body)),
+            0x0204 => Self::UsersInfo(decode(body)),
+            0x0208 => Self::AllUsers(decode(body)),
+            0x0210 => Self::Departments(decode(body)),
+            0x0213 => Self::ChangeSignInfo(decode(body)),
+            0x0108 => Self::DeviceToken(decode(body)),
+            0x0705 => Self::GetDeviceTokens(decode(body)),
+            0x0409 => Self::GroupShield(decode(body)),
+            0x0711 => Self::GetGroupShield(decode(body)),
+            0x0509 => Self::HasOfflineFile(decode(body)),
+            0x050b => Self::AddOfflineFile(decode(body)),
+            0x050c => Self::DelOfflineFile(decode(body)),
             other => Self::Unknown(other),
         }
     }
@@ -90,16 +178,56 @@ impl Command {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Heartbeat => "heartbeat",
-            Self::Validate(_) => "validate",
             Self::Unknown(_) => "unknown",
+            Self::Validate(_) => "validate",
+            Self::PushShield(_) => "push_shield",
+            Self::QueryPushShield(_) => "query_push_shield",
+            Self::RecentSessions(_) => "recent_sessions",
+            Self::RemoveSession(_) => "remove_session",
+            Self::UsersInfo(_) => "users_info",
+            Self::AllUsers(_) => "all_users",
+            Self::Departments(_) => "departments",
+            Self::ChangeSignInfo(_) => "change_sign_info",
+            Self::DeviceToken(_) => "device_token",
+            Self::GetDeviceTokens(_) => "get_device_tokens",
+            Self::GroupShield(_) => "group_shield",
+            Self::GetGroupShield(_) => "get_group_shield",
+            Self::HasOfflineFile(_) => "has_offline_file",
+            Self::AddOfflineFile(_) => "add_offline_file",
+            Self::DelOfflineFile(_) => "del_offline_file",
         }
     }
 
     /// Runs the request; `None` means no reply is sent.
     pub async fn run(self, state: &AppState) -> Option<Reply> {
+        let name = self.name();
         match self {
             Self::Heartbeat | Self::Unknown(_) => None,
             Self::Validate(req) => Some(login::validate(state, req).await),
+            Self::PushShield(req) => Some(push_shield::set(state, parsed(name, req)?).await),
+            Self::QueryPushShield(req) => Some(push_shield::query(state, parsed(name, req)?).await),
+            Self::RecentSessions(req) => Some(session::recent(state, parsed(name, req)?).await),
+            Self::RemoveSession(req) => Some(session::remove(state, parsed(name, req)?).await),
+            Self::UsersInfo(req) => Some(user::users_info(state, parsed(name, req)?).await),
+            Self::AllUsers(req) => Some(user::all_users(state, parsed(name, req)?).await),
+            Self::Departments(req) => Some(depart::departments(state, parsed(name, req)?).await),
+            Self::ChangeSignInfo(req) => {
+                Some(user::change_sign_info(state, parsed(name, req)?).await)
+            }
+            Self::DeviceToken(req) => Some(device::register(state, parsed(name, req)?).await),
+            Self::GetDeviceTokens(req) => Some(device::tokens(state, parsed(name, req)?).await),
+            Self::GroupShield(req) => Some(group_shield::set(state, parsed(name, req)?).await),
+            Self::GetGroupShield(req) => Some(group_shield::get(state, parsed(name, req)?).await),
+            Self::HasOfflineFile(req) => Some(file::has_offline(state, parsed(name, req)?).await),
+            Self::AddOfflineFile(req) => {
+                // Parse failures of this command are silent, as in the original.
+                file::add_offline(state, req.ok()?).await;
+                None
+            }
+            Self::DelOfflineFile(req) => {
+                file::del_offline(state, req.ok()?).await;
+                None
+            }
         }
     }
 }

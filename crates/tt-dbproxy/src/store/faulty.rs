@@ -10,20 +10,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{NewUser, Store, StoreError, StoreResult, UserRecord};
-
-/// The operations of [`Store`], one per method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StoreOp {
-    /// [`Store::find_active_user_by_name`].
-    FindActiveUserByName,
-    /// [`Store::add_user`].
-    AddUser,
-    /// [`Store::list_users`].
-    ListUsers,
-    /// [`Store::set_push_shield`].
-    SetPushShield,
-}
+use super::{
+    DepartRecord, DeviceToken, GroupMessageRow, LastMessage, NewUser, OfflineFile, Platform,
+    SessionRecord, SingleMessageRow, Store, StoreError, StoreResult, UserRecord, UserUpdate,
+};
 
 #[derive(Default)]
 struct Faults {
@@ -102,32 +92,70 @@ impl FaultyStore {
     }
 }
 
-#[async_trait]
-impl Store for FaultyStore {
-    async fn find_active_user_by_name(&self, name: &str) -> StoreResult<Option<UserRecord>> {
-        self.enter(StoreOp::FindActiveUserByName).await?;
-        self.inner.find_active_user_by_name(name).await
-    }
+/// Declares [`StoreOp`] and the delegating `Store` impl from one list, so
+/// every method of the trait is wrapped the same way.
+macro_rules! faulty_store {
+    ($($op:ident => fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*) => {
+        /// The operations of [`Store`], one per method.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum StoreOp {
+            $(
+                #[doc = concat!("`Store::", stringify!($name), "`.")]
+                $op,
+            )*
+        }
 
-    async fn add_user(&self, user: NewUser) -> StoreResult<u32> {
-        self.enter(StoreOp::AddUser).await?;
-        self.inner.add_user(user).await
-    }
+        #[async_trait]
+        impl Store for FaultyStore {
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> StoreResult<$ret> {
+                    self.enter(StoreOp::$op).await?;
+                    self.inner.$name($($arg),*).await
+                }
+            )*
+        }
+    };
+}
 
-    async fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
-        self.enter(StoreOp::ListUsers).await?;
-        self.inner.list_users().await
-    }
-
-    async fn set_push_shield(
-        &self,
-        user_id: u32,
-        shield_status: u32,
-        now: u32,
-    ) -> StoreResult<bool> {
-        self.enter(StoreOp::SetPushShield).await?;
-        self.inner
-            .set_push_shield(user_id, shield_status, now)
-            .await
-    }
+faulty_store! {
+    FindActiveUserByName => fn find_active_user_by_name(&self, name: &str) -> Option<UserRecord>;
+    AddUser => fn add_user(&self, user: NewUser) -> u32;
+    ListUsers => fn list_users(&self) -> Vec<UserRecord>;
+    UpdateUser => fn update_user(&self, user_id: u32, update: UserUpdate, now: u32) -> bool;
+    SetPushShield => fn set_push_shield(&self, user_id: u32, shield_status: u32, now: u32) -> bool;
+    PushShield => fn push_shield(&self, user_id: u32) -> Option<u32>;
+    UsersByIds => fn users_by_ids(&self, ids: &[u32]) -> Vec<UserRecord>;
+    ChangedUsers => fn changed_users(&self, since: u32) -> Vec<UserRecord>;
+    SetSignInfo => fn set_sign_info(&self, user_id: u32, sign_info: &str, now: u32) -> bool;
+    UserListGate => fn user_list_gate(&self) -> Option<u32>;
+    SetUserListGate => fn set_user_list_gate(&self, at: u32) -> ();
+    AddDepartment => fn add_department(&self, depart: DepartRecord) -> u32;
+    ListDepartments => fn list_departments(&self) -> Vec<DepartRecord>;
+    ChangedDepartments => fn changed_departments(&self, since: u32) -> Vec<DepartRecord>;
+    RecentSessions => fn recent_sessions(&self, user_id: u32, since: u32, limit: u32) -> Vec<SessionRecord>;
+    FindSession => fn find_session(&self, user_id: u32, peer_id: u32, session_type: u32) -> Option<u32>;
+    AddSession => fn add_session(&self, user_id: u32, peer_id: u32, session_type: u32, now: u32) -> u32;
+    RemoveSession => fn remove_session(&self, session_id: u32, now: u32) -> bool;
+    RelationId => fn relation_id(&self, a: u32, b: u32) -> Option<u32>;
+    CreateRelation => fn create_relation(&self, a: u32, b: u32, now: u32) -> u32;
+    InsertSingleMessage => fn insert_single_message(&self, row: SingleMessageRow) -> ();
+    InsertGroupMessage => fn insert_group_message(&self, row: GroupMessageRow) -> ();
+    LastMessages => fn last_messages(&self, user_id: u32, sessions: &[(u32, u32)]) -> Vec<Option<LastMessage>>;
+    AddUnread => fn add_unread(&self, user_id: u32, peer_id: u32, n: u32) -> ();
+    ClearUnread => fn clear_unread(&self, user_id: u32, peer_id: u32) -> ();
+    UnreadCounts => fn unread_counts(&self, user_id: u32) -> Vec<(u32, u32)>;
+    IncrGroupTotal => fn incr_group_total(&self, group_id: u32) -> u32;
+    MarkGroupRead => fn mark_group_read(&self, user_id: u32, group_id: u32) -> ();
+    GroupCounter => fn group_counter(&self, user_id: u32, group_id: u32) -> Option<(u32, u32)>;
+    AddGroupMember => fn add_group_member(&self, group_id: u32, user_id: u32, now: u32) -> ();
+    GroupExists => fn group_exists(&self, group_id: u32) -> bool;
+    IsGroupMember => fn is_group_member(&self, group_id: u32, user_id: u32) -> bool;
+    UserGroups => fn user_groups(&self, user_id: u32) -> Vec<u32>;
+    SetGroupPushShield => fn set_group_push_shield(&self, group_id: u32, user_id: u32, status: u32) -> ();
+    GroupPushShields => fn group_push_shields(&self, group_id: u32) -> Vec<(u32, u32)>;
+    RegisterDeviceToken => fn register_device_token(&self, user_id: u32, platform: Platform, token: &str) -> ();
+    DeviceTokens => fn device_tokens(&self, user_ids: &[u32]) -> Vec<DeviceToken>;
+    AddOfflineFile => fn add_offline_file(&self, file: OfflineFile, now: u32) -> ();
+    OfflineFilesFor => fn offline_files_for(&self, to_id: u32) -> Vec<OfflineFile>;
+    DeleteOfflineFile => fn delete_offline_file(&self, from_id: u32, to_id: u32, task_id: &str) -> u64;
 }

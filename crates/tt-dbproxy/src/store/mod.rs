@@ -21,7 +21,10 @@ pub mod sqlite;
 use async_trait::async_trait;
 
 pub use faulty::{FaultyStore, StoreOp};
-pub use model::{NewUser, UserRecord};
+pub use model::{
+    DepartRecord, DeviceToken, GroupMessageRow, LastMessage, NewUser, OfflineFile, Platform,
+    SESSION_GROUP, SESSION_SINGLE, SessionRecord, SingleMessageRow, UserRecord, UserUpdate,
+};
 pub use sqlite::SqliteStore;
 
 /// What went wrong in a backend. Handlers map every variant to the reply
@@ -57,9 +60,21 @@ impl StoreError {
 /// Result alias of the storage layer.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Most ids one request may name; larger lists get the handler's empty or
+/// failure reply. Backends query ids in chunks of [`ID_CHUNK`].
+pub const MAX_IDS_PER_REQUEST: usize = 10_000;
+/// Ids per `IN (...)` statement.
+pub const ID_CHUNK: usize = 500;
+
 /// The domain-level storage interface: what handlers and `admin` need.
+///
+/// Methods are grouped by domain: users and the user-list change gate,
+/// departments, recent sessions and last messages, unread counters, group
+/// membership and push settings, device tokens, offline files.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    // ---- users -------------------------------------------------------
+
     /// The user whose login name is exactly `name` (byte-wise, case
     /// sensitive) and whose `status` is 0. With several such rows, the one
     /// with the highest id wins.
@@ -71,6 +86,10 @@ pub trait Store: Send + Sync + 'static {
     /// Every user, ordered by id (for `admin user list`).
     async fn list_users(&self) -> StoreResult<Vec<UserRecord>>;
 
+    /// Applies an operator's changes to a user and sets `updated = now`.
+    /// `true` iff a row changed.
+    async fn update_user(&self, user_id: u32, update: UserUpdate, now: u32) -> StoreResult<bool>;
+
     /// Sets a user's "do not disturb" flag and `updated = now`. `true` iff
     /// a row changed (unknown user, or the same values again, is `false`).
     async fn set_push_shield(
@@ -79,4 +98,167 @@ pub trait Store: Send + Sync + 'static {
         shield_status: u32,
         now: u32,
     ) -> StoreResult<bool>;
+
+    /// A user's `push_shield_status`, `None` for an unknown user.
+    async fn push_shield(&self, user_id: u32) -> StoreResult<Option<u32>>;
+
+    /// The users among `ids` (any status), each once, ordered by id.
+    async fn users_by_ids(&self, ids: &[u32]) -> StoreResult<Vec<UserRecord>>;
+
+    /// Users for an incremental sync, ordered by id: with `since == 0`
+    /// every user whose status is known and not 3 (departed); otherwise
+    /// every user with `updated >= since`, departed ones included.
+    async fn changed_users(&self, since: u32) -> StoreResult<Vec<UserRecord>>;
+
+    /// Sets `sign_info` and `updated = now`; `true` iff a row changed.
+    async fn set_sign_info(&self, user_id: u32, sign_info: &str, now: u32) -> StoreResult<bool>;
+
+    /// The user-list change gate (seconds): user syncs asking for changes
+    /// since a time at or after it get nothing. `None` if never set.
+    async fn user_list_gate(&self) -> StoreResult<Option<u32>>;
+
+    /// Moves the user-list change gate to `at`.
+    async fn set_user_list_gate(&self, at: u32) -> StoreResult<()>;
+
+    // ---- departments -------------------------------------------------
+
+    /// Inserts a department and returns its id.
+    async fn add_department(&self, depart: DepartRecord) -> StoreResult<u32>;
+
+    /// Every department, ordered by id.
+    async fn list_departments(&self) -> StoreResult<Vec<DepartRecord>>;
+
+    /// Departments with `updated > since` (any status), ordered by id.
+    async fn changed_departments(&self, since: u32) -> StoreResult<Vec<DepartRecord>>;
+
+    // ---- recent sessions and last messages ---------------------------
+
+    /// Up to `limit` of a user's sessions with status 0 and
+    /// `updated > since`, newest `updated` first.
+    async fn recent_sessions(
+        &self,
+        user_id: u32,
+        since: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<SessionRecord>>;
+
+    /// The id of the user's session with `peer_id`/`session_type` and
+    /// status 0 (the highest id if several).
+    async fn find_session(
+        &self,
+        user_id: u32,
+        peer_id: u32,
+        session_type: u32,
+    ) -> StoreResult<Option<u32>>;
+
+    /// Creates a user's session with a peer, or revives and touches the
+    /// existing one (any status); returns its id.
+    async fn add_session(
+        &self,
+        user_id: u32,
+        peer_id: u32,
+        session_type: u32,
+        now: u32,
+    ) -> StoreResult<u32>;
+
+    /// Marks a session deleted with `updated = now`; `true` iff it changed.
+    async fn remove_session(&self, session_id: u32, now: u32) -> StoreResult<bool>;
+
+    /// The relation id of an unordered user pair with status 0.
+    async fn relation_id(&self, a: u32, b: u32) -> StoreResult<Option<u32>>;
+
+    /// The relation id of a pair, created (or revived) if needed.
+    async fn create_relation(&self, a: u32, b: u32, now: u32) -> StoreResult<u32>;
+
+    /// Inserts a one-to-one message row.
+    async fn insert_single_message(&self, row: SingleMessageRow) -> StoreResult<()>;
+
+    /// Inserts a group message row.
+    async fn insert_group_message(&self, row: GroupMessageRow) -> StoreResult<()>;
+
+    /// The last message of each of `user_id`'s conversations, in the order
+    /// given: `(peer_id, session_type)` pairs; `None` where there is none.
+    async fn last_messages(
+        &self,
+        user_id: u32,
+        sessions: &[(u32, u32)],
+    ) -> StoreResult<Vec<Option<LastMessage>>>;
+
+    // ---- unread counters ---------------------------------------------
+
+    /// Adds `n` to the unread count of messages from `peer_id` to `user_id`.
+    async fn add_unread(&self, user_id: u32, peer_id: u32, n: u32) -> StoreResult<()>;
+
+    /// Clears the unread count of messages from `peer_id` to `user_id`.
+    async fn clear_unread(&self, user_id: u32, peer_id: u32) -> StoreResult<()>;
+
+    /// Every non-empty one-to-one unread count of a user: `(peer, count)`.
+    async fn unread_counts(&self, user_id: u32) -> StoreResult<Vec<(u32, u32)>>;
+
+    /// Adds one to a group's message total and returns the new total.
+    async fn incr_group_total(&self, group_id: u32) -> StoreResult<u32>;
+
+    /// Marks a group read for a user: the user's read mark becomes the
+    /// group's current total. Nothing happens if the group has no total.
+    async fn mark_group_read(&self, user_id: u32, group_id: u32) -> StoreResult<()>;
+
+    /// A group's message total and the user's read mark (0 if never
+    /// marked); `None` if the group has no total.
+    async fn group_counter(&self, user_id: u32, group_id: u32) -> StoreResult<Option<(u32, u32)>>;
+
+    // ---- groups ------------------------------------------------------
+
+    /// Adds a member (or revives a removed one) with join time `now`.
+    async fn add_group_member(&self, group_id: u32, user_id: u32, now: u32) -> StoreResult<()>;
+
+    /// Whether the group has any member (the original's group validity).
+    async fn group_exists(&self, group_id: u32) -> StoreResult<bool>;
+
+    /// Whether the user is a current member.
+    async fn is_group_member(&self, group_id: u32, user_id: u32) -> StoreResult<bool>;
+
+    /// The groups a user is a member of, most recently joined first.
+    async fn user_groups(&self, user_id: u32) -> StoreResult<Vec<u32>>;
+
+    /// Stores a member's push-shield value for a group (as given).
+    async fn set_group_push_shield(
+        &self,
+        group_id: u32,
+        user_id: u32,
+        status: u32,
+    ) -> StoreResult<()>;
+
+    /// Every stored push-shield value of a group: `(user, status)`.
+    async fn group_push_shields(&self, group_id: u32) -> StoreResult<Vec<(u32, u32)>>;
+
+    // ---- device tokens -----------------------------------------------
+
+    /// Registers `token` as `user_id`'s push token. A previous owner of the
+    /// same token loses it; the user's previous token is released.
+    async fn register_device_token(
+        &self,
+        user_id: u32,
+        platform: Platform,
+        token: &str,
+    ) -> StoreResult<()>;
+
+    /// The registered tokens of the given users (each user at most once).
+    async fn device_tokens(&self, user_ids: &[u32]) -> StoreResult<Vec<DeviceToken>>;
+
+    // ---- offline files -----------------------------------------------
+
+    /// Records a pending offline file (status 0, created = updated = now).
+    async fn add_offline_file(&self, file: OfflineFile, now: u32) -> StoreResult<()>;
+
+    /// Pending offline files for a receiver, oldest first.
+    async fn offline_files_for(&self, to_id: u32) -> StoreResult<Vec<OfflineFile>>;
+
+    /// Deletes the files matching sender, receiver and task id exactly;
+    /// returns how many were deleted.
+    async fn delete_offline_file(
+        &self,
+        from_id: u32,
+        to_id: u32,
+        task_id: &str,
+    ) -> StoreResult<u64>;
 }

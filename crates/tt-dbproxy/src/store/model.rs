@@ -39,3 +39,147 @@ pub struct UserRecord {
 
 /// The columns of a new `IMUser` row (`id` is assigned by the store).
 pub type NewUser = UserRecord;
+
+/// Changes `admin user set` can make; `None` leaves a column as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserUpdate {
+    /// New `nick`.
+    pub nick: Option<String>,
+    /// New `departId`.
+    pub depart_id: Option<u32>,
+    /// New `status`.
+    pub status: Option<u32>,
+    /// New `sign_info`.
+    pub sign_info: Option<String>,
+    /// New `password` and `salt` (already hashed).
+    pub password_and_salt: Option<(String, String)>,
+}
+
+/// One `IMDepart` row.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DepartRecord {
+    /// `id` (assigned by the store on insert).
+    pub id: u32,
+    /// `departName`.
+    pub name: String,
+    /// `priority`.
+    pub priority: u32,
+    /// `parentId`.
+    pub parent_id: u32,
+    /// `status`: 0 ok, 1 deleted (other values are skipped by the handler).
+    pub status: u32,
+    /// `created`.
+    pub created: u32,
+    /// `updated`.
+    pub updated: u32,
+}
+
+/// One `IMRecentSession` row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SessionRecord {
+    /// `id`.
+    pub id: u32,
+    /// `userId`: the owner.
+    pub user_id: u32,
+    /// `peerId`: user or group id.
+    pub peer_id: u32,
+    /// `type`: 1 single, 2 group (NULL reads as 0).
+    pub session_type: u32,
+    /// `status`: 0 normal, 1 deleted.
+    pub status: u32,
+    /// `updated`.
+    pub updated: u32,
+}
+
+/// Session type 1: a one-to-one conversation.
+pub const SESSION_SINGLE: u32 = 1;
+/// Session type 2: a group conversation.
+pub const SESSION_GROUP: u32 = 2;
+
+/// The newest message of a conversation (`created DESC, id DESC`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LastMessage {
+    /// `msgId`.
+    pub msg_id: u32,
+    /// `type` (MsgType).
+    pub msg_type: u32,
+    /// `content` as stored.
+    pub content: String,
+    /// Sender: `fromId` (one-to-one) or `userId` (group).
+    pub from_id: u32,
+}
+
+/// A one-to-one message row for `IMMessage_<relation % 8>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SingleMessageRow {
+    /// `relateId`.
+    pub relation_id: u32,
+    /// `fromId`.
+    pub from_id: u32,
+    /// `toId`.
+    pub to_id: u32,
+    /// `msgId`.
+    pub msg_id: u32,
+    /// `type`.
+    pub msg_type: u32,
+    /// `content`.
+    pub content: String,
+    /// `created` and `updated` (msg_server's time).
+    pub created: u32,
+}
+
+/// A group message row for `IMGroupMessage_<group % 8>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupMessageRow {
+    /// `groupId`.
+    pub group_id: u32,
+    /// `userId`: the sender.
+    pub from_id: u32,
+    /// `msgId`.
+    pub msg_id: u32,
+    /// `type`.
+    pub msg_type: u32,
+    /// `content`.
+    pub content: String,
+    /// `created` and `updated` (msg_server's time).
+    pub created: u32,
+}
+
+/// The platform a push token belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    /// iOS (ClientType 0x11): stored as `ios:<token>`.
+    Ios,
+    /// Android (ClientType 0x12): stored as `android:<token>`.
+    Android,
+    /// Any other client type: stored bare, never returned for push.
+    Other,
+}
+
+/// A registered push token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceToken {
+    /// Owner.
+    pub user_id: u32,
+    /// Platform.
+    pub platform: Platform,
+    /// The token text.
+    pub token: String,
+}
+
+/// One `IMTransmitFile` row (a pending offline file).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OfflineFile {
+    /// `fromId`.
+    pub from_id: u32,
+    /// `toId`.
+    pub to_id: u32,
+    /// `taskId`.
+    pub task_id: String,
+    /// `fileName`.
+    pub file_name: String,
+    /// `size`.
+    pub size: u32,
+    /// `created`.
+    pub created: u32,
+}

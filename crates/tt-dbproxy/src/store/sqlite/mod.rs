@@ -4,17 +4,23 @@
 //! time anyway) and a few reader connections; every call runs on tokio's
 //! blocking pool so the async runtime never waits on disk.
 
+mod api;
+mod counter;
+mod depart;
+mod device;
+mod file;
+mod group;
 mod schema;
+mod session;
 mod user;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
 
-use super::{NewUser, Store, StoreError, StoreResult, UserRecord};
+use super::{StoreError, StoreResult};
 
 pub use schema::MESSAGE_SHARDS;
 
@@ -150,32 +156,5 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Unavailable(format!("storage task failed: {e}")))?
             .map_err(map_err)
-    }
-}
-
-#[async_trait]
-impl Store for SqliteStore {
-    async fn find_active_user_by_name(&self, name: &str) -> StoreResult<Option<UserRecord>> {
-        let name = name.to_owned();
-        self.read(move |c| user::find_active_by_name(c, &name))
-            .await
-    }
-
-    async fn add_user(&self, new: NewUser) -> StoreResult<u32> {
-        self.write(move |c| user::insert(c, &new)).await
-    }
-
-    async fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
-        self.read(user::list).await
-    }
-
-    async fn set_push_shield(
-        &self,
-        user_id: u32,
-        shield_status: u32,
-        now: u32,
-    ) -> StoreResult<bool> {
-        self.write(move |c| user::set_push_shield(c, user_id, shield_status, now))
-            .await
     }
 }

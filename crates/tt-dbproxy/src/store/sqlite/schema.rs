@@ -13,8 +13,45 @@ pub const MESSAGE_SHARDS: u32 = 8;
 
 /// Every migration, in order; entry `i` moves `user_version` to `i + 1`.
 fn migrations() -> Vec<String> {
-    vec![teamtalk_tables()]
+    vec![teamtalk_tables(), EMBEDDED_STATE.to_string()]
 }
+
+/// What the original keeps in Redis, kept durably in the same file. Table
+/// names start with `tt_` so they never clash with TeamTalk's.
+const EMBEDDED_STATE: &str = r#"
+CREATE TABLE tt_state (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+CREATE TABLE tt_unread (
+  user_id INTEGER NOT NULL,
+  peer_id INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (user_id, peer_id)
+);
+CREATE TABLE tt_group_total (
+  group_id INTEGER PRIMARY KEY,
+  count INTEGER NOT NULL
+);
+CREATE TABLE tt_group_read_mark (
+  user_id INTEGER NOT NULL,
+  group_id INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (user_id, group_id)
+);
+CREATE TABLE tt_group_push_shield (
+  group_id INTEGER NOT NULL,
+  user_id INTEGER NOT NULL,
+  status INTEGER NOT NULL,
+  PRIMARY KEY (group_id, user_id)
+);
+CREATE TABLE tt_device_token (
+  user_id INTEGER PRIMARY KEY,
+  platform TEXT NOT NULL,
+  token TEXT NOT NULL
+);
+CREATE INDEX tt_device_token_token ON tt_device_token (token);
+"#;
 
 /// Brings the schema of `conn` up to date.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -208,6 +245,10 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(names.len(), 10 + 16);
+        let own: i64 = conn
+            .query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 'tt\\_%' ESCAPE '\\'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(own, 6);
         for t in [
             "IMUser",
             "IMDepart",

@@ -1,24 +1,34 @@
-//! `IMUser` statements of the embedded store.
+//! `IMUser` statements and the user-list change gate.
 
 use rusqlite::types::Type;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
-use crate::store::UserRecord;
+use crate::store::{ID_CHUNK, UserRecord, UserUpdate};
 
 const USER_COLUMNS: &str = "id, sex, name, domain, nick, password, salt, phone, email, avatar, \
      departId, status, created, updated, push_shield_status, sign_info";
 
+/// Name of the user-list change gate in `tt_state`.
+const GATE: &str = "user_list_gate";
+
+fn out_of_range(idx: usize, e: std::num::TryFromIntError) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(idx, Type::Integer, Box::new(e))
+}
+
 /// Reads an integer column as `u32`; NULL is 0 (the original crashes).
 pub(super) fn u32_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<u32> {
     let v: Option<i64> = row.get(idx)?;
-    let v = v.unwrap_or(0);
-    u32::try_from(v)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Integer, Box::new(e)))
+    u32::try_from(v.unwrap_or(0)).map_err(|e| out_of_range(idx, e))
 }
 
 /// Reads a text column; NULL is the empty string.
 pub(super) fn text_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<String> {
     Ok(row.get::<_, Option<String>>(idx)?.unwrap_or_default())
+}
+
+/// A new row's id as `u32`.
+pub(super) fn last_id(c: &Connection) -> rusqlite::Result<u32> {
+    u32::try_from(c.last_insert_rowid()).map_err(|e| out_of_range(0, e))
 }
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
@@ -42,6 +52,17 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
     })
 }
 
+fn query_users(
+    c: &Connection,
+    where_clause: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<Vec<UserRecord>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM IMUser {where_clause}");
+    let mut stmt = c.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params, user_from_row)?;
+    rows.collect()
+}
+
 pub(super) fn find_active_by_name(
     c: &Connection,
     name: &str,
@@ -54,7 +75,7 @@ pub(super) fn find_active_by_name(
         .optional()
 }
 
-pub(super) fn insert(c: &mut Connection, u: &UserRecord) -> rusqlite::Result<u32> {
+pub(super) fn insert(c: &Connection, u: &UserRecord) -> rusqlite::Result<u32> {
     let sql = "INSERT INTO IMUser (sex, name, domain, nick, password, salt, phone, email, avatar, \
                departId, status, created, updated, push_shield_status, sign_info) \
                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
@@ -75,21 +96,44 @@ pub(super) fn insert(c: &mut Connection, u: &UserRecord) -> rusqlite::Result<u32
         u.push_shield_status,
         u.sign_info,
     ])?;
-    let id = c.last_insert_rowid();
-    u32::try_from(id)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, Type::Integer, Box::new(e)))
+    last_id(c)
 }
 
 pub(super) fn list(c: &Connection) -> rusqlite::Result<Vec<UserRecord>> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM IMUser ORDER BY id");
-    let mut stmt = c.prepare_cached(&sql)?;
-    let rows = stmt.query_map([], user_from_row)?;
-    rows.collect()
+    query_users(c, "ORDER BY id", [])
+}
+
+pub(super) fn by_ids(c: &Connection, ids: &[u32]) -> rusqlite::Result<Vec<UserRecord>> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(ID_CHUNK) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        out.extend(query_users(
+            c,
+            &format!("WHERE id IN ({marks}) ORDER BY id"),
+            params_from_iter(chunk),
+        )?);
+    }
+    Ok(out)
+}
+
+pub(super) fn changed(c: &Connection, since: u32) -> rusqlite::Result<Vec<UserRecord>> {
+    if since == 0 {
+        query_users(
+            c,
+            "WHERE status IS NOT NULL AND status != 3 ORDER BY id",
+            [],
+        )
+    } else {
+        query_users(c, "WHERE updated >= ?1 ORDER BY id", params![since])
+    }
 }
 
 /// Changed-rows semantics: the row only counts if a value differs.
 pub(super) fn set_push_shield(
-    c: &mut Connection,
+    c: &Connection,
     user_id: u32,
     status: u32,
     now: u32,
@@ -99,4 +143,88 @@ pub(super) fn set_push_shield(
     Ok(c.prepare_cached(sql)?
         .execute(params![status, now, user_id])?
         > 0)
+}
+
+pub(super) fn push_shield(c: &Connection, user_id: u32) -> rusqlite::Result<Option<u32>> {
+    c.prepare_cached("SELECT push_shield_status FROM IMUser WHERE id = ?1")?
+        .query_row(params![user_id], |r| u32_col(r, 0))
+        .optional()
+}
+
+pub(super) fn set_sign_info(
+    c: &Connection,
+    user_id: u32,
+    sign_info: &str,
+    now: u32,
+) -> rusqlite::Result<bool> {
+    let sql = "UPDATE IMUser SET sign_info = ?1, updated = ?2 \
+               WHERE id = ?3 AND (sign_info IS NOT ?1 OR updated IS NOT ?2)";
+    Ok(c.prepare_cached(sql)?
+        .execute(params![sign_info, now, user_id])?
+        > 0)
+}
+
+pub(super) fn update(
+    c: &mut Connection,
+    user_id: u32,
+    u: &UserUpdate,
+    now: u32,
+) -> rusqlite::Result<bool> {
+    let tx = c.transaction()?;
+    let Some(mut row) = tx
+        .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM IMUser WHERE id = ?1"))?
+        .query_row(params![user_id], user_from_row)
+        .optional()?
+    else {
+        return Ok(false);
+    };
+    let before = row.clone();
+    if let Some(v) = &u.nick {
+        row.nick.clone_from(v);
+    }
+    if let Some(v) = u.depart_id {
+        row.depart_id = v;
+    }
+    if let Some(v) = u.status {
+        row.status = v;
+    }
+    if let Some(v) = &u.sign_info {
+        row.sign_info.clone_from(v);
+    }
+    if let Some((password, salt)) = &u.password_and_salt {
+        row.password.clone_from(password);
+        row.salt.clone_from(salt);
+    }
+    row.updated = now;
+    if row == before {
+        return Ok(false);
+    }
+    tx.execute(
+        "UPDATE IMUser SET nick = ?1, departId = ?2, status = ?3, sign_info = ?4, password = ?5, \
+         salt = ?6, updated = ?7 WHERE id = ?8",
+        params![
+            row.nick,
+            row.depart_id,
+            row.status,
+            row.sign_info,
+            row.password,
+            row.salt,
+            now,
+            user_id
+        ],
+    )?;
+    tx.commit()?;
+    Ok(true)
+}
+
+pub(super) fn gate(c: &Connection) -> rusqlite::Result<Option<u32>> {
+    c.prepare_cached("SELECT value FROM tt_state WHERE name = ?1")?
+        .query_row(params![GATE], |r| u32_col(r, 0))
+        .optional()
+}
+
+pub(super) fn set_gate(c: &Connection, at: u32) -> rusqlite::Result<()> {
+    c.prepare_cached("INSERT INTO tt_state (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value")?
+        .execute(params![GATE, at])?;
+    Ok(())
 }

@@ -1,0 +1,67 @@
+//! Unread counters: one-to-one counts, group totals and read marks.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::user::u32_col;
+
+pub(super) fn add_unread(
+    c: &Connection,
+    user_id: u32,
+    peer_id: u32,
+    n: u32,
+) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO tt_unread (user_id, peer_id, count) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (user_id, peer_id) DO UPDATE SET count = count + excluded.count",
+    )?
+    .execute(params![user_id, peer_id, n])?;
+    Ok(())
+}
+
+pub(super) fn clear_unread(c: &Connection, user_id: u32, peer_id: u32) -> rusqlite::Result<()> {
+    c.prepare_cached("DELETE FROM tt_unread WHERE user_id = ?1 AND peer_id = ?2")?
+        .execute(params![user_id, peer_id])?;
+    Ok(())
+}
+
+pub(super) fn unread_counts(c: &Connection, user_id: u32) -> rusqlite::Result<Vec<(u32, u32)>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT peer_id, count FROM tt_unread WHERE user_id = ?1 AND count > 0 ORDER BY peer_id",
+    )?;
+    let rows = stmt.query_map(params![user_id], |r| Ok((u32_col(r, 0)?, u32_col(r, 1)?)))?;
+    rows.collect()
+}
+
+pub(super) fn incr_group_total(c: &Connection, group_id: u32) -> rusqlite::Result<u32> {
+    c.prepare_cached(
+        "INSERT INTO tt_group_total (group_id, count) VALUES (?1, 1) \
+         ON CONFLICT (group_id) DO UPDATE SET count = count + 1 RETURNING count",
+    )?
+    .query_row(params![group_id], |r| u32_col(r, 0))
+}
+
+pub(super) fn mark_group_read(c: &Connection, user_id: u32, group_id: u32) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO tt_group_read_mark (user_id, group_id, count) \
+         SELECT ?1, group_id, count FROM tt_group_total WHERE group_id = ?2 \
+         ON CONFLICT (user_id, group_id) DO UPDATE SET count = excluded.count",
+    )?
+    .execute(params![user_id, group_id])?;
+    Ok(())
+}
+
+pub(super) fn group_counter(
+    c: &Connection,
+    user_id: u32,
+    group_id: u32,
+) -> rusqlite::Result<Option<(u32, u32)>> {
+    c.prepare_cached(
+        "SELECT t.count, COALESCE(m.count, 0) FROM tt_group_total t \
+         LEFT JOIN tt_group_read_mark m ON m.group_id = t.group_id AND m.user_id = ?1 \
+         WHERE t.group_id = ?2",
+    )?
+    .query_row(params![user_id, group_id], |r| {
+        Ok((u32_col(r, 0)?, u32_col(r, 1)?))
+    })
+    .optional()
+}

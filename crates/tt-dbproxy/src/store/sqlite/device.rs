@@ -1,0 +1,66 @@
+//! Push tokens. One row per user; a token belongs to at most one user.
+
+use rusqlite::{Connection, params, params_from_iter};
+
+use super::user::{text_col, u32_col};
+use crate::store::{DeviceToken, ID_CHUNK, Platform};
+
+fn platform_name(p: Platform) -> &'static str {
+    match p {
+        Platform::Ios => "ios",
+        Platform::Android => "android",
+        Platform::Other => "other",
+    }
+}
+
+fn platform_of(name: &str) -> Platform {
+    match name {
+        "ios" => Platform::Ios,
+        "android" => Platform::Android,
+        _ => Platform::Other,
+    }
+}
+
+pub(super) fn register(
+    c: &mut Connection,
+    user_id: u32,
+    platform: Platform,
+    token: &str,
+) -> rusqlite::Result<()> {
+    let tx = c.transaction()?;
+    // A previous owner of this token stops receiving this device's pushes.
+    tx.execute(
+        "DELETE FROM tt_device_token WHERE token = ?1 AND user_id != ?2",
+        params![token, user_id],
+    )?;
+    tx.execute(
+        "INSERT INTO tt_device_token (user_id, platform, token) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (user_id) DO UPDATE SET platform = excluded.platform, token = excluded.token",
+        params![user_id, platform_name(platform), token],
+    )?;
+    tx.commit()
+}
+
+pub(super) fn tokens(c: &Connection, user_ids: &[u32]) -> rusqlite::Result<Vec<DeviceToken>> {
+    let mut ids = user_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = Vec::new();
+    for chunk in ids.chunks(ID_CHUNK) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let mut stmt = c.prepare_cached(&format!(
+            "SELECT user_id, platform, token FROM tt_device_token WHERE user_id IN ({marks}) ORDER BY user_id"
+        ))?;
+        let rows = stmt.query_map(params_from_iter(chunk), |r| {
+            Ok(DeviceToken {
+                user_id: u32_col(r, 0)?,
+                platform: platform_of(&text_col(r, 1)?),
+                token: text_col(r, 2)?,
+            })
+        })?;
+        for row in rows {
+            out.push(row?);
+        }
+    }
+    Ok(out)
+}
