@@ -191,3 +191,89 @@ fn call_without_a_reply_exits_zero_once_sent() {
     assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("has no reply"));
 }
+
+#[test]
+fn admin_departments_and_user_set_are_served_to_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = |args: &[&str]| {
+        let out = run(dir.path(), args, &[]);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(ok(&["admin", "depart", "add", "研发", "--priority", "2"]).contains("with id 1"));
+    assert!(ok(&["admin", "depart", "add", "后端", "--parent", "1"]).contains("with id 2"));
+    let list = ok(&["admin", "depart", "list"]);
+    assert!(list.contains("研发") && list.contains("后端"), "{list}");
+    ok(&["admin", "user", "add", "alice", "--password", "123456"]);
+    ok(&[
+        "admin",
+        "user",
+        "set",
+        "1",
+        "--nick",
+        "Alice",
+        "--depart",
+        "2",
+        "--sign-info",
+        "hi 'there'",
+    ]);
+
+    let server = ServerProcess::spawn(dir.path(), &[], &[]);
+    let addr = server.addr.to_string();
+    let (ok_call, v, text) = call(
+        dir.path(),
+        &addr,
+        "CID_BUDDY_LIST_USER_INFO_REQUEST",
+        r#"{"user_id":1,"user_id_list":[1,2],"attach_data":"QUI="}"#,
+    );
+    assert!(ok_call, "{text}");
+    let users = v["user_info_list"].as_array().expect("user list");
+    assert_eq!(users.len(), 1, "{text}");
+    assert_eq!(users[0]["user_nick_name"], "Alice");
+    assert_eq!(users[0]["department_id"], 2);
+    assert_eq!(users[0]["sign_info"], "hi 'there'");
+
+    let (_, v, text) = call(
+        dir.path(),
+        &addr,
+        "0x0210",
+        r#"{"user_id":1,"latest_update_time":0}"#,
+    );
+    let depts = v["dept_list"].as_array().expect("departments");
+    assert_eq!(depts.len(), 2, "{text}");
+    assert_eq!(depts[0]["dept_name"], "研发");
+    assert_eq!(depts[0]["dept_status"], "DEPT_STATUS_OK");
+    assert_eq!(depts[1]["parent_dept_id"], 1);
+
+    // A status change is visible to the next login and to incremental syncs.
+    ok(&["admin", "user", "set", "1", "--status", "3"]);
+    let (_, v, _) = call(dir.path(), &addr, "CID_OTHER_VALIDATE_REQ", LOGIN_JSON);
+    assert_eq!(v["result_code"], 1);
+    ok(&[
+        "admin",
+        "user",
+        "set",
+        "1",
+        "--status",
+        "0",
+        "--password",
+        "654321",
+    ]);
+    let (_, v, _) = call(dir.path(), &addr, "CID_OTHER_VALIDATE_REQ", LOGIN_JSON);
+    assert_eq!(v["result_code"], 1, "old password no longer works");
+    let new_login = LOGIN_JSON.replace(
+        "e10adc3949ba59abbe56e057f20f883e",
+        "c33367701511b4f6020ec61ded352059",
+    );
+    let (_, v, _) = call(dir.path(), &addr, "CID_OTHER_VALIDATE_REQ", &new_login);
+    assert_eq!(v["result_code"], 0);
+
+    let missing = run(
+        dir.path(),
+        &["admin", "user", "set", "99", "--nick", "x"],
+        &[],
+    );
+    assert!(!missing.status.success());
+    let nothing = run(dir.path(), &["admin", "user", "set", "1"], &[]);
+    assert!(!nothing.status.success());
+}
