@@ -5,15 +5,18 @@ mod admin;
 mod call;
 mod serve;
 
+use migrate_cmd::migrate;
+mod migrate_cmd;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::config::{self, BackendKind, Config, ConfigSource, LogFormat};
-use crate::store::{SqliteStore, Store};
+use crate::store::{MysqlRedisStore, SqliteStore, Store};
 
 /// Command line of `tt-dbproxy`. With no subcommand it serves.
 #[derive(Debug, Parser)]
@@ -45,6 +48,9 @@ pub enum Command {
     Admin(admin::AdminArgs),
     /// Send one request to a server and print the reply as JSON.
     Call(call::CallArgs),
+    /// Create the schema in the configured store (MySQL: missing tables
+    /// only; existing tables are never changed).
+    Migrate(ConfigArgs),
 }
 
 /// Which configuration file to read.
@@ -76,6 +82,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging("warn", LogFormat::Text);
             call::run(args).await
         }
+        Some(Command::Migrate(args)) => {
+            init_logging("warn", LogFormat::Text);
+            migrate(&args).await
+        }
     }
 }
 
@@ -92,7 +102,8 @@ fn load_config(args: &ConfigArgs) -> anyhow::Result<(Config, ConfigSource)> {
     Ok((config, source))
 }
 
-/// Opens the configured backend.
+/// Opens the configured backend. The MySQL/Redis backend starts even when
+/// they are down (requests fail until they are back); a warning says so.
 async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     match config.storage.backend {
         BackendKind::Embedded => {
@@ -106,33 +117,15 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
                 })?;
             Ok(Arc::new(store))
         }
-        BackendKind::Mysql => bail!("{}", missing_backend_message(config)),
+        BackendKind::Mysql => {
+            let store =
+                MysqlRedisStore::new(config).context("cannot set up the MySQL/Redis backend")?;
+            if let Err(e) = store.probe().await {
+                tracing::warn!(error = %e, "MySQL or Redis is not reachable yet; requests fail until it is");
+            }
+            Ok(Arc::new(store))
+        }
     }
-}
-
-fn missing_backend_message(config: &Config) -> String {
-    let mysql = config
-        .mysql
-        .as_ref()
-        .map(|m| {
-            format!(
-                " (primary {}:{}/{})",
-                m.primary.host, m.primary.port, m.primary.database
-            )
-        })
-        .unwrap_or_default();
-    let redis = config
-        .redis
-        .as_ref()
-        .map(|r| {
-            let names: Vec<&str> = r.pools.iter().map(|p| p.name.as_str()).collect();
-            format!(" and the Redis backend (pools {})", names.join(","))
-        })
-        .unwrap_or_default();
-    format!(
-        "this configuration selects the MySQL/MariaDB backend{mysql}{redis}, which this build of tt-dbproxy does not have yet; \
-         remove DBInstances/CacheInstances (or use --config with storage.backend = \"embedded\") to run on the embedded store"
-    )
 }
 
 /// Sets up `tracing` output on stderr.

@@ -54,22 +54,22 @@ pub fn string(v: &Value) -> Result<String, String> {
     }
 }
 
-/// Socket addresses from a TOML array of strings or a comma-separated string.
-pub fn addresses(v: &Value) -> Result<Vec<SocketAddr>, String> {
-    let items: Vec<String> = match v {
-        Value::String(s) => s
+/// Strings from a TOML array of strings or a comma-separated string.
+pub fn strings(v: &Value) -> Result<Vec<String>, String> {
+    match v {
+        Value::String(s) => Ok(s
             .split(',')
             .map(|p| p.trim().to_string())
             .filter(|p| !p.is_empty())
-            .collect(),
-        Value::Array(a) => a.iter().map(string).collect::<Result<_, _>>()?,
-        other => {
-            return Err(format!(
-                "expected a list of addresses, got {}",
-                other.type_str()
-            ));
-        }
-    };
+            .collect()),
+        Value::Array(a) => a.iter().map(string).collect(),
+        other => Err(format!("expected a list, got {}", other.type_str())),
+    }
+}
+
+/// Socket addresses from a TOML array of strings or a comma-separated string.
+pub fn addresses(v: &Value) -> Result<Vec<SocketAddr>, String> {
+    let items = strings(v)?;
     items
         .iter()
         .map(|s| {
@@ -215,6 +215,84 @@ pub fn all() -> Vec<KeySpec> {
             doc: "Directory of the embedded database file (created if missing).",
             apply: |c, v| {
                 c.storage.data_dir = string(v)?.into();
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "storage.acquire_timeout_ms",
+            ty: "integer (ms)",
+            default: "500",
+            env: "TT_DBPROXY_ACQUIRE_TIMEOUT_MS",
+            legacy: "",
+            reloadable: false,
+            doc: "Longest wait for a MySQL connection or a Redis permit; then the request fails as for a backend error.",
+            apply: |c, v| {
+                c.storage.acquire_timeout_ms = int(v)?;
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "mysql.primary",
+            ty: "URL",
+            default: "none",
+            env: "TT_DBPROXY_MYSQL_PRIMARY",
+            legacy: "teamtalk_master_*",
+            reloadable: false,
+            doc: "mysql://user:pass@host:port/db of the primary (all writes); setting it selects the mysql backend.",
+            apply: |c, v| {
+                c.backend_urls.mysql_primary = Some(string(v)?);
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "mysql.replicas",
+            ty: "list of URLs",
+            default: "[]",
+            env: "TT_DBPROXY_MYSQL_REPLICAS",
+            legacy: "teamtalk_slave_*",
+            reloadable: false,
+            doc: "Read replicas; reads go to the primary while none is healthy. The env form is comma-separated.",
+            apply: |c, v| {
+                c.backend_urls.mysql_replicas = strings(v)?;
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "mysql.max_connections",
+            ty: "integer",
+            default: "16",
+            env: "TT_DBPROXY_MYSQL_MAX_CONNECTIONS",
+            legacy: "<db>_maxconncnt",
+            reloadable: false,
+            doc: "Connection limit of each MySQL pool.",
+            apply: |c, v| {
+                c.backend_urls.mysql_max_connections = int(v)?;
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "redis.url",
+            ty: "URL",
+            default: "none",
+            env: "TT_DBPROXY_REDIS_URL",
+            legacy: "CacheInstances",
+            reloadable: false,
+            doc: "redis://host:port/db used by all five pools (unread, group_set, token, sync, group_member).",
+            apply: |c, v| {
+                c.backend_urls.redis_url = Some(string(v)?);
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "redis.max_connections",
+            ty: "integer",
+            default: "16",
+            env: "TT_DBPROXY_REDIS_MAX_CONNECTIONS",
+            legacy: "<c>_maxconncnt",
+            reloadable: false,
+            doc: "Concurrent commands per Redis pool.",
+            apply: |c, v| {
+                c.backend_urls.redis_max_connections = int(v)?;
                 Ok(())
             },
         },

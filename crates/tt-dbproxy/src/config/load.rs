@@ -135,6 +135,7 @@ fn finish(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
     apply_env(&mut config, &keys::all(), env, &mut problems);
+    problems.extend(config.resolve_backends(naming));
     problems.extend(config.validate(naming));
     if problems.is_empty() {
         Ok(config)

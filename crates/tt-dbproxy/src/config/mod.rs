@@ -44,6 +44,36 @@ pub struct Config {
     pub mysql: Option<MysqlConfig>,
     /// Redis pools, when the legacy file names them.
     pub redis: Option<RedisConfig>,
+    /// The TOML/environment form of the MySQL and Redis settings (URLs),
+    /// turned into `mysql` and `redis` by [`Config::resolve_backends`].
+    pub backend_urls: BackendUrls,
+}
+
+/// MySQL/Redis settings as URLs, the TOML and environment form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendUrls {
+    /// `mysql://user:pass@host:port/db` of the primary.
+    pub mysql_primary: Option<String>,
+    /// Read replicas, same form.
+    pub mysql_replicas: Vec<String>,
+    /// Connection limit of each MySQL pool.
+    pub mysql_max_connections: usize,
+    /// `redis://host:port/db` used by all five pools.
+    pub redis_url: Option<String>,
+    /// Concurrent command limit of each Redis pool.
+    pub redis_max_connections: usize,
+}
+
+impl Default for BackendUrls {
+    fn default() -> Self {
+        Self {
+            mysql_primary: None,
+            mysql_replicas: Vec::new(),
+            mysql_max_connections: 16,
+            redis_url: None,
+            redis_max_connections: 16,
+        }
+    }
 }
 
 /// Settings of the PDU server.
@@ -99,6 +129,9 @@ pub struct StorageConfig {
     pub backend: BackendKind,
     /// Directory of the embedded database.
     pub data_dir: PathBuf,
+    /// Longest wait for a MySQL connection or a Redis permit (ms); then
+    /// the request fails the way the spec says for a backend error.
+    pub acquire_timeout_ms: u64,
 }
 
 impl Default for StorageConfig {
@@ -106,6 +139,7 @@ impl Default for StorageConfig {
         Self {
             backend: BackendKind::Embedded,
             data_dir: PathBuf::from("./data"),
+            acquire_timeout_ms: 500,
         }
     }
 }
@@ -185,6 +219,47 @@ pub struct MysqlConfig {
     pub replicas: Vec<MysqlEndpoint>,
 }
 
+impl MysqlEndpoint {
+    /// Parses `mysql://user:password@host:port/database`.
+    pub fn from_url(name: &str, url: &str, max_connections: usize) -> Result<Self, String> {
+        let rest = url
+            .strip_prefix("mysql://")
+            .ok_or_else(|| format!("{url:?} does not start with mysql://"))?;
+        let (auth, host_part) = rest.rsplit_once('@').unwrap_or(("", rest));
+        let (user, password) = auth.split_once(':').unwrap_or((auth, ""));
+        let (host_port, database) = host_part
+            .split_once('/')
+            .ok_or_else(|| format!("{url:?} names no database (mysql://user:pass@host:port/db)"))?;
+        let (host, port) = split_host_port(host_port, 3306)?;
+        if database.is_empty() || user.is_empty() {
+            return Err(format!("{url:?} needs a user and a database"));
+        }
+        Ok(Self {
+            name: name.to_string(),
+            host,
+            port,
+            database: database.to_string(),
+            user: user.to_string(),
+            password: password.to_string(),
+            max_connections,
+        })
+    }
+}
+
+fn split_host_port(s: &str, default_port: u16) -> Result<(String, u16), String> {
+    match s.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() => p
+            .parse()
+            .map(|p| (h.to_string(), p))
+            .map_err(|_| format!("{p:?} is not a port")),
+        _ if !s.is_empty() => Ok((s.to_string(), default_port)),
+        _ => Err("no host".to_string()),
+    }
+}
+
+/// The Redis pool names of the original, each with its own address and db.
+pub const REDIS_POOLS: [&str; 5] = ["unread", "group_set", "token", "sync", "group_member"];
+
 /// One named Redis pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisPool {
@@ -200,11 +275,39 @@ pub struct RedisPool {
     pub max_connections: usize,
 }
 
+impl RedisPool {
+    /// Parses `redis://host:port/db`.
+    pub fn from_url(name: &str, url: &str, max_connections: usize) -> Result<Self, String> {
+        let rest = url
+            .strip_prefix("redis://")
+            .ok_or_else(|| format!("{url:?} does not start with redis://"))?;
+        let (host_port, db) = rest.split_once('/').unwrap_or((rest, "0"));
+        let (host, port) = split_host_port(host_port, 6379)?;
+        let db = db
+            .parse()
+            .map_err(|_| format!("{db:?} is not a database number"))?;
+        Ok(Self {
+            name: name.to_string(),
+            host,
+            port,
+            db,
+            max_connections,
+        })
+    }
+}
+
 /// Redis pools by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisConfig {
     /// The pools in the order the file lists them.
     pub pools: Vec<RedisPool>,
+}
+
+impl RedisConfig {
+    /// The pool called `name`.
+    pub fn pool(&self, name: &str) -> Option<&RedisPool> {
+        self.pools.iter().find(|p| p.name == name)
+    }
 }
 
 /// One invalid or missing configuration value.
@@ -266,6 +369,57 @@ pub enum KeyNaming {
 }
 
 impl Config {
+    /// Turns `backend_urls` into `mysql`/`redis` (replacing what a legacy
+    /// file set) and selects the mysql backend when a primary is given.
+    pub fn resolve_backends(&mut self, naming: KeyNaming) -> Vec<Problem> {
+        let name = |key: &str| keys::display_name(key, naming);
+        let u = self.backend_urls.clone();
+        let mut p = Vec::new();
+        if let Some(primary) = &u.mysql_primary {
+            let primary = MysqlEndpoint::from_url("primary", primary, u.mysql_max_connections);
+            let replicas: Vec<_> = u
+                .mysql_replicas
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    MysqlEndpoint::from_url(
+                        &format!("replica{}", i + 1),
+                        r,
+                        u.mysql_max_connections,
+                    )
+                })
+                .collect();
+            match primary {
+                Ok(primary) => {
+                    let mut ok = Vec::new();
+                    for r in replicas {
+                        match r {
+                            Ok(r) => ok.push(r),
+                            Err(e) => p.push(Problem::new(name("mysql.replicas"), e)),
+                        }
+                    }
+                    self.mysql = Some(MysqlConfig {
+                        primary,
+                        replicas: ok,
+                    });
+                    self.storage.backend = BackendKind::Mysql;
+                }
+                Err(e) => p.push(Problem::new(name("mysql.primary"), e)),
+            }
+        }
+        if let Some(url) = &u.redis_url {
+            let pools: Result<Vec<_>, _> = REDIS_POOLS
+                .iter()
+                .map(|pool| RedisPool::from_url(pool, url, u.redis_max_connections))
+                .collect();
+            match pools {
+                Ok(pools) => self.redis = Some(RedisConfig { pools }),
+                Err(e) => p.push(Problem::new(name("redis.url"), e)),
+            }
+        }
+        p
+    }
+
     /// Checks values that each key alone cannot; returns every problem.
     pub fn validate(&self, naming: KeyNaming) -> Vec<Problem> {
         let name = |key: &str| keys::display_name(key, naming);
@@ -314,10 +468,34 @@ impl Config {
         if self.storage.data_dir.as_os_str().is_empty() {
             p.push(Problem::new(name("storage.data_dir"), "must not be empty"));
         }
-        if self.storage.backend == BackendKind::Mysql && self.mysql.is_none() {
+        if self.storage.backend == BackendKind::Mysql {
+            if self.mysql.is_none() {
+                p.push(Problem::new(
+                    name("mysql.primary"),
+                    "the mysql backend needs a primary",
+                ));
+            }
+            match &self.redis {
+                None => p.push(Problem::new(
+                    name("redis.url"),
+                    "the mysql backend needs Redis",
+                )),
+                Some(r) => {
+                    for pool in ["unread", "group_set", "token", "group_member"] {
+                        if r.pool(pool).is_none() {
+                            p.push(Problem::new(
+                                name("redis.url"),
+                                format!("the {pool} pool is needed"),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        if self.storage.acquire_timeout_ms == 0 || self.storage.acquire_timeout_ms > MAX_TIMER_MS {
             p.push(Problem::new(
-                name("storage.backend"),
-                "\"mysql\" needs MySQL settings; today only a dbproxyserver.conf (--legacy-config) provides them",
+                name("storage.acquire_timeout_ms"),
+                format!("must be between 1 and {MAX_TIMER_MS} ms"),
             ));
         }
         if self.media.aes_key.len() != 32 {
@@ -348,7 +526,7 @@ impl Config {
     pub fn show(&self) -> String {
         let s = &self.server;
         let mut out = format!(
-            "listen={:?} max_connections={} max_frame_bytes={} heartbeat_interval_ms={} idle_timeout_ms={} drain_timeout_ms={} workers={} max_in_flight_per_connection={} backend={:?} data_dir={} msfs_site={} aes_key=<{} bytes> log.level={} log.format={:?}",
+            "listen={:?} max_connections={} max_frame_bytes={} heartbeat_interval_ms={} idle_timeout_ms={} drain_timeout_ms={} workers={} max_in_flight_per_connection={} backend={:?} data_dir={} acquire_timeout_ms={} msfs_site={} aes_key=<{} bytes> log.level={} log.format={:?}",
             s.listen,
             s.max_connections,
             s.max_frame_bytes,
@@ -359,6 +537,7 @@ impl Config {
             s.max_in_flight_per_connection,
             self.storage.backend,
             self.storage.data_dir.display(),
+            self.storage.acquire_timeout_ms,
             self.media.msfs_site,
             self.media.aes_key.len(),
             self.log.level,

@@ -16,6 +16,9 @@
 
 pub mod faulty;
 pub mod model;
+pub mod mysql;
+pub mod mysql_redis;
+pub mod redis;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -25,6 +28,7 @@ pub use model::{
     DepartRecord, DeviceToken, GroupMessageRow, LastMessage, NewUser, OfflineFile, Platform,
     SESSION_GROUP, SESSION_SINGLE, SessionRecord, SingleMessageRow, UserRecord, UserUpdate,
 };
+pub use mysql_redis::MysqlRedisStore;
 pub use sqlite::SqliteStore;
 
 /// What went wrong in a backend. Handlers map every variant to the reply
@@ -65,6 +69,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub const MAX_IDS_PER_REQUEST: usize = 10_000;
 /// Ids per `IN (...)` statement.
 pub const ID_CHUNK: usize = 500;
+
+/// Shard count of `IMMessage_<n>` and `IMGroupMessage_<n>` (relation or
+/// group id modulo 8).
+pub const MESSAGE_SHARDS: u32 = 8;
 
 /// The domain-level storage interface: what handlers and `admin` need.
 ///

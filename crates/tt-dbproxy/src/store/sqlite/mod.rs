@@ -22,8 +22,6 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{StoreError, StoreResult};
 
-pub use schema::MESSAGE_SHARDS;
-
 /// File name of the database inside the data directory.
 pub const DB_FILE_NAME: &str = "tt-dbproxy.sqlite3";
 

@@ -8,8 +8,7 @@
 
 use rusqlite::Connection;
 
-/// Shard count of `IMMessage_<n>` and `IMGroupMessage_<n>`.
-pub const MESSAGE_SHARDS: u32 = 8;
+use crate::store::MESSAGE_SHARDS;
 
 /// Every migration, in order; entry `i` moves `user_version` to `i + 1`.
 fn migrations() -> Vec<String> {

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::user::{last_id, text_col, u32_col};
-use crate::store::sqlite::MESSAGE_SHARDS;
+use crate::store::MESSAGE_SHARDS;
 use crate::store::{
     GroupMessageRow, LastMessage, SESSION_GROUP, SESSION_SINGLE, SessionRecord, SingleMessageRow,
 };

@@ -1,0 +1,11 @@
+//! The MySQL/MariaDB half of the production backend: TeamTalk's tables,
+//! reads on a replica (or the primary), writes on the primary, every
+//! statement parameterised. Updates report changed rows (the client never
+//! sets `CLIENT_FOUND_ROWS`), like the original.
+
+mod pool;
+pub mod schema;
+mod sql;
+
+pub use pool::MysqlPools;
+pub use sql::MysqlStore;

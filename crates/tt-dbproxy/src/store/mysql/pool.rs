@@ -1,0 +1,159 @@
+//! MySQL connection pools: one primary (writes, and reads while no replica
+//! is healthy) and any number of read replicas.
+//!
+//! Every acquire waits at most `acquire_timeout`. An endpoint whose
+//! connection attempt fails is taken out for a back-off period that doubles
+//! with each consecutive failure (100 ms up to 5 s), so an outage costs one
+//! quick error per request instead of a connect storm; the first success
+//! puts it back. Reads skip replicas that are out and fall back to the
+//! primary.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use mysql_async::{Conn, OptsBuilder, Pool, PoolConstraints, PoolOpts};
+use tracing::warn;
+
+use crate::config::{MysqlConfig, MysqlEndpoint};
+use crate::store::{StoreError, StoreResult};
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+#[derive(Default)]
+struct Health {
+    failures: u32,
+    down_until: Option<Instant>,
+}
+
+/// One MySQL server with its pool and health.
+struct Endpoint {
+    label: String,
+    pool: Pool,
+    health: Mutex<Health>,
+}
+
+/// Maps a driver error: transport problems mean "unavailable", server
+/// errors mean the statement failed.
+pub(crate) fn map_err(e: mysql_async::Error) -> StoreError {
+    match e {
+        mysql_async::Error::Server(s) => StoreError::Query(s.to_string()),
+        other => StoreError::Unavailable(other.to_string()),
+    }
+}
+
+impl Endpoint {
+    fn new(e: &MysqlEndpoint) -> Self {
+        let max = e.max_connections.max(1);
+        let constraints = PoolConstraints::new(0, max).unwrap_or_default();
+        let opts = OptsBuilder::default()
+            .ip_or_hostname(e.host.clone())
+            .tcp_port(e.port)
+            .user(Some(e.user.clone()))
+            .pass(Some(e.password.clone()))
+            .db_name(Some(e.database.clone()))
+            .prefer_socket(false)
+            .client_found_rows(false)
+            .stmt_cache_size(64)
+            .init(vec!["SET NAMES utf8mb4"])
+            .pool_opts(PoolOpts::default().with_constraints(constraints));
+        Self {
+            label: format!("{}({}:{}/{})", e.name, e.host, e.port, e.database),
+            pool: Pool::new(opts),
+            health: Mutex::new(Health::default()),
+        }
+    }
+
+    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn is_out(&self) -> bool {
+        self.health().down_until.is_some_and(|t| Instant::now() < t)
+    }
+
+    async fn conn(&self, wait: Duration) -> StoreResult<Conn> {
+        if self.is_out() {
+            return Err(StoreError::Unavailable(format!(
+                "{} is backing off after failures",
+                self.label
+            )));
+        }
+        match tokio::time::timeout(wait, self.pool.get_conn()).await {
+            Ok(Ok(conn)) => {
+                *self.health() = Health::default();
+                Ok(conn)
+            }
+            Ok(Err(e)) => {
+                let mut h = self.health();
+                h.failures = h.failures.saturating_add(1);
+                let backoff = FIRST_BACKOFF
+                    .saturating_mul(1 << h.failures.saturating_sub(1).min(10))
+                    .min(MAX_BACKOFF);
+                h.down_until = Some(Instant::now() + backoff);
+                warn!(endpoint = %self.label, error = %e, backoff_ms = backoff.as_millis() as u64, "mysql connect failed");
+                Err(map_err(e))
+            }
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "no connection to {} within {} ms",
+                self.label,
+                wait.as_millis()
+            ))),
+        }
+    }
+}
+
+/// The primary and the replicas.
+pub struct MysqlPools {
+    primary: Endpoint,
+    replicas: Vec<Endpoint>,
+    next_replica: AtomicUsize,
+    wait: Duration,
+}
+
+impl MysqlPools {
+    /// Pools for `cfg`; no connection is opened until first use, so the
+    /// server starts while MySQL is down.
+    pub fn new(cfg: &MysqlConfig, acquire_timeout: Duration) -> Self {
+        Self {
+            primary: Endpoint::new(&cfg.primary),
+            replicas: cfg.replicas.iter().map(Endpoint::new).collect(),
+            next_replica: AtomicUsize::new(0),
+            wait: acquire_timeout,
+        }
+    }
+
+    /// A connection to the primary (writes, and reads that must see them).
+    pub async fn primary(&self) -> StoreResult<Conn> {
+        self.primary.conn(self.wait).await
+    }
+
+    /// A connection for a read: a healthy replica, else the primary.
+    pub async fn replica(&self) -> StoreResult<Conn> {
+        let n = self.replicas.len();
+        if n > 0 {
+            let start = self.next_replica.fetch_add(1, Ordering::Relaxed);
+            for i in 0..n {
+                let r = &self.replicas[(start + i) % n];
+                if r.is_out() {
+                    continue;
+                }
+                match r.conn(self.wait).await {
+                    Ok(c) => return Ok(c),
+                    Err(e) => warn!(error = %e, "replica unusable; trying the next one"),
+                }
+            }
+        }
+        self.primary().await
+    }
+
+    /// Closes every pool.
+    pub async fn disconnect(&self) {
+        for e in std::iter::once(&self.primary).chain(&self.replicas) {
+            if let Err(err) = e.pool.clone().disconnect().await {
+                warn!(endpoint = %e.label, error = %err, "mysql pool did not close cleanly");
+            }
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! [`MysqlRedisStore`]: the production backend. TeamTalk's tables in
+//! MySQL/MariaDB (primary + read replicas) and the original's Redis keys,
+//! data-compatible with the C++ servers.
+//!
+//! Group membership at run time lives in Redis (`group_member_<G>`) as in
+//! the original, but when that hash is missing (groups created by the PHP
+//! admin, or a flushed Redis) it is rebuilt from `IMGroupMember` instead of
+//! the group silently not existing.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::mysql::{MysqlPools, MysqlStore, schema};
+use super::redis::RedisStore;
+use super::{
+    DepartRecord, DeviceToken, GroupMessageRow, LastMessage, NewUser, OfflineFile, Platform,
+    SessionRecord, SingleMessageRow, Store, StoreError, StoreResult, UserRecord, UserUpdate,
+};
+use crate::config::Config;
+
+/// Longest time one storage operation may take in total; a stuck backend
+/// becomes an error, never a hung request.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn bounded<T>(what: &str, fut: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+    tokio::time::timeout(OPERATION_TIMEOUT, fut)
+        .await
+        .unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(format!(
+                "{what} took longer than {OPERATION_TIMEOUT:?}"
+            )))
+        })
+}
+
+/// MySQL + Redis.
+pub struct MysqlRedisStore {
+    sql: MysqlStore,
+    redis: RedisStore,
+}
+
+impl MysqlRedisStore {
+    /// Builds the pools from the configuration. Nothing connects yet: the
+    /// server starts while MySQL or Redis is down and serves once they are
+    /// back.
+    pub fn new(config: &Config) -> StoreResult<Self> {
+        let wait = Duration::from_millis(config.storage.acquire_timeout_ms);
+        let mysql = config
+            .mysql
+            .as_ref()
+            .ok_or_else(|| StoreError::Unavailable("no MySQL configured".into()))?;
+        let redis = config
+            .redis
+            .as_ref()
+            .ok_or_else(|| StoreError::Unavailable("no Redis configured".into()))?;
+        Ok(Self {
+            sql: MysqlStore::new(MysqlPools::new(mysql, wait)),
+            redis: RedisStore::new(redis, wait)?,
+        })
+    }
+
+    /// Creates missing TeamTalk tables (never alters existing ones);
+    /// returns the number of statements run.
+    pub async fn migrate(&self) -> StoreResult<usize> {
+        schema::migrate(self.sql.pools()).await
+    }
+
+    /// Checks that MySQL (primary) and Redis answer.
+    pub async fn probe(&self) -> StoreResult<()> {
+        bounded("probe", self.sql.push_shield(0)).await?;
+        self.redis.gate().await.map(drop)
+    }
+
+    /// Closes the MySQL pools.
+    pub async fn close(&self) {
+        self.sql.pools().disconnect().await;
+    }
+
+    /// Members of a group from the Redis hash, rebuilt from `IMGroupMember`
+    /// when the hash is missing. Returns whether the group has members.
+    async fn ensure_group(&self, group_id: u32) -> StoreResult<bool> {
+        if self.redis.group_hash_exists(group_id).await? {
+            return Ok(true);
+        }
+        let members = self.sql.group_members(group_id).await?;
+        self.redis.add_group_members(group_id, &members).await?;
+        Ok(!members.is_empty())
+    }
+}
+
+#[async_trait]
+impl Store for MysqlRedisStore {
+    async fn find_active_user_by_name(&self, name: &str) -> StoreResult<Option<UserRecord>> {
+        bounded("find user", self.sql.find_active_user_by_name(name)).await
+    }
+
+    async fn add_user(&self, user: NewUser) -> StoreResult<u32> {
+        bounded("add user", self.sql.add_user(user)).await
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
+        bounded("list users", self.sql.list_users()).await
+    }
+
+    async fn update_user(&self, user_id: u32, update: UserUpdate, now: u32) -> StoreResult<bool> {
+        bounded("update user", self.sql.update_user(user_id, update, now)).await
+    }
+
+    async fn set_push_shield(
+        &self,
+        user_id: u32,
+        shield_status: u32,
+        now: u32,
+    ) -> StoreResult<bool> {
+        bounded(
+            "set push shield",
+            self.sql.set_push_shield(user_id, shield_status, now),
+        )
+        .await
+    }
+
+    async fn push_shield(&self, user_id: u32) -> StoreResult<Option<u32>> {
+        bounded("push shield", self.sql.push_shield(user_id)).await
+    }
+
+    async fn users_by_ids(&self, ids: &[u32]) -> StoreResult<Vec<UserRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        bounded("users by ids", self.sql.users_by_ids(ids)).await
+    }
+
+    async fn changed_users(&self, since: u32) -> StoreResult<Vec<UserRecord>> {
+        bounded("changed users", self.sql.changed_users(since)).await
+    }
+
+    async fn set_sign_info(&self, user_id: u32, sign_info: &str, now: u32) -> StoreResult<bool> {
+        bounded(
+            "set sign info",
+            self.sql.set_sign_info(user_id, sign_info, now),
+        )
+        .await
+    }
+
+    async fn user_list_gate(&self) -> StoreResult<Option<u32>> {
+        self.redis.gate().await
+    }
+
+    async fn set_user_list_gate(&self, at: u32) -> StoreResult<()> {
+        self.redis.set_gate(at).await
+    }
+
+    async fn add_department(&self, depart: DepartRecord) -> StoreResult<u32> {
+        bounded("add department", self.sql.add_department(depart)).await
+    }
+
+    async fn list_departments(&self) -> StoreResult<Vec<DepartRecord>> {
+        bounded("list departments", self.sql.departments(None)).await
+    }
+
+    async fn changed_departments(&self, since: u32) -> StoreResult<Vec<DepartRecord>> {
+        bounded("changed departments", self.sql.departments(Some(since))).await
+    }
+
+    async fn recent_sessions(
+        &self,
+        user_id: u32,
+        since: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<SessionRecord>> {
+        bounded(
+            "recent sessions",
+            self.sql.recent_sessions(user_id, since, limit),
+        )
+        .await
+    }
+
+    async fn find_session(
+        &self,
+        user_id: u32,
+        peer_id: u32,
+        session_type: u32,
+    ) -> StoreResult<Option<u32>> {
+        bounded(
+            "find session",
+            self.sql.find_session(user_id, peer_id, session_type),
+        )
+        .await
+    }
+
+    async fn add_session(
+        &self,
+        user_id: u32,
+        peer_id: u32,
+        session_type: u32,
+        now: u32,
+    ) -> StoreResult<u32> {
+        bounded(
+            "add session",
+            self.sql.add_session(user_id, peer_id, session_type, now),
+        )
+        .await
+    }
+
+    async fn remove_session(&self, session_id: u32, now: u32) -> StoreResult<bool> {
+        bounded("remove session", self.sql.remove_session(session_id, now)).await
+    }
+
+    async fn relation_id(&self, a: u32, b: u32) -> StoreResult<Option<u32>> {
+        bounded("relation", self.sql.relation_id(a, b)).await
+    }
+
+    async fn create_relation(&self, a: u32, b: u32, now: u32) -> StoreResult<u32> {
+        bounded("create relation", self.sql.create_relation(a, b, now)).await
+    }
+
+    async fn insert_single_message(&self, row: SingleMessageRow) -> StoreResult<()> {
+        bounded("insert message", self.sql.insert_single_message(row)).await
+    }
+
+    async fn insert_group_message(&self, row: GroupMessageRow) -> StoreResult<()> {
+        bounded("insert group message", self.sql.insert_group_message(row)).await
+    }
+
+    async fn last_messages(
+        &self,
+        user_id: u32,
+        sessions: &[(u32, u32)],
+    ) -> StoreResult<Vec<Option<LastMessage>>> {
+        bounded("last messages", self.sql.last_messages(user_id, sessions)).await
+    }
+
+    async fn add_unread(&self, user_id: u32, peer_id: u32, n: u32) -> StoreResult<()> {
+        self.redis.add_unread(user_id, peer_id, n).await
+    }
+
+    async fn clear_unread(&self, user_id: u32, peer_id: u32) -> StoreResult<()> {
+        self.redis.clear_unread(user_id, peer_id).await
+    }
+
+    async fn unread_counts(&self, user_id: u32) -> StoreResult<Vec<(u32, u32)>> {
+        self.redis.unread_counts(user_id).await
+    }
+
+    async fn incr_group_total(&self, group_id: u32) -> StoreResult<u32> {
+        self.redis.incr_group_total(group_id).await
+    }
+
+    async fn mark_group_read(&self, user_id: u32, group_id: u32) -> StoreResult<()> {
+        self.redis.mark_group_read(user_id, group_id).await
+    }
+
+    async fn group_counter(&self, user_id: u32, group_id: u32) -> StoreResult<Option<(u32, u32)>> {
+        self.redis.group_counter(user_id, group_id).await
+    }
+
+    async fn add_group_member(&self, group_id: u32, user_id: u32, now: u32) -> StoreResult<()> {
+        bounded(
+            "add group member",
+            self.sql.add_group_member(group_id, user_id, now),
+        )
+        .await?;
+        self.redis
+            .add_group_members(group_id, &[(user_id, now)])
+            .await
+    }
+
+    async fn group_exists(&self, group_id: u32) -> StoreResult<bool> {
+        bounded("group exists", self.ensure_group(group_id)).await
+    }
+
+    async fn is_group_member(&self, group_id: u32, user_id: u32) -> StoreResult<bool> {
+        Ok(bounded("group exists", self.ensure_group(group_id)).await?
+            && self.redis.is_group_member(group_id, user_id).await?)
+    }
+
+    async fn user_groups(&self, user_id: u32) -> StoreResult<Vec<u32>> {
+        bounded("user groups", self.sql.user_groups(user_id)).await
+    }
+
+    async fn set_group_push_shield(
+        &self,
+        group_id: u32,
+        user_id: u32,
+        status: u32,
+    ) -> StoreResult<()> {
+        self.redis
+            .set_group_push_shield(group_id, user_id, status)
+            .await
+    }
+
+    async fn group_push_shields(&self, group_id: u32) -> StoreResult<Vec<(u32, u32)>> {
+        self.redis.group_push_shields(group_id).await
+    }
+
+    async fn register_device_token(
+        &self,
+        user_id: u32,
+        platform: Platform,
+        token: &str,
+    ) -> StoreResult<()> {
+        self.redis
+            .register_device_token(user_id, platform, token)
+            .await
+    }
+
+    async fn device_tokens(&self, user_ids: &[u32]) -> StoreResult<Vec<DeviceToken>> {
+        self.redis.device_tokens(user_ids).await
+    }
+
+    async fn add_offline_file(&self, file: OfflineFile, now: u32) -> StoreResult<()> {
+        bounded("add offline file", self.sql.add_offline_file(file, now)).await
+    }
+
+    async fn offline_files_for(&self, to_id: u32) -> StoreResult<Vec<OfflineFile>> {
+        bounded("offline files", self.sql.offline_files_for(to_id)).await
+    }
+
+    async fn delete_offline_file(
+        &self,
+        from_id: u32,
+        to_id: u32,
+        task_id: &str,
+    ) -> StoreResult<u64> {
+        bounded(
+            "delete offline file",
+            self.sql.delete_offline_file(from_id, to_id, task_id),
+        )
+        .await
+    }
+}

@@ -1,0 +1,187 @@
+//! [`RedisPool`]: one named pool: a multiplexed connection opened on first
+//! use (so the server starts while Redis is down), a limit of
+//! `maxconncnt` commands in flight whose wait is bounded, and reconnects
+//! with exponential back-off. The database is selected while connecting,
+//! so a failed `SELECT` is a failed connect (the original silently used
+//! db 0).
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, FromRedisValue, RedisError};
+use tokio::sync::{Semaphore, SemaphorePermit};
+use tracing::warn;
+
+use crate::config::RedisPool as RedisPoolConfig;
+use crate::store::{StoreError, StoreResult};
+
+/// Longest time one command may take once sent.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(3);
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+#[derive(Default)]
+struct Health {
+    failures: u32,
+    down_until: Option<Instant>,
+}
+
+/// One named Redis pool.
+pub struct RedisPool {
+    label: String,
+    client: redis::Client,
+    conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    permits: Semaphore,
+    wait: Duration,
+    health: Mutex<Health>,
+}
+
+/// A connection lent for a few commands, holding one of the pool's permits.
+pub struct Lease<'a> {
+    pool: &'a RedisPool,
+    conn: MultiplexedConnection,
+    _permit: SemaphorePermit<'a>,
+}
+
+impl RedisPool {
+    /// A pool for `cfg`; nothing is opened yet.
+    pub fn new(cfg: &RedisPoolConfig, wait: Duration) -> StoreResult<Self> {
+        let url = format!("redis://{}:{}/{}", cfg.host, cfg.port, cfg.db);
+        let client = redis::Client::open(url.as_str())
+            .map_err(|e| StoreError::Unavailable(format!("redis pool {}: {e}", cfg.name)))?;
+        Ok(Self {
+            label: format!("{}({}:{}/{})", cfg.name, cfg.host, cfg.port, cfg.db),
+            client,
+            conn: tokio::sync::Mutex::new(None),
+            permits: Semaphore::new(cfg.max_connections.clamp(1, Semaphore::MAX_PERMITS)),
+            wait,
+            health: Mutex::new(Health::default()),
+        })
+    }
+
+    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn note_failure(&self, e: &dyn std::fmt::Display) {
+        let mut h = self.health();
+        h.failures = h.failures.saturating_add(1);
+        let backoff = FIRST_BACKOFF
+            .saturating_mul(1 << h.failures.saturating_sub(1).min(10))
+            .min(MAX_BACKOFF);
+        h.down_until = Some(Instant::now() + backoff);
+        warn!(pool = %self.label, error = %e, backoff_ms = backoff.as_millis() as u64, "redis connect failed");
+    }
+
+    /// Borrows the connection, waiting at most the acquire timeout for a
+    /// permit and for (re)connecting.
+    pub async fn lease(&self) -> StoreResult<Lease<'_>> {
+        let permit = tokio::time::timeout(self.wait, self.permits.acquire())
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable(format!(
+                    "redis pool {} busy for {} ms",
+                    self.label,
+                    self.wait.as_millis()
+                ))
+            })?
+            .map_err(|_| StoreError::Unavailable(format!("redis pool {} closed", self.label)))?;
+        let mut slot = self.conn.lock().await;
+        if let Some(conn) = slot.as_ref() {
+            return Ok(Lease {
+                pool: self,
+                conn: conn.clone(),
+                _permit: permit,
+            });
+        }
+        if self.health().down_until.is_some_and(|t| Instant::now() < t) {
+            return Err(StoreError::Unavailable(format!(
+                "redis pool {} is backing off after failures",
+                self.label
+            )));
+        }
+        let cfg = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.wait))
+            .set_response_timeout(Some(COMMAND_TIMEOUT));
+        match tokio::time::timeout(
+            self.wait,
+            self.client
+                .get_multiplexed_async_connection_with_config(&cfg),
+        )
+        .await
+        {
+            Ok(Ok(conn)) => {
+                *self.health() = Health::default();
+                *slot = Some(conn.clone());
+                Ok(Lease {
+                    pool: self,
+                    conn,
+                    _permit: permit,
+                })
+            }
+            Ok(Err(e)) => {
+                self.note_failure(&e);
+                Err(StoreError::Unavailable(format!(
+                    "redis pool {}: {e}",
+                    self.label
+                )))
+            }
+            Err(_) => {
+                self.note_failure(&"connect timed out");
+                Err(StoreError::Unavailable(format!(
+                    "redis pool {}: connect timed out",
+                    self.label
+                )))
+            }
+        }
+    }
+
+    /// Drops the shared connection after a transport failure so the next
+    /// lease reconnects.
+    async fn forget_connection(&self) {
+        *self.conn.lock().await = None;
+    }
+}
+
+impl Lease<'_> {
+    async fn fail(&self, e: RedisError) -> StoreError {
+        if e.is_io_error()
+            || e.is_connection_dropped()
+            || e.is_timeout()
+            || e.is_unrecoverable_error()
+        {
+            self.pool.forget_connection().await;
+            StoreError::Unavailable(format!("redis pool {}: {e}", self.pool.label))
+        } else {
+            StoreError::Query(format!("redis pool {}: {e}", self.pool.label))
+        }
+    }
+
+    /// Runs one command.
+    pub async fn cmd<T: FromRedisValue>(&mut self, cmd: &redis::Cmd) -> StoreResult<T> {
+        match cmd.query_async(&mut self.conn).await {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.fail(e).await),
+        }
+    }
+
+    /// Runs a pipeline (atomic when built with `.atomic()`).
+    pub async fn pipe<T: FromRedisValue>(&mut self, pipe: &redis::Pipeline) -> StoreResult<T> {
+        match pipe.query_async(&mut self.conn).await {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.fail(e).await),
+        }
+    }
+
+    /// Runs a Lua script (atomic on the server).
+    pub async fn script<T: FromRedisValue>(
+        &mut self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> StoreResult<T> {
+        match invocation.invoke_async(&mut self.conn).await {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.fail(e).await),
+        }
+    }
+}
