@@ -290,6 +290,21 @@ fn legacy_without_master_is_refused() {
 }
 
 #[test]
+fn legacy_without_a_needed_redis_pool_is_refused() {
+    let text = reference_conf().replace(
+        "CacheInstances=unread,group_set,token,sync,group_member",
+        "CacheInstances=unread,sync",
+    );
+    let p = problems(config::from_legacy_str(&text, &no_env).unwrap_err());
+    assert_eq!(
+        p,
+        vec![
+            "CacheInstances: must list the pools the handlers use; missing: group_set,token,group_member"
+        ]
+    );
+}
+
+#[test]
 fn empty_legacy_file_lists_every_required_key() {
     let p = problems(config::from_legacy_str("# nothing\n", &no_env).unwrap_err());
     for key in [
@@ -328,20 +343,26 @@ fn source_resolution_prefers_flags_then_a_local_dbproxyserver_conf() {
     );
 }
 
-#[test]
-fn binary_refuses_a_legacy_config_until_its_backend_exists() {
+#[tokio::test]
+async fn a_local_dbproxyserver_conf_is_loaded_and_serves_while_mysql_is_unreachable() {
+    // The reference file names a MySQL user that does not exist here: the
+    // server starts anyway and answers logins with code 2 (backend error)
+    // instead of hanging or exiting.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("dbproxyserver.conf"), reference_conf()).unwrap();
-    for args in [
-        vec![],
-        vec!["serve", "--legacy-config", "dbproxyserver.conf"],
-    ] {
-        let out = run(dir.path(), &args, &[]);
-        assert!(!out.status.success());
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("MySQL/MariaDB backend"), "{err}");
-        assert!(err.contains("Redis"), "{err}");
-    }
+    let server = common::process::ServerProcess::spawn(dir.path(), &[], &[]);
+    let mut c = tt_dbproxy::client::Client::connect(server.addr)
+        .await
+        .unwrap();
+    let rsp = common::login(&mut c, "zhangyl", common::GOOD_PASSWORD).await;
+    assert_eq!(rsp.result_code, Some(2));
+    server.terminate();
+    let (status, lines) = server.wait(std::time::Duration::from_secs(10));
+    assert!(status.success());
+    assert!(
+        lines.iter().any(|l| l.contains("store failed")),
+        "{lines:?}"
+    );
 }
 
 #[test]

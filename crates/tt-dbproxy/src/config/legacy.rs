@@ -180,6 +180,19 @@ pub fn to_config(file: &LegacyFile) -> (Config, Vec<Problem>) {
     }
 
     let caches = r.list("CacheInstances", ',');
+    let missing: Vec<&str> = ["unread", "group_set", "token", "group_member"]
+        .into_iter()
+        .filter(|p| !caches.is_empty() && !caches.iter().any(|c| c == p))
+        .collect();
+    if !missing.is_empty() {
+        r.problems.push(Problem::new(
+            "CacheInstances",
+            format!(
+                "must list the pools the handlers use; missing: {}",
+                missing.join(",")
+            ),
+        ));
+    }
     let pools: Vec<RedisPool> = caches
         .iter()
         .filter_map(|name| r.redis_pool(name))

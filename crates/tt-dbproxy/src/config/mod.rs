@@ -475,21 +475,11 @@ impl Config {
                     "the mysql backend needs a primary",
                 ));
             }
-            match &self.redis {
-                None => p.push(Problem::new(
+            if self.redis.is_none() {
+                p.push(Problem::new(
                     name("redis.url"),
                     "the mysql backend needs Redis",
-                )),
-                Some(r) => {
-                    for pool in ["unread", "group_set", "token", "group_member"] {
-                        if r.pool(pool).is_none() {
-                            p.push(Problem::new(
-                                name("redis.url"),
-                                format!("the {pool} pool is needed"),
-                            ));
-                        }
-                    }
-                }
+                ));
             }
         }
         if self.storage.acquire_timeout_ms == 0 || self.storage.acquire_timeout_ms > MAX_TIMER_MS {

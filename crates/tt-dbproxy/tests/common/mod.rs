@@ -2,6 +2,7 @@
 //! real embedded store in a temporary directory behind a `FaultyStore`.
 #![allow(dead_code)]
 
+pub mod backends;
 pub mod process;
 
 use std::net::SocketAddr;
@@ -16,7 +17,7 @@ use tt_dbproxy::client::Client;
 use tt_dbproxy::clock::Clock;
 use tt_dbproxy::config::Config;
 use tt_dbproxy::state::AppState;
-use tt_dbproxy::store::{FaultyStore, NewUser, SqliteStore, Store};
+use tt_dbproxy::store::{FaultyStore, MysqlRedisStore, NewUser, SqliteStore, Store};
 use tt_dbproxy::wire::Pdu;
 use tt_proto::im::server::{ImValidateReq, ImValidateRsp};
 
@@ -30,6 +31,8 @@ pub const T0: u32 = 1_700_000_000;
 pub enum Backend {
     /// The embedded SQLite store.
     Embedded,
+    /// MariaDB + Redis (the local services, or `TT_TEST_*_URL`).
+    MysqlRedis,
 }
 
 /// Runs each named `async fn(Backend)` as one test per backend, so the same
@@ -45,6 +48,17 @@ macro_rules! on_every_backend {
                 }
             )*
         }
+        mod mysql_redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if $crate::common::backends::skipped() {
+                        return;
+                    }
+                    super::$name($crate::common::Backend::MysqlRedis).await
+                }
+            )*
+        }
     };
 }
 
@@ -56,6 +70,10 @@ pub struct TestServer {
     pub shutdown: CancellationToken,
     pub handle: JoinHandle<()>,
     pub data_dir: PathBuf,
+    /// The MariaDB database (MySQL backend only), dropped with the server.
+    pub mysql: Option<backends::TestDatabase>,
+    /// The Redis db index (MySQL backend only), flushed with the server.
+    pub redis: Option<backends::RedisLease>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -76,9 +94,7 @@ impl TestServer {
     /// A server on a fresh store of `backend`, seeded with the spec's
     /// three users.
     pub async fn seeded(backend: Backend) -> Self {
-        let s = match backend {
-            Backend::Embedded => Self::start().await,
-        };
+        let s = Self::start_on(backend, |_| {}).await;
         seed_spec_users(s.store.as_ref()).await;
         s
     }
@@ -92,12 +108,56 @@ impl TestServer {
         s
     }
 
+    /// A server on a fresh store of `backend`.
+    pub async fn start_on(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        match backend {
+            Backend::Embedded => Self::start_with(tweak).await,
+            Backend::MysqlRedis => {
+                let db = backends::TestDatabase::create().await;
+                let lease = backends::RedisLease::acquire();
+                let (mysql_url, redis_url) = (db.url(), lease.url());
+                let mut s = Self::start_mysql(&mysql_url, &redis_url, tweak).await;
+                s.mysql = Some(db);
+                s.redis = Some(lease);
+                s
+            }
+        }
+    }
+
+    /// A server on MySQL + Redis at the given URLs (schema migrated).
+    pub async fn start_mysql(
+        mysql_url: &str,
+        redis_url: &str,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let env = |k: &str| match k {
+            "TT_DBPROXY_MYSQL_PRIMARY" => Some(mysql_url.to_string()),
+            "TT_DBPROXY_REDIS_URL" => Some(redis_url.to_string()),
+            "TT_DBPROXY_LISTEN" => Some("127.0.0.1:0".to_string()),
+            _ => None,
+        };
+        let mut config = tt_dbproxy::config::from_toml_str("", &env).unwrap();
+        config.storage.data_dir = tmp.path().to_path_buf();
+        tweak(&mut config);
+        let store = MysqlRedisStore::new(&config).unwrap();
+        store.migrate().await.unwrap();
+        let mut s = Self::serve(config, Arc::new(store), tmp.path()).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
     /// A server on the store in `dir` (kept after the server stops).
     pub async fn start_in(dir: &Path, tweak: impl FnOnce(&mut Config)) -> Self {
         let mut config = test_config(dir);
         tweak(&mut config);
         let sqlite = SqliteStore::open(dir).await.unwrap();
-        let store = Arc::new(FaultyStore::new(Arc::new(sqlite)));
+        Self::serve(config, Arc::new(sqlite), dir).await
+    }
+
+    /// Serves `config` on `inner` behind a `FaultyStore`.
+    pub async fn serve(config: Config, inner: Arc<dyn Store>, dir: &Path) -> Self {
+        let store = Arc::new(FaultyStore::new(inner));
         let clock = Clock::manual(T0, 8 * 3600);
         let listeners = tt_dbproxy::net::server::bind_all(&config.server.listen)
             .await
@@ -113,6 +173,8 @@ impl TestServer {
             shutdown,
             handle,
             data_dir: dir.to_path_buf(),
+            mysql: None,
+            redis: None,
             _tmp: None,
         }
     }
