@@ -4,6 +4,7 @@
 
 pub mod backends;
 pub mod process;
+pub mod proxy;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -116,7 +117,7 @@ impl TestServer {
                 let db = backends::TestDatabase::create().await;
                 let lease = backends::RedisLease::acquire();
                 let (mysql_url, redis_url) = (db.url(), lease.url());
-                let mut s = Self::start_mysql(&mysql_url, &redis_url, tweak).await;
+                let mut s = Self::start_mysql(&mysql_url, &redis_url, true, tweak).await;
                 s.mysql = Some(db);
                 s.redis = Some(lease);
                 s
@@ -124,10 +125,12 @@ impl TestServer {
         }
     }
 
-    /// A server on MySQL + Redis at the given URLs (schema migrated).
+    /// A server on MySQL + Redis at the given URLs, the schema migrated
+    /// first if `migrate`.
     pub async fn start_mysql(
         mysql_url: &str,
         redis_url: &str,
+        migrate: bool,
         tweak: impl FnOnce(&mut Config),
     ) -> Self {
         let tmp = tempfile::tempdir().unwrap();
@@ -141,7 +144,9 @@ impl TestServer {
         config.storage.data_dir = tmp.path().to_path_buf();
         tweak(&mut config);
         let store = MysqlRedisStore::new(&config).unwrap();
-        store.migrate().await.unwrap();
+        if migrate {
+            store.migrate().await.unwrap();
+        }
         let mut s = Self::serve(config, Arc::new(store), tmp.path()).await;
         s._tmp = Some(tmp);
         s

@@ -20,6 +20,8 @@ use crate::store::{StoreError, StoreResult};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How long an idle pooled connection is kept above the minimum.
+const IDLE_TTL: Duration = Duration::from_secs(60);
 
 #[derive(Default)]
 struct Health {
@@ -46,7 +48,10 @@ pub(crate) fn map_err(e: mysql_async::Error) -> StoreError {
 impl Endpoint {
     fn new(e: &MysqlEndpoint) -> Self {
         let max = e.max_connections.max(1);
-        let constraints = PoolConstraints::new(0, max).unwrap_or_default();
+        // Keep two warm connections (as the original does) and reuse idle
+        // ones for a minute; without a TTL the driver closes every
+        // connection above the minimum as soon as it is returned.
+        let constraints = PoolConstraints::new(max.min(2), max).unwrap_or_default();
         let opts = OptsBuilder::default()
             .ip_or_hostname(e.host.clone())
             .tcp_port(e.port)
@@ -57,7 +62,11 @@ impl Endpoint {
             .client_found_rows(false)
             .stmt_cache_size(64)
             .init(vec!["SET NAMES utf8mb4"])
-            .pool_opts(PoolOpts::default().with_constraints(constraints));
+            .pool_opts(
+                PoolOpts::default()
+                    .with_constraints(constraints)
+                    .with_inactive_connection_ttl(IDLE_TTL),
+            );
         Self {
             label: format!("{}({}:{}/{})", e.name, e.host, e.port, e.database),
             pool: Pool::new(opts),
