@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::auth::LoginThrottle;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::media::msfs::MediaServer;
 use crate::media::placeholder::audio_placeholder;
 use crate::store::Store;
 
@@ -23,6 +24,8 @@ pub struct AppState {
     /// `[语音]` encrypted with `aesKey`: the last-message text of a voice
     /// message.
     pub audio_placeholder: Vec<u8>,
+    /// The media file server (voice messages).
+    pub media: MediaServer,
 }
 
 impl AppState {
@@ -34,7 +37,9 @@ impl AppState {
         let audio_placeholder = audio_placeholder(&config.media.aes_key)
             .map(String::into_bytes)
             .unwrap_or_default();
+        let media = MediaServer::new(&config.media.msfs_site);
         Arc::new(Self {
+            media,
             config: Arc::new(config),
             store,
             clock,

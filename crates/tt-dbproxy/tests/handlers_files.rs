@@ -48,17 +48,21 @@ fn file(task: &str, name: &str, size: u32) -> OfflineFileInfo {
 async fn case51_52_add_list_delete(b: Backend) {
     let s = TestServer::seeded(b).await;
     let mut c = s.client().await;
-    assert_no_reply(
+    send_and_wait(
+        &s,
         &mut c,
         0x050b,
         prost::Message::encode_to_vec(&add_req("t-1", "a.txt", 10)),
+        StoreOp::AddOfflineFile,
     )
     .await;
     s.clock.advance(1);
-    assert_no_reply(
+    send_and_wait(
+        &s,
         &mut c,
         0x050b,
         prost::Message::encode_to_vec(&add_req("t-2", "b.txt", 20)),
+        StoreOp::AddOfflineFile,
     )
     .await;
     let stored = s.store.offline_files_for(2).await.unwrap();
@@ -76,10 +80,12 @@ async fn case51_52_add_list_delete(b: Backend) {
     assert_eq!(rsp.attach_data, ab());
     assert!(has(&mut c, 1).await.offline_file_list.is_empty());
 
-    assert_no_reply(
+    send_and_wait(
+        &s,
         &mut c,
         0x050c,
         prost::Message::encode_to_vec(&del_req("t-1")),
+        StoreOp::DeleteOfflineFile,
     )
     .await;
     assert_eq!(
@@ -91,16 +97,20 @@ async fn case51_52_add_list_delete(b: Backend) {
 async fn case53_delete_with_injection_deletes_nothing(b: Backend) {
     let s = TestServer::seeded(b).await;
     let mut c = s.client().await;
-    assert_no_reply(
+    send_and_wait(
+        &s,
         &mut c,
         0x050b,
         prost::Message::encode_to_vec(&add_req("t-1", "a.txt", 10)),
+        StoreOp::AddOfflineFile,
     )
     .await;
-    assert_no_reply(
+    send_and_wait(
+        &s,
         &mut c,
         0x050c,
         prost::Message::encode_to_vec(&del_req("x' OR '1'='1")),
+        StoreOp::DeleteOfflineFile,
     )
     .await;
     assert_eq!(has(&mut c, 2).await.offline_file_list.len(), 1);
@@ -119,16 +129,20 @@ async fn case54_parse_failure_is_silent(b: Backend) {
 async fn case55_large_file_size_round_trips(b: Backend) {
     let s = TestServer::seeded(b).await;
     let mut c = s.client().await;
-    assert_no_reply(
+    send_and_wait(
+        &s,
         &mut c,
         0x050b,
         prost::Message::encode_to_vec(&add_req("big", "iso", 3_000_000_000)),
+        StoreOp::AddOfflineFile,
     )
     .await;
-    assert_no_reply(
+    send_and_wait(
+        &s,
         &mut c,
         0x050b,
         prost::Message::encode_to_vec(&add_req("max", "iso", u32::MAX)),
+        StoreOp::AddOfflineFile,
     )
     .await;
     let sizes: Vec<u32> = has(&mut c, 2)
@@ -144,10 +158,12 @@ async fn names_are_stored_byte_exact_and_non_utf8_refused(b: Backend) {
     let s = TestServer::seeded(b).await;
     let mut c = s.client().await;
     let name = "报告 'final' \"v2\" 😀.pdf";
-    assert_no_reply(
+    send_and_wait(
+        &s,
         &mut c,
         0x050b,
         prost::Message::encode_to_vec(&add_req("t-1", name, 1)),
+        StoreOp::AddOfflineFile,
     )
     .await;
     let mut bad = add_req("t-2", "x", 1);
@@ -162,10 +178,12 @@ async fn names_are_stored_byte_exact_and_non_utf8_refused(b: Backend) {
 async fn store_failure_gives_an_empty_list(b: Backend) {
     let s = TestServer::seeded(b).await;
     let mut c = s.client().await;
-    assert_no_reply(
+    send_and_wait(
+        &s,
         &mut c,
         0x050b,
         prost::Message::encode_to_vec(&add_req("t-1", "a", 1)),
+        StoreOp::AddOfflineFile,
     )
     .await;
     s.store.fail_next(StoreOp::OfflineFilesFor, 1);

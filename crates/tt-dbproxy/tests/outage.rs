@@ -229,3 +229,25 @@ async fn a_refusing_replica_is_skipped_and_a_healthy_one_serves_reads() {
         assert_eq!(login_code(&mut c).await, 0);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_redis_select_is_a_failed_connect() {
+    if skipped() {
+        return;
+    }
+    let db = TestDatabase::create().await;
+    // Redis has 16 databases by default: SELECT 99 fails.
+    let env = |k: &str| match k {
+        "TT_DBPROXY_MYSQL_PRIMARY" => Some(db.url()),
+        "TT_DBPROXY_REDIS_URL" => Some(format!("{}/99", redis_base())),
+        _ => None,
+    };
+    let config = tt_dbproxy::config::from_toml_str("", &env).unwrap();
+    let store = tt_dbproxy::store::MysqlRedisStore::new(&config).unwrap();
+    let err = store.device_tokens(&[1]).await.unwrap_err();
+    assert!(
+        matches!(err, tt_dbproxy::store::StoreError::Unavailable(_)),
+        "{err}"
+    );
+    assert!(store.user_list_gate().await.is_err());
+}

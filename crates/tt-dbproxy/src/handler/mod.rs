@@ -11,15 +11,20 @@ pub mod depart;
 pub mod device;
 pub mod file;
 pub mod group_shield;
+pub mod history;
 pub mod login;
+pub mod message;
 pub mod push_shield;
 pub mod session;
+pub mod unread;
 pub mod user;
 mod userinfo;
 
 use prost::Message;
 use tracing::warn;
-use tt_proto::im::{buddy, file as pb_file, group, login as pb_login, server};
+use tt_proto::im::{
+    buddy, file as pb_file, group, login as pb_login, message as pb_message, server,
+};
 use tt_proto::{CheckRequired, MissingField};
 
 use crate::state::AppState;
@@ -130,6 +135,18 @@ pub enum Command {
     AddOfflineFile(Decoded<pb_file::ImFileAddOfflineReq>),
     /// CID_FILE_DEL_OFFLINE_REQ.
     DelOfflineFile(Decoded<pb_file::ImFileDelOfflineReq>),
+    /// CID_MSG_DATA.
+    MsgData(Decoded<pb_message::ImMsgData>),
+    /// CID_MSG_LIST_REQUEST.
+    MsgList(Decoded<pb_message::ImGetMsgListReq>),
+    /// CID_MSG_GET_BY_MSG_ID_REQ.
+    MsgById(Decoded<pb_message::ImGetMsgByIdReq>),
+    /// CID_MSG_GET_LATEST_MSG_ID_REQ.
+    LatestMsgId(Decoded<pb_message::ImGetLatestMsgIdReq>),
+    /// CID_MSG_UNREAD_CNT_REQUEST.
+    UnreadCount(Decoded<pb_message::ImUnreadMsgCntReq>),
+    /// CID_MSG_READ_ACK.
+    ReadAck(Decoded<pb_message::ImMsgDataReadAck>),
 }
 
 /// A decoded request, or `None` after logging why the body was refused
@@ -165,13 +182,22 @@ impl Command {
             0x0509 => Self::HasOfflineFile(decode(body)),
             0x050b => Self::AddOfflineFile(decode(body)),
             0x050c => Self::DelOfflineFile(decode(body)),
+            0x0301 => Self::MsgData(decode(body)),
+            0x0309 => Self::MsgList(decode(body)),
+            0x030d => Self::MsgById(decode(body)),
+            0x030b => Self::LatestMsgId(decode(body)),
+            0x0307 => Self::UnreadCount(decode(body)),
+            0x0303 => Self::ReadAck(decode(body)),
             other => Self::Unknown(other),
         }
     }
 
     /// The key that serialises this request with others, if any.
     pub fn ordering_key(&self) -> Option<OrderKey> {
-        None
+        match self {
+            Self::MsgData(Ok(req)) => Some(message::ordering_key(req)),
+            _ => None,
+        }
     }
 
     /// A name for logs and metrics.
@@ -195,6 +221,12 @@ impl Command {
             Self::HasOfflineFile(_) => "has_offline_file",
             Self::AddOfflineFile(_) => "add_offline_file",
             Self::DelOfflineFile(_) => "del_offline_file",
+            Self::MsgData(_) => "msg_data",
+            Self::MsgList(_) => "msg_list",
+            Self::MsgById(_) => "msg_by_id",
+            Self::LatestMsgId(_) => "latest_msg_id",
+            Self::UnreadCount(_) => "unread_count",
+            Self::ReadAck(_) => "read_ack",
         }
     }
 
@@ -226,6 +258,15 @@ impl Command {
             }
             Self::DelOfflineFile(req) => {
                 file::del_offline(state, req.ok()?).await;
+                None
+            }
+            Self::MsgData(req) => message::send(state, parsed(name, req)?).await,
+            Self::MsgList(req) => Some(history::list(state, parsed(name, req)?).await),
+            Self::MsgById(req) => Some(history::by_id(state, parsed(name, req)?).await),
+            Self::LatestMsgId(req) => Some(history::latest_id(state, parsed(name, req)?).await),
+            Self::UnreadCount(req) => Some(unread::summary(state, parsed(name, req)?).await),
+            Self::ReadAck(req) => {
+                unread::read_ack(state, parsed(name, req)?).await;
                 None
             }
         }

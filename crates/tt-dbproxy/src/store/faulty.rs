@@ -11,8 +11,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    DepartRecord, DeviceToken, GroupMessageRow, LastMessage, NewUser, OfflineFile, Platform,
-    SessionRecord, SingleMessageRow, Store, StoreError, StoreResult, UserRecord, UserUpdate,
+    AudioRow, DepartRecord, DeviceToken, GroupMessageRow, LastMessage, MessageRow, NewMessage,
+    NewUser, OfflineFile, Platform, SessionRecord, SingleMessageRow, Store, StoreError,
+    StoreResult, UserRecord, UserUpdate,
 };
 
 #[derive(Default)]
@@ -20,6 +21,7 @@ struct Faults {
     fail_next: HashMap<StoreOp, u32>,
     delay_next: HashMap<StoreOp, (u32, Duration)>,
     calls: HashMap<StoreOp, u64>,
+    finished: HashMap<StoreOp, u64>,
 }
 
 /// Wraps a real store; by default it only counts calls.
@@ -54,6 +56,16 @@ impl FaultyStore {
     /// How many times `op` was called (failed calls included).
     pub fn calls(&self, op: StoreOp) -> u64 {
         self.with(|f| f.calls.get(&op).copied().unwrap_or(0))
+    }
+
+    /// How many calls of `op` have returned (successfully or not): lets a
+    /// test wait for the work of a request that has no reply.
+    pub fn finished(&self, op: StoreOp) -> u64 {
+        self.with(|f| f.finished.get(&op).copied().unwrap_or(0))
+    }
+
+    fn finish(&self, op: StoreOp) {
+        self.with(|f| *f.finished.entry(op).or_default() += 1);
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Faults) -> T) -> T {
@@ -109,8 +121,12 @@ macro_rules! faulty_store {
         impl Store for FaultyStore {
             $(
                 async fn $name(&self $(, $arg: $ty)*) -> StoreResult<$ret> {
-                    self.enter(StoreOp::$op).await?;
-                    self.inner.$name($($arg),*).await
+                    let result = match self.enter(StoreOp::$op).await {
+                        Ok(()) => self.inner.$name($($arg),*).await,
+                        Err(e) => Err(e),
+                    };
+                    self.finish(StoreOp::$op);
+                    result
                 }
             )*
         }
@@ -141,6 +157,14 @@ faulty_store! {
     InsertSingleMessage => fn insert_single_message(&self, row: SingleMessageRow) -> ();
     InsertGroupMessage => fn insert_group_message(&self, row: GroupMessageRow) -> ();
     LastMessages => fn last_messages(&self, user_id: u32, sessions: &[(u32, u32)]) -> Vec<Option<LastMessage>>;
+    StoreMessage => fn store_message(&self, msg: NewMessage, now: u32) -> u32;
+    SingleHistory => fn single_history(&self, user_id: u32, peer_id: u32, begin: u32, count: u32) -> Vec<MessageRow>;
+    GroupHistory => fn group_history(&self, group_id: u32, joined: u32, begin: u32, count: u32) -> Vec<MessageRow>;
+    SingleMessagesById => fn single_messages_by_id(&self, user_id: u32, peer_id: u32, ids: &[u32], limit: u32) -> Vec<MessageRow>;
+    GroupMessagesById => fn group_messages_by_id(&self, group_id: u32, joined: u32, ids: &[u32], limit: u32) -> Vec<MessageRow>;
+    GroupJoinTime => fn group_join_time(&self, group_id: u32, user_id: u32) -> Option<u32>;
+    AddAudio => fn add_audio(&self, audio: AudioRow) -> u32;
+    Audio => fn audio(&self, id: u32) -> Option<AudioRow>;
     AddUnread => fn add_unread(&self, user_id: u32, peer_id: u32, n: u32) -> ();
     ClearUnread => fn clear_unread(&self, user_id: u32, peer_id: u32) -> ();
     UnreadCounts => fn unread_counts(&self, user_id: u32) -> Vec<(u32, u32)>;

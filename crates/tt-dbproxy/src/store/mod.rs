@@ -25,8 +25,9 @@ use async_trait::async_trait;
 
 pub use faulty::{FaultyStore, StoreOp};
 pub use model::{
-    DepartRecord, DeviceToken, GroupMessageRow, LastMessage, NewUser, OfflineFile, Platform,
-    SESSION_GROUP, SESSION_SINGLE, SessionRecord, SingleMessageRow, UserRecord, UserUpdate,
+    AudioRow, DepartRecord, DeviceToken, GroupMessageRow, LastMessage, MessageRow, NewMessage,
+    NewUser, OfflineFile, Platform, SESSION_GROUP, SESSION_SINGLE, SessionRecord, SingleMessageRow,
+    UserRecord, UserUpdate,
 };
 pub use mysql_redis::MysqlRedisStore;
 pub use sqlite::SqliteStore;
@@ -191,6 +192,66 @@ pub trait Store: Send + Sync + 'static {
         user_id: u32,
         sessions: &[(u32, u32)],
     ) -> StoreResult<Vec<Option<LastMessage>>>;
+
+    // ---- messages ----------------------------------------------------
+
+    /// Stores a message and returns its id, allocated from the
+    /// conversation's counter: strictly increasing, never reused (a missing
+    /// counter is seeded from the largest stored id). One-to-one: both
+    /// users' sessions are created or revived and touched, the relation is
+    /// created if needed, and the receiver's unread count grows. Group:
+    /// the sender's session is touched, `lastChated = now`, the group total
+    /// grows and the sender's read mark follows it. `Ok` means the row is
+    /// committed.
+    async fn store_message(&self, msg: NewMessage, now: u32) -> StoreResult<u32>;
+
+    /// A page of a one-to-one conversation, newest first (`created DESC,
+    /// id DESC`), `msgId <= begin` unless `begin` is 0.
+    async fn single_history(
+        &self,
+        user_id: u32,
+        peer_id: u32,
+        begin: u32,
+        count: u32,
+    ) -> StoreResult<Vec<MessageRow>>;
+
+    /// A page of a group conversation from `joined` on, newest first.
+    async fn group_history(
+        &self,
+        group_id: u32,
+        joined: u32,
+        begin: u32,
+        count: u32,
+    ) -> StoreResult<Vec<MessageRow>>;
+
+    /// The one-to-one messages with the given ids, newest first, at most
+    /// `limit`.
+    async fn single_messages_by_id(
+        &self,
+        user_id: u32,
+        peer_id: u32,
+        ids: &[u32],
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRow>>;
+
+    /// The group messages with the given ids from `joined` on, newest
+    /// first, at most `limit`.
+    async fn group_messages_by_id(
+        &self,
+        group_id: u32,
+        joined: u32,
+        ids: &[u32],
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRow>>;
+
+    /// When a current member joined the group; `None` for a non-member.
+    async fn group_join_time(&self, group_id: u32, user_id: u32) -> StoreResult<Option<u32>>;
+
+    /// Records a voice message's file and returns its audio id.
+    async fn add_audio(&self, audio: AudioRow) -> StoreResult<u32>;
+
+    /// An `IMAudio` row.
+    async fn audio(&self, id: u32) -> StoreResult<Option<AudioRow>>;
 
     // ---- unread counters ---------------------------------------------
 

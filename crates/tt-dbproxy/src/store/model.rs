@@ -183,3 +183,56 @@ pub struct OfflineFile {
     /// `created`.
     pub created: u32,
 }
+
+/// A message to store: one-to-one (`group == false`, `to_id` = the peer)
+/// or group (`to_id` = the group).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewMessage {
+    /// Sender.
+    pub from_id: u32,
+    /// Receiver user or group.
+    pub to_id: u32,
+    /// Whether `to_id` is a group.
+    pub group: bool,
+    /// MsgType (1, 2, 0x11, 0x12).
+    pub msg_type: u32,
+    /// Stored content: the client's text, or the decimal audio id.
+    pub content: String,
+    /// msg_server's time, stored unchanged as `created` and `updated`.
+    pub created: u32,
+}
+
+/// A stored message as history returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MessageRow {
+    /// `msgId`.
+    pub msg_id: u32,
+    /// Sender (`fromId` or `userId`).
+    pub from_id: u32,
+    /// `created`.
+    pub created: u32,
+    /// `type`.
+    pub msg_type: u32,
+    /// `content`.
+    pub content: String,
+}
+
+/// One `IMAudio` row: where a voice message's bytes live on the media
+/// server.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AudioRow {
+    /// `id` (assigned on insert).
+    pub id: u32,
+    /// `fromId`.
+    pub from_id: u32,
+    /// `toId`: the receiver, or the group for group audio.
+    pub to_id: u32,
+    /// `path`: the media server's URL of the file.
+    pub path: String,
+    /// `size`: audio bytes.
+    pub size: u32,
+    /// `duration` in seconds.
+    pub duration: u32,
+    /// `created`.
+    pub created: u32,
+}

@@ -343,6 +343,53 @@ pub async fn assert_no_reply(client: &mut Client, cmd: u16, body: Vec<u8>) {
     );
 }
 
+/// Sends a request that has no reply, waits until the store has finished
+/// one more `op` call for it, then proves that no reply was sent (the next
+/// frame answers a probe sent afterwards).
+pub async fn send_and_wait(
+    s: &TestServer,
+    client: &mut Client,
+    cmd: u16,
+    body: Vec<u8>,
+    op: tt_dbproxy::store::StoreOp,
+) {
+    let before = s.store.finished(op);
+    client.send_pdu(Pdu::new(1, cmd, 7, body)).await.unwrap();
+    eventually("the request's store call", || async {
+        s.store.finished(op) > before
+    })
+    .await;
+    let probe = validate_body(b"nobody", b"x", Some(b"probe"));
+    client
+        .send_pdu(Pdu::new(7, 0x0703, 8, probe))
+        .await
+        .unwrap();
+    let next = next_frame(client).await.expect("connection open");
+    assert_eq!(
+        (next.header.command_id, next.header.seq_num),
+        (0x0704, 8),
+        "no reply to {cmd:#06x}"
+    );
+}
+
+/// Waits (up to 5 s) until `check` holds: the effect of a request that
+/// has no reply becomes visible asynchronously, since requests of one
+/// connection run concurrently.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not within 5 s: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// `"AB"`, the attach data every request of the spec's fixture carries.
 pub fn ab() -> Option<Vec<u8>> {
     Some(b"AB".to_vec())

@@ -15,7 +15,7 @@ const USER_COLUMNS: &str = "id, sex, name, domain, nick, password, salt, phone, 
      departId, status, created, updated, push_shield_status, sign_info";
 
 /// Integer column as `u32`; NULL is 0.
-fn int(row: &mut Row, i: usize) -> StoreResult<u32> {
+pub(super) fn int(row: &mut Row, i: usize) -> StoreResult<u32> {
     match row.take_opt::<Option<i64>, _>(i) {
         Some(Ok(v)) => u32::try_from(v.unwrap_or(0))
             .map_err(|_| StoreError::InvalidData(format!("column {i} out of range"))),
@@ -25,7 +25,7 @@ fn int(row: &mut Row, i: usize) -> StoreResult<u32> {
 }
 
 /// Text column; NULL is empty.
-fn text(row: &mut Row, i: usize) -> StoreResult<String> {
+pub(super) fn text(row: &mut Row, i: usize) -> StoreResult<String> {
     match row.take_opt::<Option<String>, _>(i) {
         Some(Ok(v)) => Ok(v.unwrap_or_default()),
         Some(Err(e)) => Err(StoreError::InvalidData(e.to_string())),
@@ -66,46 +66,46 @@ fn depart(mut r: Row) -> StoreResult<DepartRecord> {
     })
 }
 
-fn params(values: Vec<Value>) -> Params {
+pub(super) fn params(values: Vec<Value>) -> Params {
     Params::Positional(values)
 }
 
-fn id_params(ids: &[u32]) -> Params {
+pub(super) fn id_params(ids: &[u32]) -> Params {
     params(ids.iter().map(|i| Value::from(*i)).collect())
 }
 
-fn marks(n: usize) -> String {
+pub(super) fn marks(n: usize) -> String {
     vec!["?"; n].join(",")
 }
 
-async fn rows(conn: &mut Conn, sql: &str, p: Params) -> StoreResult<Vec<Row>> {
+pub(super) async fn rows(conn: &mut Conn, sql: &str, p: Params) -> StoreResult<Vec<Row>> {
     conn.exec(sql, p).await.map_err(map_err)
 }
 
-async fn first(conn: &mut Conn, sql: &str, p: Params) -> StoreResult<Option<Row>> {
+pub(super) async fn first(conn: &mut Conn, sql: &str, p: Params) -> StoreResult<Option<Row>> {
     conn.exec_first(sql, p).await.map_err(map_err)
 }
 
 /// Runs a statement and returns the changed-row count.
-async fn change(conn: &mut Conn, sql: &str, p: Params) -> StoreResult<u64> {
+pub(super) async fn change(conn: &mut Conn, sql: &str, p: Params) -> StoreResult<u64> {
     conn.exec_drop(sql, p).await.map_err(map_err)?;
     Ok(conn.affected_rows())
 }
 
-async fn insert(conn: &mut Conn, sql: &str, p: Params) -> StoreResult<u32> {
+pub(super) async fn insert(conn: &mut Conn, sql: &str, p: Params) -> StoreResult<u32> {
     conn.exec_drop(sql, p).await.map_err(map_err)?;
     conn.last_insert_id()
         .and_then(|id| u32::try_from(id).ok())
         .ok_or_else(|| StoreError::InvalidData("no insert id".into()))
 }
 
-fn first_int(row: Option<Row>) -> StoreResult<Option<u32>> {
+pub(super) fn first_int(row: Option<Row>) -> StoreResult<Option<u32>> {
     row.map(|mut r| int(&mut r, 0)).transpose()
 }
 
 /// Every MySQL-side storage operation.
 pub struct MysqlStore {
-    pools: MysqlPools,
+    pub(super) pools: MysqlPools,
 }
 
 impl MysqlStore {
@@ -359,18 +359,40 @@ impl MysqlStore {
         now: u32,
     ) -> StoreResult<u32> {
         let mut c = self.pools.primary().await?;
+        let lock = format!("tt_session_{user_id}_{peer_id}_{kind}");
+        super::message::lock(&mut c, &lock).await?;
+        let result = Self::add_session_locked(&mut c, user_id, peer_id, kind, now).await;
+        super::message::unlock(&mut c, &lock).await;
+        result
+    }
+
+    /// Create-or-revive under the session's named lock, so concurrent
+    /// first messages create one row (the table has no unique key).
+    async fn add_session_locked(
+        c: &mut Conn,
+        user_id: u32,
+        peer_id: u32,
+        kind: u32,
+        now: u32,
+    ) -> StoreResult<u32> {
         let sql = "SELECT id FROM IMRecentSession WHERE userId = ? AND peerId = ? AND type = ? ORDER BY id DESC LIMIT 1";
-        let key = vec![user_id.into(), peer_id.into(), kind.into()];
-        match first_int(first(&mut c, sql, params(key)).await?)? {
+        match first_int(
+            first(
+                c,
+                sql,
+                params(vec![user_id.into(), peer_id.into(), kind.into()]),
+            )
+            .await?,
+        )? {
             Some(id) => {
                 let sql = "UPDATE IMRecentSession SET status = 0, updated = ? WHERE id = ?";
-                change(&mut c, sql, params(vec![now.into(), id.into()])).await?;
+                change(c, sql, params(vec![now.into(), id.into()])).await?;
                 Ok(id)
             }
             None => {
                 let sql = "INSERT INTO IMRecentSession (userId, peerId, type, status, created, updated) VALUES (?, ?, ?, 0, ?, ?)";
                 insert(
-                    &mut c,
+                    c,
                     sql,
                     params(vec![
                         user_id.into(),
@@ -407,18 +429,33 @@ impl MysqlStore {
     pub(crate) async fn create_relation(&self, a: u32, b: u32, now: u32) -> StoreResult<u32> {
         let mut c = self.pools.primary().await?;
         let (small, big) = (a.min(b), a.max(b));
+        let lock = format!("tt_relation_{small}_{big}");
+        super::message::lock(&mut c, &lock).await?;
+        let result = Self::create_relation_locked(&mut c, small, big, now).await;
+        super::message::unlock(&mut c, &lock).await;
+        result
+    }
+
+    /// Find-or-create under the pair's named lock, so concurrent first
+    /// messages create exactly one relation row.
+    async fn create_relation_locked(
+        c: &mut Conn,
+        small: u32,
+        big: u32,
+        now: u32,
+    ) -> StoreResult<u32> {
         let sql =
             "SELECT id FROM IMRelationShip WHERE smallId = ? AND bigId = ? ORDER BY id LIMIT 1";
-        match first_int(first(&mut c, sql, params(vec![small.into(), big.into()])).await?)? {
+        match first_int(first(c, sql, params(vec![small.into(), big.into()])).await?)? {
             Some(id) => {
                 let sql = "UPDATE IMRelationShip SET status = 0, updated = ? WHERE id = ? AND status <> 0";
-                change(&mut c, sql, params(vec![now.into(), id.into()])).await?;
+                change(c, sql, params(vec![now.into(), id.into()])).await?;
                 Ok(id)
             }
             None => {
                 let sql = "INSERT INTO IMRelationShip (smallId, bigId, status, created, updated) VALUES (?, ?, 0, ?, ?)";
                 insert(
-                    &mut c,
+                    c,
                     sql,
                     params(vec![small.into(), big.into(), now.into(), now.into()]),
                 )

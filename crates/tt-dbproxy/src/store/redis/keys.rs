@@ -49,3 +49,13 @@ pub fn atoi(s: &str) -> u32 {
         .collect();
     digits.parse().unwrap_or(0)
 }
+
+/// `msg_id_<R>`: last one-to-one message id of relation R (pool `unread`).
+pub fn single_msg_id(relation: u32) -> String {
+    format!("msg_id_{relation}")
+}
+
+/// `group_msg_id_<G>`: last message id of group G (pool `unread`).
+pub fn group_msg_id(group: u32) -> String {
+    format!("group_msg_id_{group}")
+}

@@ -3,6 +3,7 @@
 //! layout, so C++ servers and tt-dbproxy can share one Redis.
 
 mod keys;
+mod messages;
 mod ops;
 mod pool;
 

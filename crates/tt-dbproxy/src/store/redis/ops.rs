@@ -45,12 +45,13 @@ return 1";
 
 /// The Redis pools and operations.
 pub struct RedisStore {
-    unread: RedisPool,
+    pub(super) unread: RedisPool,
     group_set: RedisPool,
     token: RedisPool,
-    group_member: RedisPool,
+    pub(super) group_member: RedisPool,
     mark_read: Script,
     register_token: Script,
+    pub(super) scripts: super::messages::MessageScripts,
 }
 
 fn pool(cfg: &RedisConfig, name: &str, wait: Duration) -> StoreResult<RedisPool> {
@@ -95,6 +96,7 @@ impl RedisStore {
             group_member: pool(cfg, "group_member", wait)?,
             mark_read: Script::new(MARK_READ),
             register_token: Script::new(REGISTER_TOKEN),
+            scripts: super::messages::MessageScripts::default(),
         })
     }
 

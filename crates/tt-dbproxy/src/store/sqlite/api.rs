@@ -3,10 +3,11 @@
 
 use async_trait::async_trait;
 
-use super::{SqliteStore, counter, depart, device, file, group, session, user};
+use super::{SqliteStore, counter, depart, device, file, group, message, session, user};
 use crate::store::{
-    DepartRecord, DeviceToken, GroupMessageRow, LastMessage, NewUser, OfflineFile, Platform,
-    SessionRecord, SingleMessageRow, Store, StoreResult, UserRecord, UserUpdate,
+    AudioRow, DepartRecord, DeviceToken, GroupMessageRow, LastMessage, MessageRow, NewMessage,
+    NewUser, OfflineFile, Platform, SessionRecord, SingleMessageRow, Store, StoreResult,
+    UserRecord, UserUpdate,
 };
 
 #[async_trait]
@@ -143,6 +144,69 @@ impl Store for SqliteStore {
         let sessions = sessions.to_vec();
         self.read(move |c| session::last_messages(c, user_id, &sessions))
             .await
+    }
+
+    async fn store_message(&self, msg: NewMessage, now: u32) -> StoreResult<u32> {
+        self.write(move |c| message::store(c, &msg, now)).await
+    }
+
+    async fn single_history(
+        &self,
+        user_id: u32,
+        peer_id: u32,
+        begin: u32,
+        count: u32,
+    ) -> StoreResult<Vec<MessageRow>> {
+        self.read(move |c| message::single_history(c, user_id, peer_id, begin, count))
+            .await
+    }
+
+    async fn group_history(
+        &self,
+        group_id: u32,
+        joined: u32,
+        begin: u32,
+        count: u32,
+    ) -> StoreResult<Vec<MessageRow>> {
+        self.read(move |c| message::group_history(c, group_id, joined, begin, count))
+            .await
+    }
+
+    async fn single_messages_by_id(
+        &self,
+        user_id: u32,
+        peer_id: u32,
+        ids: &[u32],
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRow>> {
+        let ids = ids.to_vec();
+        self.read(move |c| message::single_by_ids(c, user_id, peer_id, &ids, limit))
+            .await
+    }
+
+    async fn group_messages_by_id(
+        &self,
+        group_id: u32,
+        joined: u32,
+        ids: &[u32],
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRow>> {
+        let ids = ids.to_vec();
+        self.read(move |c| message::group_by_ids(c, group_id, joined, &ids, limit))
+            .await
+    }
+
+    async fn group_join_time(&self, group_id: u32, user_id: u32) -> StoreResult<Option<u32>> {
+        self.read(move |c| message::join_time(c, group_id, user_id))
+            .await
+    }
+
+    async fn add_audio(&self, audio: AudioRow) -> StoreResult<u32> {
+        self.write(move |c| message::add_audio(c, &audio)).await
+    }
+
+    async fn audio(&self, id: u32) -> StoreResult<Option<AudioRow>> {
+        self.read(move |c| message::audio(c, id)).await
     }
 
     async fn add_unread(&self, user_id: u32, peer_id: u32, n: u32) -> StoreResult<()> {

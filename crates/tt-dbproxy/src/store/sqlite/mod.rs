@@ -10,6 +10,7 @@ mod depart;
 mod device;
 mod file;
 mod group;
+mod message;
 mod schema;
 mod session;
 mod user;

@@ -12,8 +12,23 @@ use crate::store::MESSAGE_SHARDS;
 
 /// Every migration, in order; entry `i` moves `user_version` to `i + 1`.
 fn migrations() -> Vec<String> {
-    vec![teamtalk_tables(), EMBEDDED_STATE.to_string()]
+    vec![
+        teamtalk_tables(),
+        EMBEDDED_STATE.to_string(),
+        MESSAGE_COUNTERS.to_string(),
+    ]
 }
+
+/// Per-conversation message-id counters (the original's `msg_id_<R>` and
+/// `group_msg_id_<G>`). `kind` is 1 for a relation, 2 for a group.
+const MESSAGE_COUNTERS: &str = r#"
+CREATE TABLE tt_msg_counter (
+  kind INTEGER NOT NULL,
+  conv_id INTEGER NOT NULL,
+  last INTEGER NOT NULL,
+  PRIMARY KEY (kind, conv_id)
+);
+"#;
 
 /// What the original keeps in Redis, kept durably in the same file. Table
 /// names start with `tt_` so they never clash with TeamTalk's.
@@ -247,7 +262,7 @@ mod tests {
         let own: i64 = conn
             .query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 'tt\\_%' ESCAPE '\\'", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(own, 6);
+        assert_eq!(own, 7);
         for t in [
             "IMUser",
             "IMDepart",

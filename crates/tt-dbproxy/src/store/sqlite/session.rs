@@ -66,25 +66,37 @@ pub(super) fn add(
     session_type: u32,
     now: u32,
 ) -> rusqlite::Result<u32> {
-    let tx = c.transaction()?;
-    let id = match find_any(&tx, user_id, peer_id, session_type, false)? {
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let id = add_in(&tx, user_id, peer_id, session_type, now)?;
+    tx.commit()?;
+    Ok(id)
+}
+
+/// Creates or revives-and-touches a session inside the caller's
+/// transaction.
+pub(super) fn add_in(
+    c: &Connection,
+    user_id: u32,
+    peer_id: u32,
+    session_type: u32,
+    now: u32,
+) -> rusqlite::Result<u32> {
+    match find_any(c, user_id, peer_id, session_type, false)? {
         Some(id) => {
-            tx.execute(
+            c.execute(
                 "UPDATE IMRecentSession SET status = 0, updated = ?1 WHERE id = ?2",
                 params![now, id],
             )?;
-            id
+            Ok(id)
         }
         None => {
-            tx.execute(
+            c.execute(
                 "INSERT INTO IMRecentSession (userId, peerId, type, status, created, updated) VALUES (?1, ?2, ?3, 0, ?4, ?4)",
                 params![user_id, peer_id, session_type, now],
             )?;
-            last_id(&tx)?
+            last_id(c)
         }
-    };
-    tx.commit()?;
-    Ok(id)
+    }
 }
 
 /// Changed-rows semantics.
@@ -118,32 +130,42 @@ pub(super) fn create_relation(
     b: u32,
     now: u32,
 ) -> rusqlite::Result<u32> {
-    let (small, big) = pair(a, b);
     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let existing = tx
+    let id = create_relation_in(&tx, a, b, now)?;
+    tx.commit()?;
+    Ok(id)
+}
+
+/// Finds, revives or creates a relation inside the caller's transaction.
+pub(super) fn create_relation_in(
+    c: &Connection,
+    a: u32,
+    b: u32,
+    now: u32,
+) -> rusqlite::Result<u32> {
+    let (small, big) = pair(a, b);
+    let existing = c
         .prepare_cached(
             "SELECT id FROM IMRelationShip WHERE smallId = ?1 AND bigId = ?2 ORDER BY id LIMIT 1",
         )?
         .query_row(params![small, big], |r| u32_col(r, 0))
         .optional()?;
-    let id = match existing {
+    match existing {
         Some(id) => {
-            tx.execute(
+            c.execute(
                 "UPDATE IMRelationShip SET status = 0, updated = ?1 WHERE id = ?2 AND status IS NOT 0",
                 params![now, id],
             )?;
-            id
+            Ok(id)
         }
         None => {
-            tx.execute(
+            c.execute(
                 "INSERT INTO IMRelationShip (smallId, bigId, status, created, updated) VALUES (?1, ?2, 0, ?3, ?3)",
                 params![small, big, now],
             )?;
-            last_id(&tx)?
+            last_id(c)
         }
-    };
-    tx.commit()?;
-    Ok(id)
+    }
 }
 
 pub(super) fn insert_single(c: &Connection, m: &SingleMessageRow) -> rusqlite::Result<()> {

@@ -1,0 +1,95 @@
+//! CID_MSG_UNREAD_CNT_REQUEST (0x0307) and CID_MSG_READ_ACK (0x0303)
+//! (messages spec §4.3, §4.4).
+
+use tt_proto::im::base_define::{MsgType, UnreadInfo};
+use tt_proto::im::message::{ImMsgDataReadAck, ImUnreadMsgCntReq, ImUnreadMsgCntRsp};
+
+use super::{Reply, attach, logged};
+use crate::state::AppState;
+use crate::store::{LastMessage, SESSION_GROUP, SESSION_SINGLE};
+use crate::wire::command::sid;
+
+fn entry(
+    state: &AppState,
+    session: u32,
+    kind: u32,
+    count: u32,
+    last: LastMessage,
+) -> Option<UnreadInfo> {
+    MsgType::try_from(last.msg_type as i32).ok()?;
+    let audio =
+        last.msg_type == MsgType::SingleAudio as u32 || last.msg_type == MsgType::GroupAudio as u32;
+    Some(UnreadInfo {
+        session_id: Some(session),
+        session_type: Some(kind as i32),
+        unread_cnt: Some(count),
+        latest_msg_id: Some(last.msg_id),
+        latest_msg_data: Some(if audio {
+            state.audio_placeholder.clone()
+        } else {
+            last.content.into_bytes()
+        }),
+        latest_msg_type: Some(last.msg_type as i32),
+        latest_msg_from_user_id: Some(last.from_id),
+    })
+}
+
+/// Unread counts with each conversation's last message: one-to-one peers
+/// in the original's order (their ids compared as text), then groups.
+/// Conversations without a retrievable last message are left out and not
+/// counted, so `total_cnt` is the sum of the listed counts.
+pub async fn summary(state: &AppState, req: ImUnreadMsgCntReq) -> Reply {
+    let user = req.user_id.unwrap_or(0);
+    let store = &state.store;
+    let mut counts: Vec<(u32, u32, u32)> = logged("unread counts", store.unread_counts(user).await)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(peer, n)| (peer, SESSION_SINGLE, n))
+        .collect();
+    counts.sort_by_key(|(peer, _, _)| peer.to_string());
+    for g in logged("user groups", store.user_groups(user).await).unwrap_or_default() {
+        if let Some(Some((total, mark))) =
+            logged("group counter", store.group_counter(user, g).await)
+        {
+            let n = total.saturating_sub(mark);
+            if n > 0 {
+                counts.push((g, SESSION_GROUP, n));
+            }
+        }
+    }
+    let pairs: Vec<(u32, u32)> = counts.iter().map(|(s, k, _)| (*s, *k)).collect();
+    let last = if pairs.is_empty() {
+        Vec::new()
+    } else {
+        logged("last messages", store.last_messages(user, &pairs).await).unwrap_or_default()
+    };
+    let list: Vec<UnreadInfo> = counts
+        .iter()
+        .zip(last)
+        .filter_map(|(&(session, kind, n), last)| entry(state, session, kind, n, last?))
+        .collect();
+    let total = list
+        .iter()
+        .filter_map(|e| e.unread_cnt)
+        .fold(0u32, u32::saturating_add);
+    let rsp = ImUnreadMsgCntRsp {
+        user_id: Some(user),
+        total_cnt: Some(total),
+        unreadinfo_list: list,
+        attach_data: attach(req.attach_data),
+    };
+    Reply::new(sid::MSG, 0x0308, &rsp)
+}
+
+/// Marks a conversation read (never answered): a one-to-one count is
+/// cleared, a group's read mark moves to its current total. `msg_id` is
+/// ignored, as in the original (counters have no per-message position).
+pub async fn read_ack(state: &AppState, req: ImMsgDataReadAck) {
+    let (user, session) = (req.user_id.unwrap_or(0), req.session_id.unwrap_or(0));
+    let result = if req.session_type == Some(SESSION_GROUP as i32) {
+        state.store.mark_group_read(user, session).await
+    } else {
+        state.store.clear_unread(user, session).await
+    };
+    logged("read ack", result);
+}

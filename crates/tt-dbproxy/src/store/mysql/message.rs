@@ -1,0 +1,262 @@
+//! Message statements of [`MysqlStore`]: history pages, lookups by id,
+//! audio rows, the largest stored id (to seed a lost counter), and the
+//! named locks that stand in for the unique keys TeamTalk's schema lacks.
+
+use mysql_async::Conn;
+use mysql_async::prelude::Queryable;
+
+use super::pool::map_err;
+use super::sql::{MysqlStore, change, first, first_int, insert, int, params, rows, text};
+use crate::store::{AudioRow, ID_CHUNK, MESSAGE_SHARDS, MessageRow, StoreError, StoreResult};
+
+/// Longest wait for a named lock (seconds).
+const LOCK_WAIT_SECS: u32 = 5;
+
+/// Takes a MySQL named lock on this connection (released by [`unlock`] or
+/// when the connection closes), serialising create-or-get across every
+/// tt-dbproxy instance sharing the database.
+pub(super) async fn lock(c: &mut Conn, name: &str) -> StoreResult<()> {
+    let got: Option<Option<i64>> = c
+        .exec_first("SELECT GET_LOCK(?, ?)", (name, LOCK_WAIT_SECS))
+        .await
+        .map_err(map_err)?;
+    if got.flatten() == Some(1) {
+        Ok(())
+    } else {
+        Err(StoreError::Unavailable(format!(
+            "lock {name} not granted within {LOCK_WAIT_SECS} s"
+        )))
+    }
+}
+
+/// Releases a named lock; a failure only delays its release until the
+/// connection closes.
+pub(super) async fn unlock(c: &mut Conn, name: &str) {
+    let _ = c.exec_drop("SELECT RELEASE_LOCK(?)", (name,)).await;
+}
+
+/// Which table and columns hold a conversation.
+struct Source {
+    table: String,
+    sender: &'static str,
+    key_column: &'static str,
+    key: u32,
+    joined: u32,
+}
+
+impl Source {
+    fn single(relation: u32) -> Self {
+        Self {
+            table: format!("IMMessage_{}", relation % MESSAGE_SHARDS),
+            sender: "fromId",
+            key_column: "relateId",
+            key: relation,
+            joined: 0,
+        }
+    }
+
+    fn group(group: u32, joined: u32) -> Self {
+        Self {
+            table: format!("IMGroupMessage_{}", group % MESSAGE_SHARDS),
+            sender: "userId",
+            key_column: "groupId",
+            key: group,
+            joined,
+        }
+    }
+
+    fn select(&self, extra: &str) -> String {
+        format!(
+            "SELECT msgId, {}, created, type, content, id FROM {} WHERE {} = ? AND status = 0 AND created >= ? {extra} \
+             ORDER BY created DESC, id DESC LIMIT ?",
+            self.sender, self.table, self.key_column
+        )
+    }
+
+    async fn fetch(
+        &self,
+        c: &mut Conn,
+        sql: &str,
+        extra: Vec<mysql_async::Value>,
+        limit: u32,
+    ) -> StoreResult<Vec<(MessageRow, u32)>> {
+        let mut values: Vec<mysql_async::Value> = vec![self.key.into(), self.joined.into()];
+        values.extend(extra);
+        values.push(limit.into());
+        rows(c, sql, params(values))
+            .await?
+            .into_iter()
+            .map(|mut r| {
+                Ok((
+                    MessageRow {
+                        msg_id: int(&mut r, 0)?,
+                        from_id: int(&mut r, 1)?,
+                        created: int(&mut r, 2)?,
+                        msg_type: int(&mut r, 3)?,
+                        content: text(&mut r, 4)?,
+                    },
+                    int(&mut r, 5)?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn page(&self, c: &mut Conn, begin: u32, count: u32) -> StoreResult<Vec<MessageRow>> {
+        let found = if begin == 0 {
+            self.fetch(c, &self.select(""), vec![], count).await?
+        } else {
+            self.fetch(c, &self.select("AND msgId <= ?"), vec![begin.into()], count)
+                .await?
+        };
+        Ok(found.into_iter().map(|(m, _)| m).collect())
+    }
+
+    async fn by_ids(&self, c: &mut Conn, ids: &[u32], limit: u32) -> StoreResult<Vec<MessageRow>> {
+        let mut all = Vec::new();
+        for chunk in ids.chunks(ID_CHUNK) {
+            let sql = self.select(&format!(
+                "AND msgId IN ({})",
+                vec!["?"; chunk.len()].join(",")
+            ));
+            all.extend(
+                self.fetch(c, &sql, chunk.iter().map(|i| (*i).into()).collect(), limit)
+                    .await?,
+            );
+        }
+        all.sort_by(|(a, ai), (b, bi)| (b.created, bi).cmp(&(a.created, ai)));
+        all.dedup_by_key(|(_, id)| *id);
+        Ok(all
+            .into_iter()
+            .take(limit as usize)
+            .map(|(m, _)| m)
+            .collect())
+    }
+}
+
+impl MysqlStore {
+    async fn relation_source(&self, c: &mut Conn, a: u32, b: u32) -> StoreResult<Option<Source>> {
+        if a == 0 || b == 0 {
+            return Ok(None);
+        }
+        let sql = "SELECT id FROM IMRelationShip WHERE smallId = ? AND bigId = ? AND status = 0 ORDER BY id DESC LIMIT 1";
+        Ok(
+            first_int(first(c, sql, params(vec![a.min(b).into(), a.max(b).into()])).await?)?
+                .map(Source::single),
+        )
+    }
+
+    pub(crate) async fn single_history(
+        &self,
+        a: u32,
+        b: u32,
+        begin: u32,
+        count: u32,
+    ) -> StoreResult<Vec<MessageRow>> {
+        let mut c = self.pools.replica().await?;
+        match self.relation_source(&mut c, a, b).await? {
+            Some(s) => s.page(&mut c, begin, count).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    pub(crate) async fn group_history(
+        &self,
+        g: u32,
+        joined: u32,
+        begin: u32,
+        count: u32,
+    ) -> StoreResult<Vec<MessageRow>> {
+        let mut c = self.pools.replica().await?;
+        Source::group(g, joined).page(&mut c, begin, count).await
+    }
+
+    pub(crate) async fn single_by_ids(
+        &self,
+        a: u32,
+        b: u32,
+        ids: &[u32],
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRow>> {
+        let mut c = self.pools.replica().await?;
+        match self.relation_source(&mut c, a, b).await? {
+            Some(s) => s.by_ids(&mut c, ids, limit).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    pub(crate) async fn group_by_ids(
+        &self,
+        g: u32,
+        joined: u32,
+        ids: &[u32],
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRow>> {
+        let mut c = self.pools.replica().await?;
+        Source::group(g, joined).by_ids(&mut c, ids, limit).await
+    }
+
+    /// The largest stored id of a conversation, read on the primary.
+    pub(crate) async fn max_msg_id(&self, group: bool, conv: u32) -> StoreResult<u32> {
+        let mut c = self.pools.primary().await?;
+        let (table, column) = if group {
+            ("IMGroupMessage", "groupId")
+        } else {
+            ("IMMessage", "relateId")
+        };
+        let sql = format!(
+            "SELECT COALESCE(MAX(msgId), 0) FROM {table}_{} WHERE {column} = ?",
+            conv % MESSAGE_SHARDS
+        );
+        Ok(first_int(first(&mut c, &sql, params(vec![conv.into()])).await?)?.unwrap_or(0))
+    }
+
+    /// `lastChated = now` of a group.
+    pub(crate) async fn touch_group_chat(&self, g: u32, now: u32) -> StoreResult<()> {
+        let mut c = self.pools.primary().await?;
+        change(
+            &mut c,
+            "UPDATE IMGroup SET lastChated = ? WHERE id = ?",
+            params(vec![now.into(), g.into()]),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub(crate) async fn add_audio(&self, a: AudioRow) -> StoreResult<u32> {
+        let mut c = self.pools.primary().await?;
+        let sql = "INSERT INTO IMAudio (fromId, toId, path, size, duration, created) VALUES (?, ?, ?, ?, ?, ?)";
+        insert(
+            &mut c,
+            sql,
+            params(vec![
+                a.from_id.into(),
+                a.to_id.into(),
+                a.path.into(),
+                a.size.into(),
+                a.duration.into(),
+                a.created.into(),
+            ]),
+        )
+        .await
+    }
+
+    pub(crate) async fn audio(&self, id: u32) -> StoreResult<Option<AudioRow>> {
+        let mut c = self.pools.replica().await?;
+        let sql =
+            "SELECT id, fromId, toId, path, size, duration, created FROM IMAudio WHERE id = ?";
+        first(&mut c, sql, params(vec![id.into()]))
+            .await?
+            .map(|mut r| {
+                Ok(AudioRow {
+                    id: int(&mut r, 0)?,
+                    from_id: int(&mut r, 1)?,
+                    to_id: int(&mut r, 2)?,
+                    path: text(&mut r, 3)?,
+                    size: int(&mut r, 4)?,
+                    duration: int(&mut r, 5)?,
+                    created: int(&mut r, 6)?,
+                })
+            })
+            .transpose()
+    }
+}

@@ -1,0 +1,109 @@
+//! Message ids and group counters in Redis, on the original keys, each
+//! update one atomic script.
+
+use redis::Script;
+
+use super::keys::{self, atoi};
+use super::ops::RedisStore;
+use crate::store::{StoreError, StoreResult};
+
+/// `INCRBY key 1` only if the counter exists; `false` otherwise.
+const INCR_EXISTING: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCRBY', KEYS[1], 1) end
+return false";
+
+/// Seeds a missing counter (never overwriting one that appeared in the
+/// meantime) and increments it.
+const SEED_AND_INCR: &str = r"
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('INCRBY', KEYS[1], 1)";
+
+/// A stored group message: the group total grows and the sender's read
+/// mark becomes the new total.
+const GROUP_MESSAGE_STORED: &str = r"
+redis.call('HINCRBY', KEYS[1], 'count', 1)
+local v = redis.call('HGETALL', KEYS[1])
+redis.call('HSET', KEYS[2], unpack(v))
+return 1";
+
+/// The message scripts, loaded once.
+pub struct MessageScripts {
+    incr_existing: Script,
+    seed_and_incr: Script,
+    group_stored: Script,
+}
+
+impl Default for MessageScripts {
+    fn default() -> Self {
+        Self {
+            incr_existing: Script::new(INCR_EXISTING),
+            seed_and_incr: Script::new(SEED_AND_INCR),
+            group_stored: Script::new(GROUP_MESSAGE_STORED),
+        }
+    }
+}
+
+fn to_id(v: i64, key: &str) -> StoreResult<u32> {
+    u32::try_from(v)
+        .ok()
+        .filter(|id| *id != 0)
+        .ok_or_else(|| StoreError::InvalidData(format!("{key} holds {v}")))
+}
+
+impl RedisStore {
+    fn counter_key(group: bool, conv: u32) -> String {
+        if group {
+            keys::group_msg_id(conv)
+        } else {
+            keys::single_msg_id(conv)
+        }
+    }
+
+    /// The next id from an existing counter, `None` if it is missing.
+    pub(crate) async fn next_msg_id(&self, group: bool, conv: u32) -> StoreResult<Option<u32>> {
+        let key = Self::counter_key(group, conv);
+        let mut inv = self.scripts.incr_existing.prepare_invoke();
+        inv.key(&key);
+        let v: Option<i64> = self.unread.lease().await?.script(&inv).await?;
+        v.map(|v| to_id(v, &key)).transpose()
+    }
+
+    /// Seeds a missing counter with `stored_max` (unless another request
+    /// seeded it first) and returns the next id.
+    pub(crate) async fn seed_msg_id(
+        &self,
+        group: bool,
+        conv: u32,
+        stored_max: u32,
+    ) -> StoreResult<u32> {
+        let key = Self::counter_key(group, conv);
+        let mut inv = self.scripts.seed_and_incr.prepare_invoke();
+        inv.key(&key).arg(stored_max);
+        let v: i64 = self.unread.lease().await?.script(&inv).await?;
+        to_id(v, &key)
+    }
+
+    /// Counters after a stored group message.
+    pub(crate) async fn group_message_stored(&self, group: u32, sender: u32) -> StoreResult<()> {
+        let mut inv = self.scripts.group_stored.prepare_invoke();
+        inv.key(keys::group_total(group))
+            .key(keys::group_mark(sender, group));
+        self.unread
+            .lease()
+            .await?
+            .script::<i64>(&inv)
+            .await
+            .map(drop)
+    }
+
+    /// A member's join time from `group_member_<G>`, `None` if not a member.
+    pub(crate) async fn join_time(&self, group: u32, user: u32) -> StoreResult<Option<u32>> {
+        let v: Option<String> = self
+            .group_member
+            .lease()
+            .await?
+            .cmd(redis::cmd("HGET").arg(keys::group_members(group)).arg(user))
+            .await?;
+        Ok(v.filter(|s| !s.is_empty()).map(|s| atoi(&s)))
+    }
+}

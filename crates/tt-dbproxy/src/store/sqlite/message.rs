@@ -1,0 +1,268 @@
+//! Storing and reading messages. A message is stored in one transaction
+//! with everything that goes with it (sessions, relation, id, counters),
+//! so an acknowledged message is committed and ids never repeat.
+
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+
+use super::session::{add_in, create_relation_in, insert_group, insert_single, relation};
+use super::user::{last_id, text_col, u32_col};
+use super::{counter, group};
+use crate::store::{
+    AudioRow, GroupMessageRow, ID_CHUNK, MESSAGE_SHARDS, MessageRow, NewMessage, SESSION_GROUP,
+    SESSION_SINGLE, SingleMessageRow,
+};
+
+/// Counter kind of a one-to-one conversation (keyed by relation id).
+const KIND_RELATION: u32 = 1;
+/// Counter kind of a group.
+const KIND_GROUP: u32 = 2;
+
+fn overflow() -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure("message id space exhausted".into())
+}
+
+/// The next id of a conversation. A missing counter (never used, or
+/// wiped) is seeded from the largest stored id, so ids never repeat.
+fn next_msg_id(c: &Connection, kind: u32, conv: u32) -> rusqlite::Result<u32> {
+    let current: Option<i64> = c
+        .prepare_cached("SELECT last FROM tt_msg_counter WHERE kind = ?1 AND conv_id = ?2")?
+        .query_row(params![kind, conv], |r| r.get(0))
+        .optional()?;
+    let base = match current {
+        Some(v) => v,
+        None => {
+            let sql = if kind == KIND_RELATION {
+                format!(
+                    "SELECT COALESCE(MAX(msgId), 0) FROM IMMessage_{} WHERE relateId = ?1",
+                    conv % MESSAGE_SHARDS
+                )
+            } else {
+                format!(
+                    "SELECT COALESCE(MAX(msgId), 0) FROM IMGroupMessage_{} WHERE groupId = ?1",
+                    conv % MESSAGE_SHARDS
+                )
+            };
+            c.prepare_cached(&sql)?
+                .query_row(params![conv], |r| r.get(0))?
+        }
+    };
+    let next = u32::try_from(base + 1).map_err(|_| overflow())?;
+    c.prepare_cached(
+        "INSERT INTO tt_msg_counter (kind, conv_id, last) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (kind, conv_id) DO UPDATE SET last = excluded.last",
+    )?
+    .execute(params![kind, conv, next])?;
+    Ok(next)
+}
+
+pub(super) fn store(c: &mut Connection, m: &NewMessage, now: u32) -> rusqlite::Result<u32> {
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let id = if m.group {
+        add_in(&tx, m.from_id, m.to_id, SESSION_GROUP, now)?;
+        let id = next_msg_id(&tx, KIND_GROUP, m.to_id)?;
+        let row = GroupMessageRow {
+            group_id: m.to_id,
+            from_id: m.from_id,
+            msg_id: id,
+            msg_type: m.msg_type,
+            content: m.content.clone(),
+            created: m.created,
+        };
+        insert_group(&tx, &row)?;
+        tx.execute(
+            "UPDATE IMGroup SET lastChated = ?1 WHERE id = ?2",
+            params![now, m.to_id],
+        )?;
+        counter::incr_group_total(&tx, m.to_id)?;
+        counter::mark_group_read(&tx, m.from_id, m.to_id)?;
+        id
+    } else {
+        add_in(&tx, m.from_id, m.to_id, SESSION_SINGLE, now)?;
+        add_in(&tx, m.to_id, m.from_id, SESSION_SINGLE, now)?;
+        let rel = create_relation_in(&tx, m.from_id, m.to_id, now)?;
+        let id = next_msg_id(&tx, KIND_RELATION, rel)?;
+        let row = SingleMessageRow {
+            relation_id: rel,
+            from_id: m.from_id,
+            to_id: m.to_id,
+            msg_id: id,
+            msg_type: m.msg_type,
+            content: m.content.clone(),
+            created: m.created,
+        };
+        insert_single(&tx, &row)?;
+        counter::add_unread(&tx, m.to_id, m.from_id, 1)?;
+        id
+    };
+    tx.commit()?;
+    Ok(id)
+}
+
+fn message_row(r: &Row<'_>) -> rusqlite::Result<(MessageRow, i64)> {
+    Ok((
+        MessageRow {
+            msg_id: u32_col(r, 0)?,
+            from_id: u32_col(r, 1)?,
+            created: u32_col(r, 2)?,
+            msg_type: u32_col(r, 3)?,
+            content: text_col(r, 4)?,
+        },
+        r.get(5)?,
+    ))
+}
+
+/// Where a conversation's rows live and how to filter them.
+struct Source {
+    table: String,
+    sender: &'static str,
+    key_column: &'static str,
+    key: u32,
+    joined: u32,
+}
+
+impl Source {
+    fn single(c: &Connection, a: u32, b: u32) -> rusqlite::Result<Option<Self>> {
+        Ok(relation(c, a, b)?.map(|rel| Self {
+            table: format!("IMMessage_{}", rel % MESSAGE_SHARDS),
+            sender: "fromId",
+            key_column: "relateId",
+            key: rel,
+            joined: 0,
+        }))
+    }
+
+    fn group(group_id: u32, joined: u32) -> Self {
+        Self {
+            table: format!("IMGroupMessage_{}", group_id % MESSAGE_SHARDS),
+            sender: "userId",
+            key_column: "groupId",
+            key: group_id,
+            joined,
+        }
+    }
+
+    fn select(&self, extra: &str) -> String {
+        format!(
+            "SELECT msgId, {}, created, type, content, id FROM {} WHERE {} = ? AND status = 0 AND created >= ? {extra} \
+             ORDER BY created DESC, id DESC LIMIT ?",
+            self.sender, self.table, self.key_column
+        )
+    }
+
+    fn page(&self, c: &Connection, begin: u32, count: u32) -> rusqlite::Result<Vec<MessageRow>> {
+        let rows = if begin == 0 {
+            let mut stmt = c.prepare_cached(&self.select(""))?;
+            stmt.query_map(params![self.key, self.joined, count], message_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        } else {
+            let mut stmt = c.prepare_cached(&self.select("AND msgId <= ?"))?;
+            stmt.query_map(params![self.key, self.joined, begin, count], message_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        Ok(rows.into_iter().map(|(m, _)| m).collect())
+    }
+
+    fn by_ids(&self, c: &Connection, ids: &[u32], limit: u32) -> rusqlite::Result<Vec<MessageRow>> {
+        let mut all = Vec::new();
+        for chunk in ids.chunks(ID_CHUNK) {
+            let sql = self.select(&format!(
+                "AND msgId IN ({})",
+                vec!["?"; chunk.len()].join(",")
+            ));
+            let mut values: Vec<u32> = vec![self.key, self.joined];
+            values.extend_from_slice(chunk);
+            values.push(limit);
+            let mut stmt = c.prepare(&sql)?;
+            all.extend(
+                stmt.query_map(params_from_iter(values), message_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?,
+            );
+        }
+        all.sort_by(|(a, ai), (b, bi)| (b.created, bi).cmp(&(a.created, ai)));
+        all.dedup_by_key(|(_, id)| *id);
+        Ok(all
+            .into_iter()
+            .take(limit as usize)
+            .map(|(m, _)| m)
+            .collect())
+    }
+}
+
+pub(super) fn single_history(
+    c: &Connection,
+    a: u32,
+    b: u32,
+    begin: u32,
+    count: u32,
+) -> rusqlite::Result<Vec<MessageRow>> {
+    match Source::single(c, a, b)? {
+        Some(s) => s.page(c, begin, count),
+        None => Ok(Vec::new()),
+    }
+}
+
+pub(super) fn group_history(
+    c: &Connection,
+    g: u32,
+    joined: u32,
+    begin: u32,
+    count: u32,
+) -> rusqlite::Result<Vec<MessageRow>> {
+    Source::group(g, joined).page(c, begin, count)
+}
+
+pub(super) fn single_by_ids(
+    c: &Connection,
+    a: u32,
+    b: u32,
+    ids: &[u32],
+    limit: u32,
+) -> rusqlite::Result<Vec<MessageRow>> {
+    match Source::single(c, a, b)? {
+        Some(s) => s.by_ids(c, ids, limit),
+        None => Ok(Vec::new()),
+    }
+}
+
+pub(super) fn group_by_ids(
+    c: &Connection,
+    g: u32,
+    joined: u32,
+    ids: &[u32],
+    limit: u32,
+) -> rusqlite::Result<Vec<MessageRow>> {
+    Source::group(g, joined).by_ids(c, ids, limit)
+}
+
+pub(super) fn join_time(c: &Connection, g: u32, user: u32) -> rusqlite::Result<Option<u32>> {
+    if !group::is_member(c, g, user)? {
+        return Ok(None);
+    }
+    c.prepare_cached("SELECT updated FROM IMGroupMember WHERE groupId = ?1 AND userId = ?2 AND status = 0 ORDER BY id DESC LIMIT 1")?
+        .query_row(params![g, user], |r| u32_col(r, 0))
+        .optional()
+}
+
+pub(super) fn add_audio(c: &Connection, a: &AudioRow) -> rusqlite::Result<u32> {
+    c.prepare_cached("INSERT INTO IMAudio (fromId, toId, path, size, duration, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+        .execute(params![a.from_id, a.to_id, a.path, a.size, a.duration, a.created])?;
+    last_id(c)
+}
+
+pub(super) fn audio(c: &Connection, id: u32) -> rusqlite::Result<Option<AudioRow>> {
+    c.prepare_cached(
+        "SELECT id, fromId, toId, path, size, duration, created FROM IMAudio WHERE id = ?1",
+    )?
+    .query_row(params![id], |r| {
+        Ok(AudioRow {
+            id: u32_col(r, 0)?,
+            from_id: u32_col(r, 1)?,
+            to_id: u32_col(r, 2)?,
+            path: text_col(r, 3)?,
+            size: u32_col(r, 4)?,
+            duration: u32_col(r, 5)?,
+            created: u32_col(r, 6)?,
+        })
+    })
+    .optional()
+}
