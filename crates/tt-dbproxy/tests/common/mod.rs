@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod backends;
+pub mod fixtures;
 pub mod process;
 pub mod proxy;
 
