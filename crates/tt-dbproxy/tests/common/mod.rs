@@ -4,6 +4,7 @@
 
 pub mod backends;
 pub mod fixtures;
+pub mod msfs;
 pub mod process;
 pub mod proxy;
 
