@@ -18,6 +18,8 @@
 //! - [`state`]: [`state::AppState`], shared by every connection.
 //! - [`client`]: a small protocol client for `call`, benchmarks and tests.
 //! - [`cli`]: the `tt-dbproxy` command line (`serve`, `admin`, `call`).
+//! - [`sync`]: the sync center, propagating group chats into members'
+//!   recent sessions.
 //! - [`shutdown`]: reacting to SIGTERM and SIGINT.
 
 #![forbid(unsafe_code)]
@@ -34,4 +36,5 @@ pub mod net;
 pub mod shutdown;
 pub mod state;
 pub mod store;
+pub mod sync;
 pub mod wire;

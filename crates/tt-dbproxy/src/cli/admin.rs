@@ -12,8 +12,9 @@ use clap::{Args, Subcommand};
 use super::{ConfigArgs, load_config, open_store};
 use crate::auth::password;
 use crate::clock::Clock;
+use crate::handler::group::{GROUP_NORMAL, GROUP_TEMPORARY};
 use crate::handler::user::MAX_SIGN_INFO_BYTES;
-use crate::store::{DepartRecord, NewUser, Store, UserUpdate};
+use crate::store::{DepartRecord, NewGroup, NewUser, Store, UserUpdate};
 
 /// `admin` arguments.
 #[derive(Debug, Args)]
@@ -35,6 +36,39 @@ enum AdminCommand {
     Depart {
         #[command(subcommand)]
         cmd: DepartCommand,
+    },
+    /// Groups (IMGroup, IMGroupMember and the membership cache).
+    Group {
+        #[command(subcommand)]
+        cmd: GroupCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum GroupCommand {
+    /// Create a group with its members.
+    Add {
+        /// Group name.
+        name: String,
+        /// Creator's user id (may change a fixed group's members).
+        #[arg(long)]
+        creator: u32,
+        /// Member ids, comma-separated (include the creator).
+        #[arg(long, value_delimiter = ',', required = true)]
+        members: Vec<u32>,
+        /// A temporary group instead of a fixed one.
+        #[arg(long)]
+        temporary: bool,
+        /// Avatar URL.
+        #[arg(long, default_value = "")]
+        avatar: String,
+    },
+    /// List groups.
+    List,
+    /// Show a group's members.
+    Members {
+        /// Group id.
+        id: u32,
     },
 }
 
@@ -103,6 +137,7 @@ pub(super) async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
     match args.what {
         AdminCommand::User { cmd } => user(store, cmd, now).await?,
         AdminCommand::Depart { cmd } => depart(store, cmd, now).await?,
+        AdminCommand::Group { cmd } => group(store, cmd, now).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -211,6 +246,69 @@ async fn depart(store: Arc<dyn Store>, cmd: DepartCommand, now: u32) -> anyhow::
                     "{:>8}  {:<24}  {:>8}  {:>8}  {:>6}",
                     d.id, d.name, d.parent_id, d.priority, d.status
                 );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn group(store: Arc<dyn Store>, cmd: GroupCommand, now: u32) -> anyhow::Result<()> {
+    match cmd {
+        GroupCommand::Add {
+            name,
+            creator,
+            mut members,
+            temporary,
+            avatar,
+        } => {
+            ensure!(!name.is_empty(), "the group name must not be empty");
+            members.sort_unstable();
+            members.dedup();
+            let group_type = if temporary {
+                GROUP_TEMPORARY
+            } else {
+                GROUP_NORMAL
+            };
+            let id = store
+                .create_group(
+                    NewGroup {
+                        name: name.clone(),
+                        avatar,
+                        creator,
+                        group_type,
+                        members,
+                    },
+                    now,
+                )
+                .await?;
+            println!("added group {name} with id {id}");
+        }
+        GroupCommand::List => {
+            println!(
+                "{:>8}  {:<24}  {:>8}  {:>9}  {:>7}  {:>7}",
+                "id", "name", "creator", "type", "members", "version"
+            );
+            for g in store.list_groups().await? {
+                let kind = if g.group_type == GROUP_TEMPORARY {
+                    "temporary"
+                } else {
+                    "fixed"
+                };
+                println!(
+                    "{:>8}  {:<24}  {:>8}  {:>9}  {:>7}  {:>7}",
+                    g.id, g.name, g.creator, kind, g.user_count, g.version
+                );
+            }
+        }
+        GroupCommand::Members { id } => {
+            let mut members = store.group_members(id).await?;
+            members.sort_unstable();
+            ensure!(
+                !members.is_empty(),
+                "group {id} has no members (or does not exist)"
+            );
+            for m in members {
+                println!("{m}");
             }
         }
     }

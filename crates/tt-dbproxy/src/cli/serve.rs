@@ -35,6 +35,13 @@ pub(super) async fn serve(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
         }
         trigger.cancel();
     });
+    let sync = tokio::spawn(crate::sync::run(state.clone(), shutdown.clone()));
     crate::net::run(listeners, state, shutdown).await;
+    if tokio::time::timeout(std::time::Duration::from_secs(1), sync)
+        .await
+        .is_err()
+    {
+        tracing::warn!("sync center did not stop within 1 s");
+    }
     Ok(ExitCode::SUCCESS)
 }

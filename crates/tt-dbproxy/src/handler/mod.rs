@@ -10,6 +10,7 @@
 pub mod depart;
 pub mod device;
 pub mod file;
+pub mod group;
 pub mod group_shield;
 pub mod history;
 pub mod login;
@@ -23,7 +24,7 @@ mod userinfo;
 use prost::Message;
 use tracing::warn;
 use tt_proto::im::{
-    buddy, file as pb_file, group, login as pb_login, message as pb_message, server,
+    buddy, file as pb_file, group as pb_group, login as pb_login, message as pb_message, server,
 };
 use tt_proto::{CheckRequired, MissingField};
 
@@ -126,7 +127,7 @@ pub enum Command {
     /// CID_OTHER_GET_DEVICE_TOKEN_REQ.
     GetDeviceTokens(Decoded<server::ImGetDeviceTokenReq>),
     /// CID_GROUP_SHIELD_GROUP_REQUEST.
-    GroupShield(Decoded<group::ImGroupShieldReq>),
+    GroupShield(Decoded<pb_group::ImGroupShieldReq>),
     /// CID_OTHER_GET_SHIELD_REQ.
     GetGroupShield(Decoded<server::ImGroupGetShieldReq>),
     /// CID_FILE_HAS_OFFLINE_REQ.
@@ -147,6 +148,14 @@ pub enum Command {
     UnreadCount(Decoded<pb_message::ImUnreadMsgCntReq>),
     /// CID_MSG_READ_ACK.
     ReadAck(Decoded<pb_message::ImMsgDataReadAck>),
+    /// CID_GROUP_NORMAL_LIST_REQUEST.
+    GroupList(Decoded<pb_group::ImNormalGroupListReq>),
+    /// CID_GROUP_INFO_REQUEST.
+    GroupInfo(Decoded<pb_group::ImGroupInfoListReq>),
+    /// CID_GROUP_CREATE_REQUEST.
+    GroupCreate(Decoded<pb_group::ImGroupCreateReq>),
+    /// CID_GROUP_CHANGE_MEMBER_REQUEST.
+    GroupChangeMember(Decoded<pb_group::ImGroupChangeMemberReq>),
 }
 
 /// A decoded request, or `None` after logging why the body was refused
@@ -188,6 +197,10 @@ impl Command {
             0x030b => Self::LatestMsgId(decode(body)),
             0x0307 => Self::UnreadCount(decode(body)),
             0x0303 => Self::ReadAck(decode(body)),
+            0x0401 => Self::GroupList(decode(body)),
+            0x0403 => Self::GroupInfo(decode(body)),
+            0x0405 => Self::GroupCreate(decode(body)),
+            0x0407 => Self::GroupChangeMember(decode(body)),
             other => Self::Unknown(other),
         }
     }
@@ -227,6 +240,10 @@ impl Command {
             Self::LatestMsgId(_) => "latest_msg_id",
             Self::UnreadCount(_) => "unread_count",
             Self::ReadAck(_) => "read_ack",
+            Self::GroupList(_) => "group_list",
+            Self::GroupInfo(_) => "group_info",
+            Self::GroupCreate(_) => "group_create",
+            Self::GroupChangeMember(_) => "group_change_member",
         }
     }
 
@@ -268,6 +285,12 @@ impl Command {
             Self::ReadAck(req) => {
                 unread::read_ack(state, parsed(name, req)?).await;
                 None
+            }
+            Self::GroupList(req) => Some(self::group::normal_list(state, parsed(name, req)?).await),
+            Self::GroupInfo(req) => Some(self::group::info(state, parsed(name, req)?).await),
+            Self::GroupCreate(req) => Some(self::group::create(state, parsed(name, req)?).await),
+            Self::GroupChangeMember(req) => {
+                Some(self::group::change_members(state, parsed(name, req)?).await)
             }
         }
     }

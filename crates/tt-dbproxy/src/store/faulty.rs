@@ -11,9 +11,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    AudioRow, DepartRecord, DeviceToken, GroupMessageRow, LastMessage, MessageRow, NewMessage,
-    NewUser, OfflineFile, Platform, SessionRecord, SingleMessageRow, Store, StoreError,
-    StoreResult, UserRecord, UserUpdate,
+    AudioRow, DepartRecord, DeviceToken, GroupMessageRow, GroupRecord, LastMessage, MessageRow,
+    NewGroup, NewMessage, NewUser, OfflineFile, Platform, SessionRecord, SingleMessageRow, Store,
+    StoreError, StoreResult, UserRecord, UserUpdate,
 };
 
 #[derive(Default)]
@@ -175,6 +175,15 @@ faulty_store! {
     GroupExists => fn group_exists(&self, group_id: u32) -> bool;
     IsGroupMember => fn is_group_member(&self, group_id: u32, user_id: u32) -> bool;
     UserGroups => fn user_groups(&self, user_id: u32) -> Vec<u32>;
+    GroupsByIds => fn groups_by_ids(&self, ids: &[u32]) -> Vec<GroupRecord>;
+    ListGroups => fn list_groups(&self) -> Vec<GroupRecord>;
+    GroupMembers => fn group_members(&self, group_id: u32) -> Vec<u32>;
+    CreateGroup => fn create_group(&self, group: NewGroup, now: u32) -> u32;
+    ChangeGroupMembers => fn change_group_members(&self, group_id: u32, add: bool, users: &[u32], now: u32) -> ();
+    GroupsChattedSince => fn groups_chatted_since(&self, since: u32) -> Vec<(u32, u32)>;
+    TouchGroupSession => fn touch_group_session(&self, user_id: u32, group_id: u32, at: u32, now: u32) -> ();
+    GroupSyncCursor => fn group_sync_cursor(&self) -> Option<u32>;
+    SetGroupSyncCursor => fn set_group_sync_cursor(&self, at: u32) -> ();
     SetGroupPushShield => fn set_group_push_shield(&self, group_id: u32, user_id: u32, status: u32) -> ();
     GroupPushShields => fn group_push_shields(&self, group_id: u32) -> Vec<(u32, u32)>;
     RegisterDeviceToken => fn register_device_token(&self, user_id: u32, platform: Platform, token: &str) -> ();

@@ -25,9 +25,9 @@ use async_trait::async_trait;
 
 pub use faulty::{FaultyStore, StoreOp};
 pub use model::{
-    AudioRow, DepartRecord, DeviceToken, GroupMessageRow, LastMessage, MessageRow, NewMessage,
-    NewUser, OfflineFile, Platform, SESSION_GROUP, SESSION_SINGLE, SessionRecord, SingleMessageRow,
-    UserRecord, UserUpdate,
+    AudioRow, DepartRecord, DeviceToken, GroupMessageRow, GroupRecord, LastMessage, MessageRow,
+    NewGroup, NewMessage, NewUser, OfflineFile, Platform, SESSION_GROUP, SESSION_SINGLE,
+    SessionRecord, SingleMessageRow, UserRecord, UserUpdate,
 };
 pub use mysql_redis::MysqlRedisStore;
 pub use sqlite::SqliteStore;
@@ -288,6 +288,52 @@ pub trait Store: Send + Sync + 'static {
 
     /// The groups a user is a member of, most recently joined first.
     async fn user_groups(&self, user_id: u32) -> StoreResult<Vec<u32>>;
+
+    /// `IMGroup` rows of the given ids (any type and status), most
+    /// recently updated first.
+    async fn groups_by_ids(&self, ids: &[u32]) -> StoreResult<Vec<GroupRecord>>;
+
+    /// Every group, ordered by id (for `admin group list`).
+    async fn list_groups(&self) -> StoreResult<Vec<GroupRecord>>;
+
+    /// The current members of a group (any order).
+    async fn group_members(&self, group_id: u32) -> StoreResult<Vec<u32>>;
+
+    /// Creates a group with `members` (joined at `now`, version 1, status
+    /// 0, `userCnt` = member count), replacing any stale membership left
+    /// under the same id; returns the group id.
+    async fn create_group(&self, group: NewGroup, now: u32) -> StoreResult<u32>;
+
+    /// Adds (`add`) or removes members, keeps `userCnt` equal to the
+    /// member count and bumps `version`. Members added rejoin at `now`.
+    async fn change_group_members(
+        &self,
+        group_id: u32,
+        add: bool,
+        users: &[u32],
+        now: u32,
+    ) -> StoreResult<()>;
+
+    /// Groups with status 0 whose `lastChated` is at or after `since`
+    /// (and not 0): `(group, lastChated)`, ascending by group.
+    async fn groups_chatted_since(&self, since: u32) -> StoreResult<Vec<(u32, u32)>>;
+
+    /// The sync center's step for one member: an existing group session
+    /// (any status) gets `updated = at`; a missing one is created with
+    /// status 0 and `updated = now`.
+    async fn touch_group_session(
+        &self,
+        user_id: u32,
+        group_id: u32,
+        at: u32,
+        now: u32,
+    ) -> StoreResult<()>;
+
+    /// The sync center's cursor (`last_update_group`), `None` if unset.
+    async fn group_sync_cursor(&self) -> StoreResult<Option<u32>>;
+
+    /// Moves the sync center's cursor.
+    async fn set_group_sync_cursor(&self, at: u32) -> StoreResult<()>;
 
     /// Stores a member's push-shield value for a group (as given).
     async fn set_group_push_shield(

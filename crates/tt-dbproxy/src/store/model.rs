@@ -236,3 +236,43 @@ pub struct AudioRow {
     /// `created`.
     pub created: u32,
 }
+
+/// One `IMGroup` row.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupRecord {
+    /// `id`.
+    pub id: u32,
+    /// `name`.
+    pub name: String,
+    /// `avatar`.
+    pub avatar: String,
+    /// `creator`.
+    pub creator: u32,
+    /// `type`: 1 normal (fixed), 2 temporary.
+    pub group_type: u32,
+    /// `userCnt`: members (informational).
+    pub user_count: u32,
+    /// `status`: 0 normal, 1 deleted.
+    pub status: u32,
+    /// `version`: +1 on each member change.
+    pub version: u32,
+    /// `lastChated`: db_proxy time of the last stored message.
+    pub last_chated: u32,
+    /// `updated`.
+    pub updated: u32,
+}
+
+/// A group to create.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewGroup {
+    /// `name`.
+    pub name: String,
+    /// `avatar`.
+    pub avatar: String,
+    /// `creator`.
+    pub creator: u32,
+    /// `type`.
+    pub group_type: u32,
+    /// Initial members (distinct).
+    pub members: Vec<u32>,
+}

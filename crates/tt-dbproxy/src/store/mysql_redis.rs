@@ -15,9 +15,9 @@ use async_trait::async_trait;
 use super::mysql::{MysqlPools, MysqlStore, schema};
 use super::redis::RedisStore;
 use super::{
-    AudioRow, DepartRecord, DeviceToken, GroupMessageRow, LastMessage, MessageRow, NewMessage,
-    NewUser, OfflineFile, Platform, SESSION_GROUP, SESSION_SINGLE, SessionRecord, SingleMessageRow,
-    Store, StoreError, StoreResult, UserRecord, UserUpdate,
+    AudioRow, DepartRecord, DeviceToken, GroupMessageRow, GroupRecord, LastMessage, MessageRow,
+    NewGroup, NewMessage, NewUser, OfflineFile, Platform, SESSION_GROUP, SESSION_SINGLE,
+    SessionRecord, SingleMessageRow, Store, StoreError, StoreResult, UserRecord, UserUpdate,
 };
 use crate::config::Config;
 
@@ -417,6 +417,94 @@ impl Store for MysqlRedisStore {
 
     async fn user_groups(&self, user_id: u32) -> StoreResult<Vec<u32>> {
         bounded("user groups", self.sql.user_groups(user_id)).await
+    }
+
+    async fn groups_by_ids(&self, ids: &[u32]) -> StoreResult<Vec<GroupRecord>> {
+        bounded("groups", self.sql.groups_by_ids(ids)).await
+    }
+
+    async fn list_groups(&self) -> StoreResult<Vec<GroupRecord>> {
+        bounded("list groups", self.sql.list_groups()).await
+    }
+
+    async fn group_members(&self, group_id: u32) -> StoreResult<Vec<u32>> {
+        if !bounded("group exists", self.ensure_group(group_id)).await? {
+            return Ok(Vec::new());
+        }
+        self.redis.member_ids(group_id).await
+    }
+
+    async fn create_group(&self, group: NewGroup, now: u32) -> StoreResult<u32> {
+        let id = bounded("create group", self.sql.insert_group(&group, now)).await?;
+        self.redis.clear_group_members(id).await?;
+        for user in &group.members {
+            bounded(
+                "add group member",
+                self.sql.add_group_member(id, *user, now),
+            )
+            .await?;
+        }
+        let joined: Vec<(u32, u32)> = group.members.iter().map(|u| (*u, now)).collect();
+        self.redis.add_group_members(id, &joined).await?;
+        if let Err(e) = self.redis.init_group_msg_id(id).await {
+            tracing::warn!(error = %e, group = id, "group created but its message counter was not initialised");
+        }
+        Ok(id)
+    }
+
+    async fn change_group_members(
+        &self,
+        group_id: u32,
+        add: bool,
+        users: &[u32],
+        now: u32,
+    ) -> StoreResult<()> {
+        bounded("group exists", self.ensure_group(group_id)).await?;
+        if add {
+            for user in users {
+                bounded(
+                    "add group member",
+                    self.sql.add_group_member(group_id, *user, now),
+                )
+                .await?;
+            }
+            let joined: Vec<(u32, u32)> = users.iter().map(|u| (*u, now)).collect();
+            self.redis.add_group_members(group_id, &joined).await?;
+        } else {
+            bounded(
+                "remove group members",
+                self.sql.remove_group_members(group_id, users),
+            )
+            .await?;
+            self.redis.remove_group_members(group_id, users).await?;
+        }
+        bounded("recount group", self.sql.recount_group(group_id, true)).await
+    }
+
+    async fn groups_chatted_since(&self, since: u32) -> StoreResult<Vec<(u32, u32)>> {
+        bounded("groups chatted", self.sql.groups_chatted_since(since)).await
+    }
+
+    async fn touch_group_session(
+        &self,
+        user_id: u32,
+        group_id: u32,
+        at: u32,
+        now: u32,
+    ) -> StoreResult<()> {
+        bounded(
+            "touch group session",
+            self.sql.touch_group_session(user_id, group_id, at, now),
+        )
+        .await
+    }
+
+    async fn group_sync_cursor(&self) -> StoreResult<Option<u32>> {
+        self.redis.sync_cursor().await
+    }
+
+    async fn set_group_sync_cursor(&self, at: u32) -> StoreResult<()> {
+        self.redis.set_sync_cursor(at).await
     }
 
     async fn set_group_push_shield(

@@ -3,6 +3,7 @@
 //! statement parameterised. Updates report changed rows (the client never
 //! sets `CLIENT_FOUND_ROWS`), like the original.
 
+mod group;
 mod message;
 mod pool;
 pub mod schema;

@@ -59,3 +59,6 @@ pub fn single_msg_id(relation: u32) -> String {
 pub fn group_msg_id(group: u32) -> String {
     format!("group_msg_id_{group}")
 }
+
+/// The sync center's cursor (seconds), pool `unread`.
+pub const SYNC_CURSOR: &str = "last_update_group";

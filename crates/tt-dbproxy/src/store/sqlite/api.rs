@@ -5,9 +5,9 @@ use async_trait::async_trait;
 
 use super::{SqliteStore, counter, depart, device, file, group, message, session, user};
 use crate::store::{
-    AudioRow, DepartRecord, DeviceToken, GroupMessageRow, LastMessage, MessageRow, NewMessage,
-    NewUser, OfflineFile, Platform, SessionRecord, SingleMessageRow, Store, StoreResult,
-    UserRecord, UserUpdate,
+    AudioRow, DepartRecord, DeviceToken, GroupMessageRow, GroupRecord, LastMessage, MessageRow,
+    NewGroup, NewMessage, NewUser, OfflineFile, Platform, SessionRecord, SingleMessageRow, Store,
+    StoreResult, UserRecord, UserUpdate,
 };
 
 #[async_trait]
@@ -254,6 +254,60 @@ impl Store for SqliteStore {
 
     async fn user_groups(&self, user_id: u32) -> StoreResult<Vec<u32>> {
         self.read(move |c| group::user_groups(c, user_id)).await
+    }
+
+    async fn groups_by_ids(&self, ids: &[u32]) -> StoreResult<Vec<GroupRecord>> {
+        let ids = ids.to_vec();
+        self.read(move |c| group::by_ids(c, &ids)).await
+    }
+
+    async fn list_groups(&self) -> StoreResult<Vec<GroupRecord>> {
+        self.read(group::list).await
+    }
+
+    async fn group_members(&self, group_id: u32) -> StoreResult<Vec<u32>> {
+        self.read(move |c| group::members(c, group_id)).await
+    }
+
+    async fn create_group(&self, g: NewGroup, now: u32) -> StoreResult<u32> {
+        self.write(move |c| group::create(c, &g, now)).await
+    }
+
+    async fn change_group_members(
+        &self,
+        group_id: u32,
+        add: bool,
+        users: &[u32],
+        now: u32,
+    ) -> StoreResult<()> {
+        let users = users.to_vec();
+        self.write(move |c| group::change_members(c, group_id, add, &users, now))
+            .await
+    }
+
+    async fn groups_chatted_since(&self, since: u32) -> StoreResult<Vec<(u32, u32)>> {
+        self.read(move |c| group::chatted_since(c, since)).await
+    }
+
+    async fn touch_group_session(
+        &self,
+        user_id: u32,
+        group_id: u32,
+        at: u32,
+        now: u32,
+    ) -> StoreResult<()> {
+        self.write(move |c| session::touch_group(c, user_id, group_id, at, now))
+            .await
+    }
+
+    async fn group_sync_cursor(&self) -> StoreResult<Option<u32>> {
+        self.read(|c| user::state_value(c, user::GROUP_SYNC_CURSOR))
+            .await
+    }
+
+    async fn set_group_sync_cursor(&self, at: u32) -> StoreResult<()> {
+        self.write(move |c| user::set_state_value(c, user::GROUP_SYNC_CURSOR, at))
+            .await
     }
 
     async fn set_group_push_shield(

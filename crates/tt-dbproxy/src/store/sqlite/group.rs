@@ -1,9 +1,10 @@
 //! Group membership (`IMGroupMember`, the embedded store's only membership
 //! source) and per-member push settings.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::user::u32_col;
+use super::user::{last_id, text_col, u32_col};
+use crate::store::{GroupRecord, ID_CHUNK, NewGroup};
 
 pub(super) fn add_member(
     c: &mut Connection,
@@ -12,25 +13,129 @@ pub(super) fn add_member(
     now: u32,
 ) -> rusqlite::Result<()> {
     let tx = c.transaction()?;
-    let existing = tx
+    add_member_in(&tx, group_id, user_id, now)?;
+    tx.commit()
+}
+
+/// Adds or revives a membership row inside the caller's transaction.
+fn add_member_in(c: &Connection, group_id: u32, user_id: u32, now: u32) -> rusqlite::Result<()> {
+    let existing = c
         .prepare_cached("SELECT id FROM IMGroupMember WHERE groupId = ?1 AND userId = ?2 ORDER BY id DESC LIMIT 1")?
         .query_row(params![group_id, user_id], |r| u32_col(r, 0))
         .optional()?;
     match existing {
-        Some(id) => {
-            tx.execute(
-                "UPDATE IMGroupMember SET status = 0, updated = ?1 WHERE id = ?2",
-                params![now, id],
-            )?;
+        Some(id) => c.execute("UPDATE IMGroupMember SET status = 0, updated = ?1 WHERE id = ?2", params![now, id])?,
+        None => c.execute(
+            "INSERT INTO IMGroupMember (groupId, userId, status, created, updated) VALUES (?1, ?2, 0, ?3, ?3)",
+            params![group_id, user_id, now],
+        )?,
+    };
+    Ok(())
+}
+
+const GROUP_COLUMNS: &str =
+    "id, name, avatar, creator, type, userCnt, status, version, lastChated, updated";
+
+fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRecord> {
+    Ok(GroupRecord {
+        id: u32_col(r, 0)?,
+        name: text_col(r, 1)?,
+        avatar: text_col(r, 2)?,
+        creator: u32_col(r, 3)?,
+        group_type: u32_col(r, 4)?,
+        user_count: u32_col(r, 5)?,
+        status: u32_col(r, 6)?,
+        version: u32_col(r, 7)?,
+        last_chated: u32_col(r, 8)?,
+        updated: u32_col(r, 9)?,
+    })
+}
+
+pub(super) fn list(c: &Connection) -> rusqlite::Result<Vec<GroupRecord>> {
+    let mut stmt = c.prepare_cached(&format!("SELECT {GROUP_COLUMNS} FROM IMGroup ORDER BY id"))?;
+    let rows = stmt.query_map([], group_row)?;
+    rows.collect()
+}
+
+pub(super) fn by_ids(c: &Connection, ids: &[u32]) -> rusqlite::Result<Vec<GroupRecord>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(ID_CHUNK) {
+        let sql = format!(
+            "SELECT {GROUP_COLUMNS} FROM IMGroup WHERE id IN ({})",
+            vec!["?"; chunk.len()].join(",")
+        );
+        let mut stmt = c.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(chunk), group_row)?;
+        for row in rows {
+            out.push(row?);
         }
-        None => {
+    }
+    out.sort_by(|a, b| (b.updated, b.id).cmp(&(a.updated, a.id)));
+    Ok(out)
+}
+
+pub(super) fn members(c: &Connection, group_id: u32) -> rusqlite::Result<Vec<u32>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT DISTINCT userId FROM IMGroupMember WHERE groupId = ?1 AND status = 0",
+    )?;
+    let rows = stmt.query_map(params![group_id], |r| u32_col(r, 0))?;
+    rows.collect()
+}
+
+fn recount(c: &Connection, group_id: u32, bump_version: bool) -> rusqlite::Result<()> {
+    let sql = if bump_version {
+        "UPDATE IMGroup SET userCnt = (SELECT COUNT(DISTINCT userId) FROM IMGroupMember WHERE groupId = ?1 AND status = 0),          version = version + 1 WHERE id = ?1"
+    } else {
+        "UPDATE IMGroup SET userCnt = (SELECT COUNT(DISTINCT userId) FROM IMGroupMember WHERE groupId = ?1 AND status = 0) WHERE id = ?1"
+    };
+    c.execute(sql, params![group_id])?;
+    Ok(())
+}
+
+pub(super) fn create(c: &mut Connection, g: &NewGroup, now: u32) -> rusqlite::Result<u32> {
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute(
+        "INSERT INTO IMGroup (name, avatar, creator, type, userCnt, status, version, lastChated, updated, created)          VALUES (?1, ?2, ?3, ?4, 0, 0, 1, 0, ?5, ?5)",
+        params![g.name, g.avatar, g.creator, g.group_type, now],
+    )?;
+    let id = last_id(&tx)?;
+    tx.execute("DELETE FROM IMGroupMember WHERE groupId = ?1", params![id])?;
+    for user in &g.members {
+        add_member_in(&tx, id, *user, now)?;
+    }
+    recount(&tx, id, false)?;
+    tx.commit()?;
+    Ok(id)
+}
+
+pub(super) fn change_members(
+    c: &mut Connection,
+    group_id: u32,
+    add: bool,
+    users: &[u32],
+    now: u32,
+) -> rusqlite::Result<()> {
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for user in users {
+        if add {
+            add_member_in(&tx, group_id, *user, now)?;
+        } else {
             tx.execute(
-                "INSERT INTO IMGroupMember (groupId, userId, status, created, updated) VALUES (?1, ?2, 0, ?3, ?3)",
-                params![group_id, user_id, now],
+                "UPDATE IMGroupMember SET status = 1 WHERE groupId = ?1 AND userId = ?2 AND status = 0",
+                params![group_id, user],
             )?;
         }
     }
+    recount(&tx, group_id, true)?;
     tx.commit()
+}
+
+pub(super) fn chatted_since(c: &Connection, since: u32) -> rusqlite::Result<Vec<(u32, u32)>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT id, lastChated FROM IMGroup WHERE status = 0 AND lastChated >= ?1 AND lastChated != 0 ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![since], |r| Ok((u32_col(r, 0)?, u32_col(r, 1)?)))?;
+    rows.collect()
 }
 
 pub(super) fn exists(c: &Connection, group_id: u32) -> rusqlite::Result<bool> {

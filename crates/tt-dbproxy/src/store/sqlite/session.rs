@@ -99,6 +99,30 @@ pub(super) fn add_in(
     }
 }
 
+/// The sync center's touch: an existing group session (any status) gets
+/// `updated = at`; a missing one is created.
+pub(super) fn touch_group(
+    c: &mut Connection,
+    user_id: u32,
+    group_id: u32,
+    at: u32,
+    now: u32,
+) -> rusqlite::Result<()> {
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    match find_any(&tx, user_id, group_id, crate::store::SESSION_GROUP, false)? {
+        Some(id) => {
+            tx.execute(
+                "UPDATE IMRecentSession SET updated = ?1 WHERE id = ?2",
+                params![at, id],
+            )?;
+        }
+        None => {
+            add_in(&tx, user_id, group_id, crate::store::SESSION_GROUP, now)?;
+        }
+    }
+    tx.commit()
+}
+
 /// Changed-rows semantics.
 pub(super) fn remove(c: &Connection, session_id: u32, now: u32) -> rusqlite::Result<bool> {
     let n = c.prepare_cached(

@@ -217,14 +217,25 @@ pub(super) fn update(
     Ok(true)
 }
 
-pub(super) fn gate(c: &Connection) -> rusqlite::Result<Option<u32>> {
+/// Name of the sync center's cursor in `tt_state`.
+pub(super) const GROUP_SYNC_CURSOR: &str = "last_update_group";
+
+pub(super) fn state_value(c: &Connection, name: &str) -> rusqlite::Result<Option<u32>> {
     c.prepare_cached("SELECT value FROM tt_state WHERE name = ?1")?
-        .query_row(params![GATE], |r| u32_col(r, 0))
+        .query_row(params![name], |r| u32_col(r, 0))
         .optional()
 }
 
-pub(super) fn set_gate(c: &Connection, at: u32) -> rusqlite::Result<()> {
+pub(super) fn set_state_value(c: &Connection, name: &str, at: u32) -> rusqlite::Result<()> {
     c.prepare_cached("INSERT INTO tt_state (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value")?
-        .execute(params![GATE, at])?;
+        .execute(params![name, at])?;
     Ok(())
+}
+
+pub(super) fn gate(c: &Connection) -> rusqlite::Result<Option<u32>> {
+    state_value(c, GATE)
+}
+
+pub(super) fn set_gate(c: &Connection, at: u32) -> rusqlite::Result<()> {
+    set_state_value(c, GATE, at)
 }

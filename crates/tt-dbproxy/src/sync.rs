@@ -1,0 +1,80 @@
+//! The sync center (messages spec §5): every few seconds, groups that
+//! chatted since the last cycle get their members' recent sessions moved
+//! up (or created), which is how a group conversation reaches members
+//! other than the sender.
+//!
+//! Fixed against the original: the stored cursor is used at start-up (the
+//! original ignored it), the next cursor is taken before the scan, and it
+//! only advances when the scan succeeded.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::state::AppState;
+use crate::store::StoreResult;
+
+/// Time between cycles.
+pub const SYNC_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The cursor to start from: the stored one, else now (stored).
+pub async fn initial_cursor(state: &AppState) -> u32 {
+    match state.store.group_sync_cursor().await {
+        Ok(Some(c)) => c,
+        other => {
+            if let Err(e) = &other {
+                warn!(error = %e, "sync center: cannot read its cursor; starting from now");
+            }
+            let now = state.clock.now_secs();
+            if let Err(e) = state.store.set_group_sync_cursor(now).await {
+                warn!(error = %e, "sync center: cannot store its cursor");
+            }
+            now
+        }
+    }
+}
+
+/// One cycle from `cursor`; on success returns the next cursor (taken
+/// before the scan, so nothing stored during the scan is skipped).
+pub async fn cycle(state: &AppState, cursor: u32) -> StoreResult<u32> {
+    let store = &state.store;
+    let next = state.clock.now_secs();
+    let groups = store.groups_chatted_since(cursor).await?;
+    for (group, last_chated) in &groups {
+        let members = match store.group_members(*group).await {
+            Ok(m) => m,
+            Err(e) => {
+                warn!(error = %e, group, "sync center: members unavailable; group retried next cycle");
+                return Err(e);
+            }
+        };
+        for user in members {
+            store
+                .touch_group_session(user, *group, *last_chated, next)
+                .await?;
+        }
+    }
+    store.set_group_sync_cursor(next).await?;
+    debug!(groups = groups.len(), cursor = next, "sync center cycle");
+    Ok(next)
+}
+
+/// Runs cycles until `shutdown` is cancelled; errors are logged and the
+/// cursor stays put so the window is retried.
+pub async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
+    let mut cursor = initial_cursor(&state).await;
+    info!(cursor, "sync center started");
+    loop {
+        match cycle(&state, cursor).await {
+            Ok(next) => cursor = next,
+            Err(e) => warn!(error = %e, cursor, "sync center cycle failed; cursor kept"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(SYNC_INTERVAL) => {}
+        }
+    }
+    info!("sync center stopped");
+}
