@@ -69,6 +69,7 @@ macro_rules! on_every_backend {
 pub struct TestServer {
     pub addr: SocketAddr,
     pub store: Arc<FaultyStore>,
+    pub state: Arc<AppState>,
     pub clock: Clock,
     pub shutdown: CancellationToken,
     pub handle: JoinHandle<()>,
@@ -172,10 +173,15 @@ impl TestServer {
         let addr = listeners[0].local_addr().unwrap();
         let state = AppState::new(config, store.clone(), clock.clone());
         let shutdown = CancellationToken::new();
-        let handle = tokio::spawn(tt_dbproxy::net::run(listeners, state, shutdown.clone()));
+        let handle = tokio::spawn(tt_dbproxy::net::run(
+            listeners,
+            state.clone(),
+            shutdown.clone(),
+        ));
         Self {
             addr,
             store,
+            state,
             clock,
             shutdown,
             handle,
