@@ -277,3 +277,80 @@ fn admin_departments_and_user_set_are_served_to_clients() {
     let nothing = run(dir.path(), &["admin", "user", "set", "1"], &[]);
     assert!(!nothing.status.success());
 }
+
+#[test]
+fn messages_and_groups_through_call_and_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = |args: &[&str]| {
+        let out = run(dir.path(), args, &[]);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(
+        ok(&[
+            "admin",
+            "group",
+            "add",
+            "team",
+            "--creator",
+            "1",
+            "--members",
+            "1,2,3"
+        ])
+        .contains("with id 1")
+    );
+    let list = ok(&["admin", "group", "list"]);
+    assert!(
+        list.contains("team") && list.contains("fixed") && list.contains(" 3 "),
+        "{list}"
+    );
+    assert_eq!(
+        ok(&["admin", "group", "members", "1"])
+            .lines()
+            .collect::<Vec<_>>(),
+        vec!["1", "2", "3"]
+    );
+
+    let server = ServerProcess::spawn(dir.path(), &[], &[]);
+    let addr = server.addr.to_string();
+    // "aGk=" is "hi".
+    let send = r#"{"from_user_id":2,"to_session_id":1,"msg_id":0,"create_time":1000,"msg_type":"MSG_TYPE_GROUP_TEXT","msg_data":"aGk=","attach_data":"QUI="}"#;
+    let (sent_ok, v, text) = call(dir.path(), &addr, "CID_MSG_DATA", send);
+    assert!(sent_ok, "{text}");
+    assert_eq!(v["msg_id"], 1);
+    assert_eq!(v["msg_data"], "aGk=");
+    let (_, v, text) = call(
+        dir.path(),
+        &addr,
+        "CID_MSG_UNREAD_CNT_REQUEST",
+        r#"{"user_id":1}"#,
+    );
+    assert_eq!(v["total_cnt"], 1, "{text}");
+    assert_eq!(
+        v["unreadinfo_list"][0]["latest_msg_type"],
+        "MSG_TYPE_GROUP_TEXT"
+    );
+    let (_, v, text) = call(
+        dir.path(),
+        &addr,
+        "CID_GROUP_INFO_REQUEST",
+        r#"{"user_id":1,"group_version_list":[{"group_id":1,"version":0}]}"#,
+    );
+    assert_eq!(
+        v["group_info_list"][0]["group_member_list"],
+        serde_json::json!([1, 2, 3]),
+        "{text}"
+    );
+    let ack = run(
+        dir.path(),
+        &[
+            "call",
+            "--addr",
+            &addr,
+            "CID_MSG_READ_ACK",
+            r#"{"user_id":1,"session_id":1,"msg_id":1,"session_type":"SESSION_TYPE_GROUP"}"#,
+        ],
+        &[],
+    );
+    assert!(ack.status.success(), "{ack:?}");
+}

@@ -251,3 +251,57 @@ async fn a_failing_redis_select_is_a_failed_connect() {
     );
     assert!(store.user_list_gate().await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_while_redis_is_down_is_not_acknowledged_and_stores_nothing() {
+    if skipped() {
+        return;
+    }
+    let (db, lease) = prepared().await;
+    let redis_proxy = FlakyProxy::start(host_port(&redis_base(), "redis://")).await;
+    let redis_url = format!("redis://{}/{}", redis_proxy.addr, lease.db);
+    let s = TestServer::start_mysql(&db.url(), &redis_url, false, |c| {
+        c.storage.acquire_timeout_ms = WAIT_MS
+    })
+    .await;
+    let mut c = s.client().await;
+    let m = tt_proto::im::message::ImMsgData {
+        from_user_id: Some(1),
+        to_session_id: Some(2),
+        msg_id: Some(0),
+        create_time: Some(1),
+        msg_type: Some(1),
+        msg_data: Some(b"x".to_vec()),
+        attach_data: ab(),
+    };
+    let first: tt_proto::im::message::ImMsgData = call(&mut c, 0x0301, &m, 3, 0x0301).await;
+    assert_eq!(first.msg_id, Some(1));
+    redis_proxy.set_up(false);
+    let rsp = tokio::time::timeout(
+        HANG_BOUND,
+        call::<tt_proto::im::message::ImMsgData>(&mut c, 0x0301, &m, 3, 0x0301),
+    )
+    .await
+    .expect("an answer in time");
+    assert_eq!(
+        rsp.msg_id,
+        Some(0),
+        "no id can be allocated: not acknowledged"
+    );
+    assert_eq!(
+        s.store.single_history(1, 2, 0, 10).await.unwrap().len(),
+        1,
+        "nothing stored"
+    );
+    redis_proxy.set_up(true);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let rsp: tt_proto::im::message::ImMsgData = call(&mut c, 0x0301, &m, 3, 0x0301).await;
+        if rsp.msg_id == Some(2) {
+            break;
+        }
+        assert_eq!(rsp.msg_id, Some(0));
+        assert!(Instant::now() < deadline, "no recovery");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -40,7 +40,7 @@ impl MysqlStore {
                 out.push(group_row(r)?);
             }
         }
-        out.sort_by(|a, b| (b.updated, b.id).cmp(&(a.updated, a.id)));
+        out.sort_by_key(|g| std::cmp::Reverse((g.updated, g.id)));
         Ok(out)
     }
 

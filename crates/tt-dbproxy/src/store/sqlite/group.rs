@@ -70,7 +70,7 @@ pub(super) fn by_ids(c: &Connection, ids: &[u32]) -> rusqlite::Result<Vec<GroupR
             out.push(row?);
         }
     }
-    out.sort_by(|a, b| (b.updated, b.id).cmp(&(a.updated, a.id)));
+    out.sort_by_key(|g| std::cmp::Reverse((g.updated, g.id)));
     Ok(out)
 }
 
