@@ -14,7 +14,9 @@
 //!   settings) is read from the backend on each request, never cached for
 //!   more than a second.
 
+pub mod backoff;
 pub mod faulty;
+mod history;
 pub mod model;
 pub mod mysql;
 pub mod mysql_redis;

@@ -2,11 +2,12 @@
 //! audio rows, the largest stored id (to seed a lost counter), and the
 //! named locks that stand in for the unique keys TeamTalk's schema lacks.
 
-use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Value};
 
 use super::pool::map_err;
 use super::sql::{MysqlStore, change, first, first_int, insert, int, params, rows, text};
+use crate::store::history::{HistorySource, newest};
 use crate::store::{AudioRow, ID_CHUNK, MESSAGE_SHARDS, MessageRow, StoreError, StoreResult};
 
 /// Longest wait for a named lock (seconds).
@@ -35,113 +36,86 @@ pub(super) async fn unlock(c: &mut Conn, name: &str) {
     let _ = c.exec_drop("SELECT RELEASE_LOCK(?)", (name,)).await;
 }
 
-/// Which table and columns hold a conversation.
-struct Source {
-    table: String,
-    sender: &'static str,
-    key_column: &'static str,
-    key: u32,
-    joined: u32,
+async fn fetch(
+    c: &mut Conn,
+    s: &HistorySource,
+    extra: &str,
+    values: Vec<Value>,
+    limit: u32,
+) -> StoreResult<Vec<(MessageRow, u32)>> {
+    let mut all: Vec<Value> = vec![s.key.into(), s.joined.into()];
+    all.extend(values);
+    all.push(limit.into());
+    rows(c, &s.select(extra), params(all))
+        .await?
+        .into_iter()
+        .map(|mut r| {
+            Ok((
+                MessageRow {
+                    msg_id: int(&mut r, 0)?,
+                    from_id: int(&mut r, 1)?,
+                    created: int(&mut r, 2)?,
+                    msg_type: int(&mut r, 3)?,
+                    content: text(&mut r, 4)?,
+                },
+                int(&mut r, 5)?,
+            ))
+        })
+        .collect()
 }
 
-impl Source {
-    fn single(relation: u32) -> Self {
-        Self {
-            table: format!("IMMessage_{}", relation % MESSAGE_SHARDS),
-            sender: "fromId",
-            key_column: "relateId",
-            key: relation,
-            joined: 0,
-        }
-    }
+async fn page(
+    c: &mut Conn,
+    s: &HistorySource,
+    begin: u32,
+    count: u32,
+) -> StoreResult<Vec<MessageRow>> {
+    let extra = if begin == 0 {
+        vec![]
+    } else {
+        vec![begin.into()]
+    };
+    let found = fetch(c, s, HistorySource::page_condition(begin), extra, count).await?;
+    Ok(found.into_iter().map(|(m, _)| m).collect())
+}
 
-    fn group(group: u32, joined: u32) -> Self {
-        Self {
-            table: format!("IMGroupMessage_{}", group % MESSAGE_SHARDS),
-            sender: "userId",
-            key_column: "groupId",
-            key: group,
-            joined,
-        }
+async fn by_ids(
+    c: &mut Conn,
+    s: &HistorySource,
+    ids: &[u32],
+    limit: u32,
+) -> StoreResult<Vec<MessageRow>> {
+    let mut all = Vec::new();
+    for chunk in ids.chunks(ID_CHUNK) {
+        let values = chunk.iter().map(|i| Value::from(*i)).collect();
+        all.extend(
+            fetch(
+                c,
+                s,
+                &HistorySource::ids_condition(chunk.len()),
+                values,
+                limit,
+            )
+            .await?,
+        );
     }
-
-    fn select(&self, extra: &str) -> String {
-        format!(
-            "SELECT msgId, {}, created, type, content, id FROM {} WHERE {} = ? AND status = 0 AND created >= ? {extra} \
-             ORDER BY created DESC, id DESC LIMIT ?",
-            self.sender, self.table, self.key_column
-        )
-    }
-
-    async fn fetch(
-        &self,
-        c: &mut Conn,
-        sql: &str,
-        extra: Vec<mysql_async::Value>,
-        limit: u32,
-    ) -> StoreResult<Vec<(MessageRow, u32)>> {
-        let mut values: Vec<mysql_async::Value> = vec![self.key.into(), self.joined.into()];
-        values.extend(extra);
-        values.push(limit.into());
-        rows(c, sql, params(values))
-            .await?
-            .into_iter()
-            .map(|mut r| {
-                Ok((
-                    MessageRow {
-                        msg_id: int(&mut r, 0)?,
-                        from_id: int(&mut r, 1)?,
-                        created: int(&mut r, 2)?,
-                        msg_type: int(&mut r, 3)?,
-                        content: text(&mut r, 4)?,
-                    },
-                    int(&mut r, 5)?,
-                ))
-            })
-            .collect()
-    }
-
-    async fn page(&self, c: &mut Conn, begin: u32, count: u32) -> StoreResult<Vec<MessageRow>> {
-        let found = if begin == 0 {
-            self.fetch(c, &self.select(""), vec![], count).await?
-        } else {
-            self.fetch(c, &self.select("AND msgId <= ?"), vec![begin.into()], count)
-                .await?
-        };
-        Ok(found.into_iter().map(|(m, _)| m).collect())
-    }
-
-    async fn by_ids(&self, c: &mut Conn, ids: &[u32], limit: u32) -> StoreResult<Vec<MessageRow>> {
-        let mut all = Vec::new();
-        for chunk in ids.chunks(ID_CHUNK) {
-            let sql = self.select(&format!(
-                "AND msgId IN ({})",
-                vec!["?"; chunk.len()].join(",")
-            ));
-            all.extend(
-                self.fetch(c, &sql, chunk.iter().map(|i| (*i).into()).collect(), limit)
-                    .await?,
-            );
-        }
-        all.sort_by(|(a, ai), (b, bi)| (b.created, bi).cmp(&(a.created, ai)));
-        all.dedup_by_key(|(_, id)| *id);
-        Ok(all
-            .into_iter()
-            .take(limit as usize)
-            .map(|(m, _)| m)
-            .collect())
-    }
+    Ok(newest(all, limit))
 }
 
 impl MysqlStore {
-    async fn relation_source(&self, c: &mut Conn, a: u32, b: u32) -> StoreResult<Option<Source>> {
+    async fn relation_source(
+        &self,
+        c: &mut Conn,
+        a: u32,
+        b: u32,
+    ) -> StoreResult<Option<HistorySource>> {
         if a == 0 || b == 0 {
             return Ok(None);
         }
         let sql = "SELECT id FROM IMRelationShip WHERE smallId = ? AND bigId = ? AND status = 0 ORDER BY id DESC LIMIT 1";
         Ok(
             first_int(first(c, sql, params(vec![a.min(b).into(), a.max(b).into()])).await?)?
-                .map(Source::single),
+                .map(HistorySource::single),
         )
     }
 
@@ -154,7 +128,7 @@ impl MysqlStore {
     ) -> StoreResult<Vec<MessageRow>> {
         let mut c = self.pools.replica().await?;
         match self.relation_source(&mut c, a, b).await? {
-            Some(s) => s.page(&mut c, begin, count).await,
+            Some(s) => page(&mut c, &s, begin, count).await,
             None => Ok(Vec::new()),
         }
     }
@@ -167,7 +141,7 @@ impl MysqlStore {
         count: u32,
     ) -> StoreResult<Vec<MessageRow>> {
         let mut c = self.pools.replica().await?;
-        Source::group(g, joined).page(&mut c, begin, count).await
+        page(&mut c, &HistorySource::group(g, joined), begin, count).await
     }
 
     pub(crate) async fn single_by_ids(
@@ -179,7 +153,7 @@ impl MysqlStore {
     ) -> StoreResult<Vec<MessageRow>> {
         let mut c = self.pools.replica().await?;
         match self.relation_source(&mut c, a, b).await? {
-            Some(s) => s.by_ids(&mut c, ids, limit).await,
+            Some(s) => by_ids(&mut c, &s, ids, limit).await,
             None => Ok(Vec::new()),
         }
     }
@@ -192,7 +166,7 @@ impl MysqlStore {
         limit: u32,
     ) -> StoreResult<Vec<MessageRow>> {
         let mut c = self.pools.replica().await?;
-        Source::group(g, joined).by_ids(&mut c, ids, limit).await
+        by_ids(&mut c, &HistorySource::group(g, joined), ids, limit).await
     }
 
     /// The largest stored id of a conversation, read on the primary.

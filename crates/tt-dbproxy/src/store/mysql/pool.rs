@@ -8,32 +8,24 @@
 //! puts it back. Reads skip replicas that are out and fall back to the
 //! primary.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mysql_async::{Conn, OptsBuilder, Pool, PoolConstraints, PoolOpts};
 use tracing::warn;
 
 use crate::config::{MysqlConfig, MysqlEndpoint};
+use crate::store::backoff::Backoff;
 use crate::store::{StoreError, StoreResult};
 
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How long an idle pooled connection is kept above the minimum.
 const IDLE_TTL: Duration = Duration::from_secs(60);
-
-#[derive(Default)]
-struct Health {
-    failures: u32,
-    down_until: Option<Instant>,
-}
 
 /// One MySQL server with its pool and health.
 struct Endpoint {
     label: String,
     pool: Pool,
-    health: Mutex<Health>,
+    health: Backoff,
 }
 
 /// Maps a driver error: transport problems mean "unavailable", server
@@ -70,16 +62,12 @@ impl Endpoint {
         Self {
             label: format!("{}({}:{}/{})", e.name, e.host, e.port, e.database),
             pool: Pool::new(opts),
-            health: Mutex::new(Health::default()),
+            health: Backoff::default(),
         }
     }
 
-    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
-        self.health.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn is_out(&self) -> bool {
-        self.health().down_until.is_some_and(|t| Instant::now() < t)
+        self.health.is_out()
     }
 
     async fn conn(&self, wait: Duration) -> StoreResult<Conn> {
@@ -91,16 +79,11 @@ impl Endpoint {
         }
         match tokio::time::timeout(wait, self.pool.get_conn()).await {
             Ok(Ok(conn)) => {
-                *self.health() = Health::default();
+                self.health.succeeded();
                 Ok(conn)
             }
             Ok(Err(e)) => {
-                let mut h = self.health();
-                h.failures = h.failures.saturating_add(1);
-                let backoff = FIRST_BACKOFF
-                    .saturating_mul(1 << h.failures.saturating_sub(1).min(10))
-                    .min(MAX_BACKOFF);
-                h.down_until = Some(Instant::now() + backoff);
+                let backoff = self.health.failed();
                 warn!(endpoint = %self.label, error = %e, backoff_ms = backoff.as_millis() as u64, "mysql connect failed");
                 Err(map_err(e))
             }

@@ -165,13 +165,7 @@ impl RedisStore {
 
     /// The sync center's cursor, `last_update_group`.
     pub(crate) async fn sync_cursor(&self) -> StoreResult<Option<u32>> {
-        let v: Option<String> = self
-            .unread
-            .lease()
-            .await?
-            .cmd(redis::cmd("GET").arg(keys::SYNC_CURSOR))
-            .await?;
-        Ok(v.filter(|s| !s.is_empty()).map(|s| atoi(&s)))
+        self.read_seconds(keys::SYNC_CURSOR).await
     }
 
     /// Moves the sync center's cursor.

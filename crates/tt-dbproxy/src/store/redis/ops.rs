@@ -100,14 +100,20 @@ impl RedisStore {
         })
     }
 
-    pub(crate) async fn gate(&self) -> StoreResult<Option<u32>> {
+    /// A seconds value stored as decimal text in the `unread` pool; absent
+    /// or empty is `None`.
+    pub(crate) async fn read_seconds(&self, key: &str) -> StoreResult<Option<u32>> {
         let v: Option<String> = self
             .unread
             .lease()
             .await?
-            .cmd(redis::cmd("GET").arg(keys::GATE_READ))
+            .cmd(redis::cmd("GET").arg(key))
             .await?;
         Ok(v.filter(|s| !s.is_empty()).map(|s| atoi(&s)))
+    }
+
+    pub(crate) async fn gate(&self) -> StoreResult<Option<u32>> {
+        self.read_seconds(keys::GATE_READ).await
     }
 
     pub(crate) async fn set_gate(&self, at: u32) -> StoreResult<()> {

@@ -5,8 +5,7 @@
 //! so a failed `SELECT` is a failed connect (the original silently used
 //! db 0).
 
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, FromRedisValue, RedisError};
@@ -14,18 +13,11 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use tracing::warn;
 
 use crate::config::RedisPool as RedisPoolConfig;
+use crate::store::backoff::Backoff;
 use crate::store::{StoreError, StoreResult};
 
 /// Longest time one command may take once sent.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(3);
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
-#[derive(Default)]
-struct Health {
-    failures: u32,
-    down_until: Option<Instant>,
-}
 
 /// One named Redis pool.
 pub struct RedisPool {
@@ -34,7 +26,7 @@ pub struct RedisPool {
     conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
     permits: Semaphore,
     wait: Duration,
-    health: Mutex<Health>,
+    health: Backoff,
 }
 
 /// A connection lent for a few commands, holding one of the pool's permits.
@@ -56,21 +48,12 @@ impl RedisPool {
             conn: tokio::sync::Mutex::new(None),
             permits: Semaphore::new(cfg.max_connections.clamp(1, Semaphore::MAX_PERMITS)),
             wait,
-            health: Mutex::new(Health::default()),
+            health: Backoff::default(),
         })
     }
 
-    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
-        self.health.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn note_failure(&self, e: &dyn std::fmt::Display) {
-        let mut h = self.health();
-        h.failures = h.failures.saturating_add(1);
-        let backoff = FIRST_BACKOFF
-            .saturating_mul(1 << h.failures.saturating_sub(1).min(10))
-            .min(MAX_BACKOFF);
-        h.down_until = Some(Instant::now() + backoff);
+        let backoff = self.health.failed();
         warn!(pool = %self.label, error = %e, backoff_ms = backoff.as_millis() as u64, "redis connect failed");
     }
 
@@ -95,7 +78,7 @@ impl RedisPool {
                 _permit: permit,
             });
         }
-        if self.health().down_until.is_some_and(|t| Instant::now() < t) {
+        if self.health.is_out() {
             return Err(StoreError::Unavailable(format!(
                 "redis pool {} is backing off after failures",
                 self.label
@@ -112,7 +95,7 @@ impl RedisPool {
         .await
         {
             Ok(Ok(conn)) => {
-                *self.health() = Health::default();
+                self.health.succeeded();
                 *slot = Some(conn.clone());
                 Ok(Lease {
                     pool: self,

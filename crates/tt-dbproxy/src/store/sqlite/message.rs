@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use super::session::{add_in, create_relation_in, insert_group, insert_single, relation};
 use super::user::{last_id, text_col, u32_col};
 use super::{counter, group};
+use crate::store::history::{HistorySource, newest};
 use crate::store::{
     AudioRow, GroupMessageRow, ID_CHUNK, MESSAGE_SHARDS, MessageRow, NewMessage, SESSION_GROUP,
     SESSION_SINGLE, SingleMessageRow,
@@ -98,7 +99,7 @@ pub(super) fn store(c: &mut Connection, m: &NewMessage, now: u32) -> rusqlite::R
     Ok(id)
 }
 
-fn message_row(r: &Row<'_>) -> rusqlite::Result<(MessageRow, i64)> {
+fn message_row(r: &Row<'_>) -> rusqlite::Result<(MessageRow, u32)> {
     Ok((
         MessageRow {
             msg_id: u32_col(r, 0)?,
@@ -107,85 +108,49 @@ fn message_row(r: &Row<'_>) -> rusqlite::Result<(MessageRow, i64)> {
             msg_type: u32_col(r, 3)?,
             content: text_col(r, 4)?,
         },
-        r.get(5)?,
+        u32_col(r, 5)?,
     ))
 }
 
-/// Where a conversation's rows live and how to filter them.
-struct Source {
-    table: String,
-    sender: &'static str,
-    key_column: &'static str,
-    key: u32,
-    joined: u32,
+fn single_source(c: &Connection, a: u32, b: u32) -> rusqlite::Result<Option<HistorySource>> {
+    Ok(relation(c, a, b)?.map(HistorySource::single))
 }
 
-impl Source {
-    fn single(c: &Connection, a: u32, b: u32) -> rusqlite::Result<Option<Self>> {
-        Ok(relation(c, a, b)?.map(|rel| Self {
-            table: format!("IMMessage_{}", rel % MESSAGE_SHARDS),
-            sender: "fromId",
-            key_column: "relateId",
-            key: rel,
-            joined: 0,
-        }))
-    }
+fn page(
+    c: &Connection,
+    s: &HistorySource,
+    begin: u32,
+    count: u32,
+) -> rusqlite::Result<Vec<MessageRow>> {
+    let mut stmt = c.prepare_cached(&s.select(HistorySource::page_condition(begin)))?;
+    let rows = if begin == 0 {
+        stmt.query_map(params![s.key, s.joined, count], message_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+    } else {
+        stmt.query_map(params![s.key, s.joined, begin, count], message_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    Ok(rows.into_iter().map(|(m, _)| m).collect())
+}
 
-    fn group(group_id: u32, joined: u32) -> Self {
-        Self {
-            table: format!("IMGroupMessage_{}", group_id % MESSAGE_SHARDS),
-            sender: "userId",
-            key_column: "groupId",
-            key: group_id,
-            joined,
-        }
+fn by_ids(
+    c: &Connection,
+    s: &HistorySource,
+    ids: &[u32],
+    limit: u32,
+) -> rusqlite::Result<Vec<MessageRow>> {
+    let mut all = Vec::new();
+    for chunk in ids.chunks(ID_CHUNK) {
+        let mut values: Vec<u32> = vec![s.key, s.joined];
+        values.extend_from_slice(chunk);
+        values.push(limit);
+        let mut stmt = c.prepare(&s.select(&HistorySource::ids_condition(chunk.len())))?;
+        all.extend(
+            stmt.query_map(params_from_iter(values), message_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
+        );
     }
-
-    fn select(&self, extra: &str) -> String {
-        format!(
-            "SELECT msgId, {}, created, type, content, id FROM {} WHERE {} = ? AND status = 0 AND created >= ? {extra} \
-             ORDER BY created DESC, id DESC LIMIT ?",
-            self.sender, self.table, self.key_column
-        )
-    }
-
-    fn page(&self, c: &Connection, begin: u32, count: u32) -> rusqlite::Result<Vec<MessageRow>> {
-        let rows = if begin == 0 {
-            let mut stmt = c.prepare_cached(&self.select(""))?;
-            stmt.query_map(params![self.key, self.joined, count], message_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?
-        } else {
-            let mut stmt = c.prepare_cached(&self.select("AND msgId <= ?"))?;
-            stmt.query_map(params![self.key, self.joined, begin, count], message_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?
-        };
-        Ok(rows.into_iter().map(|(m, _)| m).collect())
-    }
-
-    fn by_ids(&self, c: &Connection, ids: &[u32], limit: u32) -> rusqlite::Result<Vec<MessageRow>> {
-        let mut all = Vec::new();
-        for chunk in ids.chunks(ID_CHUNK) {
-            let sql = self.select(&format!(
-                "AND msgId IN ({})",
-                vec!["?"; chunk.len()].join(",")
-            ));
-            let mut values: Vec<u32> = vec![self.key, self.joined];
-            values.extend_from_slice(chunk);
-            values.push(limit);
-            let mut stmt = c.prepare(&sql)?;
-            all.extend(
-                stmt.query_map(params_from_iter(values), message_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()?,
-            );
-        }
-        all.sort_by(|(a, ai), (b, bi)| (b.created, bi).cmp(&(a.created, ai)));
-        all.dedup_by_key(|(_, id)| *id);
-        Ok(all
-            .into_iter()
-            .take(limit as usize)
-            .map(|(m, _)| m)
-            .collect())
-    }
+    Ok(newest(all, limit))
 }
 
 pub(super) fn single_history(
@@ -195,8 +160,8 @@ pub(super) fn single_history(
     begin: u32,
     count: u32,
 ) -> rusqlite::Result<Vec<MessageRow>> {
-    match Source::single(c, a, b)? {
-        Some(s) => s.page(c, begin, count),
+    match single_source(c, a, b)? {
+        Some(s) => page(c, &s, begin, count),
         None => Ok(Vec::new()),
     }
 }
@@ -208,7 +173,7 @@ pub(super) fn group_history(
     begin: u32,
     count: u32,
 ) -> rusqlite::Result<Vec<MessageRow>> {
-    Source::group(g, joined).page(c, begin, count)
+    page(c, &HistorySource::group(g, joined), begin, count)
 }
 
 pub(super) fn single_by_ids(
@@ -218,8 +183,8 @@ pub(super) fn single_by_ids(
     ids: &[u32],
     limit: u32,
 ) -> rusqlite::Result<Vec<MessageRow>> {
-    match Source::single(c, a, b)? {
-        Some(s) => s.by_ids(c, ids, limit),
+    match single_source(c, a, b)? {
+        Some(s) => by_ids(c, &s, ids, limit),
         None => Ok(Vec::new()),
     }
 }
@@ -231,7 +196,7 @@ pub(super) fn group_by_ids(
     ids: &[u32],
     limit: u32,
 ) -> rusqlite::Result<Vec<MessageRow>> {
-    Source::group(g, joined).by_ids(c, ids, limit)
+    by_ids(c, &HistorySource::group(g, joined), ids, limit)
 }
 
 pub(super) fn join_time(c: &Connection, g: u32, user: u32) -> rusqlite::Result<Option<u32>> {
