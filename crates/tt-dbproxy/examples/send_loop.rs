@@ -15,7 +15,10 @@ use tt_proto::im::message::ImMsgData;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let addr = args.get(1).cloned().unwrap_or_else(|| "127.0.0.1:10600".into());
+    let addr = args
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| "127.0.0.1:10600".into());
     let conns: u32 = args.get(2).map_or(Ok(16), |s| s.parse())?;
     let per_conn: u32 = args.get(3).map_or(Ok(500), |s| s.parse())?;
     let start = Instant::now();
@@ -46,6 +49,9 @@ async fn main() -> anyhow::Result<()> {
     }
     let secs = start.elapsed().as_secs_f64();
     let total = f64::from(conns * per_conn);
-    println!("{total} sends over {conns} connections in {secs:.2} s: {:.0} sends/s", total / secs);
+    println!(
+        "{total} sends over {conns} connections in {secs:.2} s: {:.0} sends/s",
+        total / secs
+    );
     Ok(())
 }

@@ -359,6 +359,21 @@ impl MysqlStore {
         now: u32,
     ) -> StoreResult<u32> {
         let mut c = self.pools.primary().await?;
+        // Fast path: the session exists (the common case) and only needs
+        // reviving and touching; the lock only guards its creation.
+        let sql = "SELECT id FROM IMRecentSession WHERE userId = ? AND peerId = ? AND type = ? ORDER BY id DESC LIMIT 1";
+        if let Some(id) = first_int(
+            first(
+                &mut c,
+                sql,
+                params(vec![user_id.into(), peer_id.into(), kind.into()]),
+            )
+            .await?,
+        )? {
+            let sql = "UPDATE IMRecentSession SET status = 0, updated = ? WHERE id = ?";
+            change(&mut c, sql, params(vec![now.into(), id.into()])).await?;
+            return Ok(id);
+        }
         let lock = format!("tt_session_{user_id}_{peer_id}_{kind}");
         super::message::lock(&mut c, &lock).await?;
         let result = Self::add_session_locked(&mut c, user_id, peer_id, kind, now).await;
@@ -429,6 +444,10 @@ impl MysqlStore {
     pub(crate) async fn create_relation(&self, a: u32, b: u32, now: u32) -> StoreResult<u32> {
         let mut c = self.pools.primary().await?;
         let (small, big) = (a.min(b), a.max(b));
+        // Fast path: an active relation needs no change and no lock.
+        if let Some(id) = Self::relation_on(&mut c, small, big).await? {
+            return Ok(id);
+        }
         let lock = format!("tt_relation_{small}_{big}");
         super::message::lock(&mut c, &lock).await?;
         let result = Self::create_relation_locked(&mut c, small, big, now).await;
