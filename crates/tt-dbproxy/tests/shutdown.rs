@@ -149,3 +149,68 @@ async fn sigint_also_drains() {
 fn server_pid(server: &ServerProcess) -> String {
     server.pid().to_string()
 }
+
+#[tokio::test]
+async fn running_out_of_file_descriptors_backs_off_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &["admin", "user", "add", "alice", "--password", "123456"],
+        &[],
+    );
+    assert!(out.status.success());
+    let server = ServerProcess::spawn_with_nofile(48, dir.path(), &[], &[]);
+    // Far more connections than descriptors: accept fails with EMFILE.
+    let mut held = Vec::new();
+    for _ in 0..80 {
+        if let Ok(s) = tokio::net::TcpStream::connect(server.addr).await {
+            held.push(s);
+        }
+    }
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !seen
+        .iter()
+        .any(|l: &String| l.contains("accept failed; backing off"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no back-off logged: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        seen.extend(server.lines_so_far());
+    }
+    // Over the next half second the pauses double (5, 10, 20, ... ms): a
+    // handful of failed accepts, not thousands.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let failures = server
+        .lines_so_far()
+        .iter()
+        .filter(|l| l.contains("accept failed"))
+        .count();
+    assert!(
+        failures <= 12,
+        "the accept loop spins: {failures} failures in 500 ms"
+    );
+    drop(held);
+    // Descriptors free again: the server serves.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(mut c) = tt_dbproxy::client::Client::connect(server.addr).await {
+            let body = validate_body(b"alice", GOOD_PASSWORD.as_bytes(), Some(b"x"));
+            if c.send_pdu(Pdu::new(7, 0x0703, 3, body)).await.is_ok()
+                && let Ok(Ok(Some(f))) =
+                    tokio::time::timeout(Duration::from_secs(2), c.next_frame()).await
+                && f.header.command_id == 0x0704
+            {
+                assert_eq!(ImValidateRsp::decode(f.body).unwrap().result_code, Some(0));
+                break;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not serving after descriptors were freed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

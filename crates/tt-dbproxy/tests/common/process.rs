@@ -33,7 +33,19 @@ impl ServerProcess {
     /// Starts `tt-dbproxy` in `cwd` listening on an ephemeral port and waits
     /// for its "listening on" log line.
     pub fn spawn(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new(bin());
+        Self::spawn_with(Command::new(bin()), cwd, args, envs)
+    }
+
+    /// Like [`spawn`](Self::spawn) with a limit on open files.
+    pub fn spawn_with_nofile(limit: u32, cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+            .arg(bin());
+        Self::spawn_with(cmd, cwd, args, envs)
+    }
+
+    fn spawn_with(mut cmd: Command, cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Self {
         cmd.current_dir(cwd)
             .args(args)
             .env("TT_DBPROXY_LISTEN", "127.0.0.1:0")
@@ -78,6 +90,11 @@ impl ServerProcess {
             .status()
             .expect("kill");
         assert!(status.success());
+    }
+
+    /// Log lines printed so far (non-blocking).
+    pub fn lines_so_far(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
     }
 
     /// Waits for the process to exit (panics after `timeout`) and returns
