@@ -85,15 +85,8 @@ impl RedisStore {
 
     /// Counters after a stored group message.
     pub(crate) async fn group_message_stored(&self, group: u32, sender: u32) -> StoreResult<()> {
-        let mut inv = self.scripts.group_stored.prepare_invoke();
-        inv.key(keys::group_total(group))
-            .key(keys::group_mark(sender, group));
-        self.unread
-            .lease()
-            .await?
-            .script::<i64>(&inv)
+        self.group_script(&self.scripts.group_stored, group, sender)
             .await
-            .map(drop)
     }
 
     /// A member's join time from `group_member_<G>`, `None` if not a member.

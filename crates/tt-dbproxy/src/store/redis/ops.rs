@@ -167,7 +167,17 @@ impl RedisStore {
     }
 
     pub(crate) async fn mark_group_read(&self, user: u32, group: u32) -> StoreResult<()> {
-        let mut inv = self.mark_read.prepare_invoke();
+        self.group_script(&self.mark_read, group, user).await
+    }
+
+    /// Runs a script over a group's total and a user's read mark.
+    pub(super) async fn group_script(
+        &self,
+        script: &Script,
+        group: u32,
+        user: u32,
+    ) -> StoreResult<()> {
+        let mut inv = script.prepare_invoke();
         inv.key(keys::group_total(group))
             .key(keys::group_mark(user, group));
         self.unread
@@ -225,13 +235,7 @@ impl RedisStore {
     }
 
     pub(crate) async fn is_group_member(&self, group: u32, user: u32) -> StoreResult<bool> {
-        let v: Option<String> = self
-            .group_member
-            .lease()
-            .await?
-            .cmd(redis::cmd("HGET").arg(keys::group_members(group)).arg(user))
-            .await?;
-        Ok(v.is_some_and(|s| !s.is_empty()))
+        Ok(self.join_time(group, user).await?.is_some())
     }
 
     pub(crate) async fn set_group_push_shield(
