@@ -14,6 +14,8 @@
 //! - [`config`]: defaults, TOML, `TT_DBPROXY_*` environment, the original
 //!   `dbproxyserver.conf`, validation.
 //! - [`media`]: the audio placeholder text (and later the media server).
+//! - [`admin`]: the admin HTTP endpoint (`/metrics`, `/healthz`, `/readyz`,
+//!   `/status`); [`metrics`]: metric names and the Prometheus recorder.
 //! - [`clock`]: injectable "now" for stored times and the throttle.
 //! - [`state`]: [`state::AppState`], shared by every connection.
 //! - [`client`]: a small protocol client for `call`, benchmarks and tests.
@@ -25,6 +27,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod auth;
 pub mod cli;
 pub mod client;
@@ -32,6 +35,7 @@ pub mod clock;
 pub mod config;
 pub mod handler;
 pub mod media;
+pub mod metrics;
 pub mod net;
 pub mod shutdown;
 pub mod state;

@@ -11,6 +11,41 @@ use crate::media::msfs::MediaServer;
 use crate::media::placeholder::audio_placeholder;
 use crate::store::Store;
 
+/// Live figures of a server for `/status`.
+#[derive(Debug)]
+pub struct ServerStats {
+    /// When the state was built.
+    pub started: std::time::Instant,
+    open_connections: std::sync::atomic::AtomicU64,
+}
+
+impl ServerStats {
+    fn new() -> Self {
+        Self {
+            started: std::time::Instant::now(),
+            open_connections: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Counts a connection that opened.
+    pub fn connection_opened(&self) {
+        self.open_connections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Counts a connection that closed.
+    pub fn connection_closed(&self) {
+        self.open_connections
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Connections open now.
+    pub fn open_connections(&self) -> u64 {
+        self.open_connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// Shared state of one server instance.
 pub struct AppState {
     /// The validated configuration.
@@ -26,6 +61,8 @@ pub struct AppState {
     pub audio_placeholder: Vec<u8>,
     /// The media file server (voice messages).
     pub media: MediaServer,
+    /// Live figures for `/status`.
+    pub stats: ServerStats,
 }
 
 impl AppState {
@@ -39,6 +76,7 @@ impl AppState {
             .unwrap_or_default();
         let media = MediaServer::new(&config.media.msfs_site);
         Arc::new(Self {
+            stats: ServerStats::new(),
             media,
             config: Arc::new(config),
             store,

@@ -25,8 +25,24 @@ pub(super) async fn serve(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
             info!("listening on {addr}");
         }
     }
+    crate::metrics::install();
+    let admin = match config.admin_listen {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+                format!("cannot listen on the admin address {addr} (admin.listen)")
+            })?;
+            if let Ok(a) = l.local_addr() {
+                info!("admin endpoint on http://{a}");
+            }
+            Some(l)
+        }
+        None => None,
+    };
     let state = AppState::new(config, store, Clock::system());
     let shutdown = CancellationToken::new();
+    if let Some(l) = admin {
+        tokio::spawn(crate::admin::serve(l, state.clone(), shutdown.clone()));
+    }
     let trigger = shutdown.clone();
     tokio::spawn(async move {
         match crate::shutdown::wait_for_signal().await {

@@ -323,6 +323,28 @@ pub fn all() -> Vec<KeySpec> {
             },
         },
         KeySpec {
+            key: "admin.listen",
+            ty: "IP:port or \"\"",
+            default: "\"127.0.0.1:10601\"",
+            env: "TT_DBPROXY_ADMIN_LISTEN",
+            legacy: "",
+            reloadable: false,
+            doc: "Admin HTTP endpoint (/metrics, /healthz, /readyz, /status); empty disables it.",
+            apply: |c, v| {
+                let s = string(v)?;
+                c.admin_listen = if s.trim().is_empty() {
+                    None
+                } else {
+                    Some(
+                        s.trim()
+                            .parse()
+                            .map_err(|_| format!("{s:?} is not an IP:port address"))?,
+                    )
+                };
+                Ok(())
+            },
+        },
+        KeySpec {
             key: "log.level",
             ty: "filter",
             default: "\"info\"",

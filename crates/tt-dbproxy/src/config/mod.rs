@@ -30,7 +30,7 @@ pub const MAX_WORKERS: usize = 65_536;
 pub const MAX_IN_FLIGHT: usize = 1_000_000;
 
 /// The whole, validated configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// Listening, limits and timers of the PDU server.
     pub server: ServerConfig,
@@ -40,6 +40,8 @@ pub struct Config {
     pub media: MediaConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Admin HTTP endpoint address; `None` disables it.
+    pub admin_listen: Option<SocketAddr>,
     /// MySQL pools, when the legacy file names them.
     pub mysql: Option<MysqlConfig>,
     /// Redis pools, when the legacy file names them.
@@ -47,6 +49,21 @@ pub struct Config {
     /// The TOML/environment form of the MySQL and Redis settings (URLs),
     /// turned into `mysql` and `redis` by [`Config::resolve_backends`].
     pub backend_urls: BackendUrls,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            storage: StorageConfig::default(),
+            media: MediaConfig::default(),
+            log: LogConfig::default(),
+            admin_listen: Some(SocketAddr::from(([127, 0, 0, 1], 10601))),
+            mysql: None,
+            redis: None,
+            backend_urls: BackendUrls::default(),
+        }
+    }
 }
 
 /// MySQL/Redis settings as URLs, the TOML and environment form.
@@ -516,8 +533,9 @@ impl Config {
     pub fn show(&self) -> String {
         let s = &self.server;
         let mut out = format!(
-            "listen={:?} max_connections={} max_frame_bytes={} heartbeat_interval_ms={} idle_timeout_ms={} drain_timeout_ms={} workers={} max_in_flight_per_connection={} backend={:?} data_dir={} acquire_timeout_ms={} msfs_site={} aes_key=<{} bytes> log.level={} log.format={:?}",
+            "listen={:?} admin_listen={:?} max_connections={} max_frame_bytes={} heartbeat_interval_ms={} idle_timeout_ms={} drain_timeout_ms={} workers={} max_in_flight_per_connection={} backend={:?} data_dir={} acquire_timeout_ms={} msfs_site={} aes_key=<{} bytes> log.level={} log.format={:?}",
             s.listen,
+            self.admin_listen,
             s.max_connections,
             s.max_frame_bytes,
             s.heartbeat_interval_ms,

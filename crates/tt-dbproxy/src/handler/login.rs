@@ -60,6 +60,7 @@ pub async fn validate(state: &AppState, req: Result<ImValidateReq, BodyError>) -
     let now = state.clock.now_secs();
 
     let (code, msg) = if state.throttle.is_blocked(&name, now) {
+        metrics::counter!(crate::metrics::THROTTLE_REJECTIONS).increment(1);
         (CODE_THROTTLED, MSG_THROTTLED)
     } else {
         // A name that is not UTF-8 cannot match any stored name.
@@ -69,6 +70,7 @@ pub async fn validate(state: &AppState, req: Result<ImValidateReq, BodyError>) -
         };
         match found {
             Err(e) => {
+                metrics::counter!(crate::metrics::STORE_ERRORS, "kind" => e.kind()).increment(1);
                 warn!(error = %e, kind = e.kind(), "validate: store failed; not counted as a failure");
                 (CODE_INTERNAL, MSG_INTERNAL)
             }

@@ -91,6 +91,7 @@ pub fn logged<T>(what: &str, result: StoreResult<T>) -> Option<T> {
     match result {
         Ok(v) => Some(v),
         Err(e) => {
+            metrics::counter!(crate::metrics::STORE_ERRORS, "kind" => e.kind()).increment(1);
             warn!(error = %e, kind = e.kind(), "{what}: storage failed");
             None
         }

@@ -24,6 +24,7 @@ use tracing::{debug, error, info, warn};
 
 use super::server::ServerCtx;
 use crate::handler::Command;
+use crate::metrics as m;
 use crate::wire::command::{cid, sid};
 use crate::wire::{FrameError, Pdu, PduCodec};
 
@@ -57,6 +58,7 @@ impl ConnShared {
             return;
         }
         self.lock().push_back(frame);
+        metrics::counter!(m::FRAMES_OUT).increment(1);
         self.notify.notify_one();
     }
 
@@ -132,8 +134,12 @@ pub(crate) async fn run(
     shutdown: CancellationToken,
 ) {
     info!(conn = id, %peer, "connection opened");
+    metrics::gauge!(m::CONNECTIONS_OPEN).increment(1.0);
+    ctx.state.stats.connection_opened();
     let conn = Arc::new(ConnShared::default());
     let reason = drive(&ctx, &stream, &conn, &shutdown).await;
+    metrics::gauge!(m::CONNECTIONS_OPEN).decrement(1.0);
+    ctx.state.stats.connection_closed();
     conn.closed.store(true, Ordering::Release);
     *conn.lock() = VecDeque::new();
     match &reason {
@@ -177,6 +183,7 @@ async fn drive(
                 draining_since = Some(Instant::now());
                 let stop = tt_proto::im::server::ImStopReceivePacket { result: Some(0) };
                 wbuf.extend_from_slice(&frame_bytes(&Pdu::new(sid::OTHER, cid::STOP_RECV_PACKET, 0, stop.encode_to_vec())));
+                metrics::counter!(m::FRAMES_OUT).increment(1);
             }
             ready = stream.readable(), if can_read => {
                 if let Err(e) = ready {
@@ -187,7 +194,10 @@ async fn drive(
                 }
                 match stream.try_read_buf(&mut rbuf) {
                     Ok(0) => return Closed::ByPeer,
-                    Ok(_) => last_recv = Instant::now(),
+                    Ok(n) => {
+                        last_recv = Instant::now();
+                        metrics::counter!(m::BYTES_IN).increment(n as u64);
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(e) => return Closed::Io(e),
                 }
@@ -208,6 +218,7 @@ async fn drive(
                 }
                 match stream.try_write(&wbuf) {
                     Ok(n) => {
+                        metrics::counter!(m::BYTES_OUT).increment(n as u64);
                         wbuf.advance(n);
                         last_send = Instant::now();
                         if wbuf.is_empty() {
@@ -229,6 +240,7 @@ async fn drive(
                 }
                 if now >= heartbeat_at {
                     wbuf.extend_from_slice(&frame_bytes(&Pdu::new(sid::OTHER, cid::HEARTBEAT, 0, Bytes::new())));
+                    metrics::counter!(m::FRAMES_OUT).increment(1);
                     // Counts as a send even if the socket is slow to take it,
                     // so a stalled peer gets one heartbeat per interval.
                     last_send = now;
@@ -241,10 +253,12 @@ async fn drive(
 /// Hands one request frame to a request task (or the ordered queue).
 fn dispatch(ctx: &Arc<ServerCtx>, conn: &Arc<ConnShared>, pdu: Pdu) {
     let header = pdu.header;
+    metrics::counter!(m::FRAMES_IN).increment(1);
     let command = Command::parse(header.command_id, &pdu.body);
     match command {
         Command::Heartbeat => return,
         Command::Unknown(id) => {
+            metrics::counter!(m::UNKNOWN_COMMANDS).increment(1);
             warn!(
                 command_id = format_args!("{id:#06x}"),
                 "no handler for command; dropped"
@@ -262,7 +276,12 @@ fn dispatch(ctx: &Arc<ServerCtx>, conn: &Arc<ConnShared>, pdu: Pdu) {
             return;
         };
         let name = command.name();
-        if let Some(reply) = command.run(&task_ctx.state).await {
+        let started = std::time::Instant::now();
+        let reply = command.run(&task_ctx.state).await;
+        metrics::counter!(m::REQUESTS, "command" => name).increment(1);
+        metrics::histogram!(m::REQUEST_SECONDS, "command" => name)
+            .record(started.elapsed().as_secs_f64());
+        if let Some(reply) = reply {
             match Pdu::new(
                 reply.service_id,
                 reply.command_id,

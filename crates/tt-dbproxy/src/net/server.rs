@@ -100,7 +100,9 @@ async fn accept_loop(
         match accepted {
             Ok((stream, peer)) => {
                 backoff = MIN_ACCEPT_BACKOFF;
+                metrics::counter!(crate::metrics::CONNECTIONS_ACCEPTED).increment(1);
                 let Ok(permit) = limit.clone().try_acquire_owned() else {
+                    metrics::counter!(crate::metrics::CONNECTIONS_REFUSED).increment(1);
                     warn!(%peer, "connection limit reached; closing the new connection");
                     drop(stream);
                     continue;

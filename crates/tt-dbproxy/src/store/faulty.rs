@@ -134,6 +134,7 @@ macro_rules! faulty_store {
 }
 
 faulty_store! {
+    Ready => fn ready(&self) -> ();
     FindActiveUserByName => fn find_active_user_by_name(&self, name: &str) -> Option<UserRecord>;
     AddUser => fn add_user(&self, user: NewUser) -> u32;
     ListUsers => fn list_users(&self) -> Vec<UserRecord>;

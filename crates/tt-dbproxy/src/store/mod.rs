@@ -84,6 +84,9 @@ pub const MESSAGE_SHARDS: u32 = 8;
 /// membership and push settings, device tokens, offline files.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Whether every backend answers now (for `/readyz`).
+    async fn ready(&self) -> StoreResult<()>;
+
     // ---- users -------------------------------------------------------
 
     /// The user whose login name is exactly `name` (byte-wise, case

@@ -152,6 +152,10 @@ impl MysqlRedisStore {
 
 #[async_trait]
 impl Store for MysqlRedisStore {
+    async fn ready(&self) -> StoreResult<()> {
+        self.probe().await
+    }
+
     async fn find_active_user_by_name(&self, name: &str) -> StoreResult<Option<UserRecord>> {
         bounded("find user", self.sql.find_active_user_by_name(name)).await
     }

@@ -49,6 +49,7 @@ impl ServerProcess {
         cmd.current_dir(cwd)
             .args(args)
             .env("TT_DBPROXY_LISTEN", "127.0.0.1:0")
+            .env("TT_DBPROXY_ADMIN_LISTEN", "127.0.0.1:0")
             .env("TT_DBPROXY_LOG_LEVEL", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

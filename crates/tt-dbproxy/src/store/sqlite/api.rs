@@ -12,6 +12,10 @@ use crate::store::{
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn ready(&self) -> StoreResult<()> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+
     async fn find_active_user_by_name(&self, name: &str) -> StoreResult<Option<UserRecord>> {
         let name = name.to_owned();
         self.read(move |c| user::find_active_by_name(c, &name))

@@ -1,0 +1,93 @@
+//! Metric names and the process-wide Prometheus recorder. Hot paths use
+//! the `metrics` macros (atomic counters, no locks); `/metrics` renders the
+//! recorder's current values.
+
+use std::sync::OnceLock;
+
+use metrics::{describe_counter, describe_gauge, describe_histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Requests handled, by `command`.
+pub const REQUESTS: &str = "tt_dbproxy_requests_total";
+/// Request handling time in seconds, by `command`.
+pub const REQUEST_SECONDS: &str = "tt_dbproxy_request_duration_seconds";
+/// Storage failures, by `kind` (unavailable, query, ...).
+pub const STORE_ERRORS: &str = "tt_dbproxy_store_errors_total";
+/// Open client connections.
+pub const CONNECTIONS_OPEN: &str = "tt_dbproxy_connections_open";
+/// Connections accepted since start.
+pub const CONNECTIONS_ACCEPTED: &str = "tt_dbproxy_connections_accepted_total";
+/// Connections closed at once because of the connection limit.
+pub const CONNECTIONS_REFUSED: &str = "tt_dbproxy_connections_refused_total";
+/// Frames received.
+pub const FRAMES_IN: &str = "tt_dbproxy_frames_in_total";
+/// Frames sent (replies, heartbeats, stop packets).
+pub const FRAMES_OUT: &str = "tt_dbproxy_frames_out_total";
+/// Bytes received.
+pub const BYTES_IN: &str = "tt_dbproxy_bytes_in_total";
+/// Bytes sent.
+pub const BYTES_OUT: &str = "tt_dbproxy_bytes_out_total";
+/// Frames for which no handler exists.
+pub const UNKNOWN_COMMANDS: &str = "tt_dbproxy_unknown_commands_total";
+/// Logins refused by the failed-login throttle.
+pub const THROTTLE_REJECTIONS: &str = "tt_dbproxy_login_throttle_rejections_total";
+/// Message ids handed out (stored messages), by `kind` (single, group).
+pub const MSG_IDS_ALLOCATED: &str = "tt_dbproxy_msg_ids_allocated_total";
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5,
+];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the Prometheus recorder once per process and returns its
+/// handle (`None` if another recorder was installed first).
+pub fn install() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(REQUEST_SECONDS.to_string()), LATENCY_BUCKETS)
+                .ok()?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            describe();
+            Some(handle)
+        })
+        .as_ref()
+}
+
+fn describe() {
+    describe_counter!(REQUESTS, "Requests handled, by command.");
+    describe_histogram!(
+        REQUEST_SECONDS,
+        metrics::Unit::Seconds,
+        "Request handling time, by command."
+    );
+    describe_counter!(STORE_ERRORS, "Storage failures, by kind.");
+    describe_gauge!(CONNECTIONS_OPEN, "Open client connections.");
+    describe_counter!(CONNECTIONS_ACCEPTED, "Connections accepted.");
+    describe_counter!(
+        CONNECTIONS_REFUSED,
+        "Connections closed at once by the connection limit."
+    );
+    describe_counter!(FRAMES_IN, "Frames received.");
+    describe_counter!(FRAMES_OUT, "Frames sent.");
+    describe_counter!(BYTES_IN, metrics::Unit::Bytes, "Bytes received.");
+    describe_counter!(BYTES_OUT, metrics::Unit::Bytes, "Bytes sent.");
+    describe_counter!(UNKNOWN_COMMANDS, "Frames without a handler.");
+    describe_counter!(
+        THROTTLE_REJECTIONS,
+        "Logins refused by the failed-login throttle."
+    );
+    describe_counter!(
+        MSG_IDS_ALLOCATED,
+        "Message ids handed out for stored messages, by kind."
+    );
+}
+
+/// The current values in Prometheus text format.
+pub fn render() -> String {
+    install().map(PrometheusHandle::render).unwrap_or_default()
+}
