@@ -358,6 +358,19 @@ pub fn all() -> Vec<KeySpec> {
             },
         },
         KeySpec {
+            key: "log.slow_request_ms",
+            ty: "integer (ms)",
+            default: "500",
+            env: "TT_DBPROXY_SLOW_REQUEST_MS",
+            legacy: "",
+            reloadable: false,
+            doc: "Requests that take longer are logged with their command and time; 0 disables.",
+            apply: |c, v| {
+                c.log.slow_request_ms = int(v)?;
+                Ok(())
+            },
+        },
+        KeySpec {
             key: "log.format",
             ty: "\"text\" or \"json\"",
             default: "\"text\"",

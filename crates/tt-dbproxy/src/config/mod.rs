@@ -197,6 +197,8 @@ pub struct LogConfig {
     pub level: String,
     /// Output format.
     pub format: LogFormat,
+    /// Requests slower than this are logged (ms); 0 disables.
+    pub slow_request_ms: u64,
 }
 
 impl Default for LogConfig {
@@ -204,6 +206,7 @@ impl Default for LogConfig {
         Self {
             level: "info".into(),
             format: LogFormat::Text,
+            slow_request_ms: 500,
         }
     }
 }

@@ -278,9 +278,18 @@ fn dispatch(ctx: &Arc<ServerCtx>, conn: &Arc<ConnShared>, pdu: Pdu) {
         let name = command.name();
         let started = std::time::Instant::now();
         let reply = command.run(&task_ctx.state).await;
+        let elapsed = started.elapsed();
         metrics::counter!(m::REQUESTS, "command" => name).increment(1);
-        metrics::histogram!(m::REQUEST_SECONDS, "command" => name)
-            .record(started.elapsed().as_secs_f64());
+        metrics::histogram!(m::REQUEST_SECONDS, "command" => name).record(elapsed.as_secs_f64());
+        let slow_ms = task_ctx.state.config.log.slow_request_ms;
+        if slow_ms > 0 && elapsed.as_millis() >= u128::from(slow_ms) {
+            warn!(
+                command = name,
+                seq = header.seq_num,
+                elapsed_ms = elapsed.as_millis() as u64,
+                "slow request"
+            );
+        }
         if let Some(reply) = reply {
             match Pdu::new(
                 reply.service_id,
