@@ -16,6 +16,7 @@
 //! - [`media`]: the audio placeholder text (and later the media server).
 //! - [`admin`]: the admin HTTP endpoint (`/metrics`, `/healthz`, `/readyz`,
 //!   `/status`); [`metrics`]: metric names and the Prometheus recorder.
+//! - [`bench`]: the built-in load generator.
 //! - [`clock`]: injectable "now" for stored times and the throttle.
 //! - [`state`]: [`state::AppState`], shared by every connection.
 //! - [`client`]: a small protocol client for `call`, benchmarks and tests.
@@ -29,6 +30,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod clock;

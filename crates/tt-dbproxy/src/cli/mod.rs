@@ -2,6 +2,7 @@
 //! arguments into library calls; `anyhow` carries context to the exit.
 
 mod admin;
+mod bench;
 mod call;
 mod serve;
 
@@ -51,6 +52,9 @@ pub enum Command {
     /// Create the schema in the configured store (MySQL: missing tables
     /// only; existing tables are never changed).
     Migrate(ConfigArgs),
+    /// Load a server with a closed-loop workload and report throughput
+    /// and latency percentiles.
+    Bench(bench::BenchArgs),
 }
 
 /// Which configuration file to read.
@@ -85,6 +89,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Migrate(args)) => {
             init_logging("warn", LogFormat::Text);
             migrate(&args).await
+        }
+        Some(Command::Bench(args)) => {
+            init_logging("warn", LogFormat::Text);
+            bench::run_bench(args).await
         }
     }
 }

@@ -1,0 +1,169 @@
+//! `tt-dbproxy bench`: a closed-loop load generator speaking the wire
+//! protocol. Each connection keeps `pipeline` requests in flight until the
+//! request budget or the deadline is used up; latencies go into one HDR
+//! histogram per connection, merged at the end.
+
+pub mod report;
+pub mod workload;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use crate::client::Client;
+use crate::wire::Pdu;
+use crate::wire::command::cid;
+pub use report::Report;
+pub use workload::{Kind, Users, Workload};
+
+/// How long a connection waits for any reply before counting its
+/// in-flight requests as timed out.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Server address.
+    pub addr: SocketAddr,
+    /// Concurrent connections.
+    pub connections: u32,
+    /// Requests in flight per connection.
+    pub pipeline: u32,
+    /// Stop after this many requests in total...
+    pub requests: Option<u64>,
+    /// ...or after this long.
+    pub duration: Option<Duration>,
+    /// The load shape.
+    pub workload: Workload,
+    /// The users requests are made for.
+    pub users: Users,
+}
+
+/// Shared between the connections: the remaining budget and progress.
+pub struct Progress {
+    remaining: AtomicU64,
+    deadline: Option<Instant>,
+    /// Requests answered so far.
+    pub done: AtomicU64,
+}
+
+impl Progress {
+    fn take(&self) -> bool {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return false;
+        }
+        self.remaining
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| r.checked_sub(1))
+            .is_ok()
+    }
+}
+
+struct Outcome {
+    latency_us: Histogram<u64>,
+    errors: BTreeMap<&'static str, u64>,
+}
+
+fn histogram() -> Histogram<u64> {
+    // 1 µs .. 60 s with 3 significant digits: constant, valid bounds, so
+    // construction cannot fail.
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("constant histogram bounds are valid")
+}
+
+async fn connection(opts: Arc<Options>, progress: Arc<Progress>, conn: u32) -> Outcome {
+    let mut out = Outcome {
+        latency_us: histogram(),
+        errors: BTreeMap::new(),
+    };
+    let mut client = match Client::connect(opts.addr).await {
+        Ok(c) => c,
+        Err(_) => {
+            *out.errors.entry("connect").or_default() += 1;
+            return out;
+        }
+    };
+    let mut in_flight: HashMap<u16, (Instant, Kind, u16)> = HashMap::new();
+    let mut seq: u16 = 0;
+    let mut n: u64 = 0;
+    loop {
+        while in_flight.len() < opts.pipeline as usize && progress.take() {
+            seq = seq.wrapping_add(1).max(1);
+            let kind = opts.workload.kind(n);
+            let req = kind.request(opts.users, conn, n);
+            n += 1;
+            if client
+                .send_pdu(Pdu::new(req.service_id, req.command_id, seq, req.body))
+                .await
+                .is_err()
+            {
+                *out.errors.entry("closed").or_default() += 1;
+                return out;
+            }
+            in_flight.insert(seq, (Instant::now(), kind, req.reply_command_id));
+        }
+        if in_flight.is_empty() {
+            return out;
+        }
+        let frame = match tokio::time::timeout(REPLY_TIMEOUT, client.next_frame()).await {
+            Ok(Ok(Some(f))) => f,
+            Ok(_) => {
+                *out.errors.entry("closed").or_default() += in_flight.len() as u64;
+                return out;
+            }
+            Err(_) => {
+                *out.errors.entry("timeout").or_default() += in_flight.len() as u64;
+                return out;
+            }
+        };
+        if frame.header.command_id == cid::HEARTBEAT {
+            continue;
+        }
+        let Some((sent, kind, reply_cmd)) = in_flight.remove(&frame.header.seq_num) else {
+            *out.errors.entry("unexpected_reply").or_default() += 1;
+            continue;
+        };
+        let micros = u64::try_from(sent.elapsed().as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let _ = out.latency_us.record(micros.min(60_000_000));
+        progress.done.fetch_add(1, Ordering::Relaxed);
+        if frame.header.command_id != reply_cmd {
+            *out.errors.entry("wrong_reply").or_default() += 1;
+        } else if let Some(e) = kind.check(&frame.body) {
+            *out.errors.entry(e).or_default() += 1;
+        }
+    }
+}
+
+/// Runs the load; `on_start` receives the shared progress (for a progress
+/// bar) before the connections start.
+pub async fn run(opts: Options, on_start: impl FnOnce(Arc<Progress>)) -> Report {
+    let progress = Arc::new(Progress {
+        remaining: AtomicU64::new(opts.requests.unwrap_or(u64::MAX)),
+        deadline: opts.duration.map(|d| Instant::now() + d),
+        done: AtomicU64::new(0),
+    });
+    on_start(progress.clone());
+    let opts = Arc::new(opts);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..opts.connections)
+        .map(|c| tokio::spawn(connection(opts.clone(), progress.clone(), c)))
+        .collect();
+    let mut latency = histogram();
+    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    for t in tasks {
+        match t.await {
+            Ok(o) => {
+                let _ = latency.add(&o.latency_us);
+                for (k, v) in o.errors {
+                    *errors.entry(k.to_string()).or_default() += v;
+                }
+            }
+            Err(_) => *errors.entry("task_failed".into()).or_default() += 1,
+        }
+    }
+    Report::new(&opts, started.elapsed(), &latency, errors)
+}

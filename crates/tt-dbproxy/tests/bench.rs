@@ -1,0 +1,102 @@
+//! `tt-dbproxy bench` against a real server: bounded runs give JSON with
+//! non-zero throughput and no errors; a remote target is refused.
+
+mod common;
+
+use common::process::{ServerProcess, run};
+
+fn bench(dir: &std::path::Path, args: &[&str]) -> (bool, serde_json::Value, String) {
+    let out = run(dir, args, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let v = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
+    (
+        out.status.success(),
+        v,
+        format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+#[test]
+fn bounded_runs_report_throughput_and_no_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::spawn(dir.path(), &[], &[]);
+    let addr = server.addr.to_string();
+    let (ok, v, text) = bench(
+        dir.path(),
+        &[
+            "bench",
+            "--addr",
+            &addr,
+            "--workload",
+            "mixed",
+            "--connections",
+            "4",
+            "--pipeline",
+            "4",
+            "--requests",
+            "400",
+            "--users",
+            "10",
+            "--prepare",
+            "--json",
+        ],
+    );
+    assert!(ok, "{text}");
+    assert_eq!(v["requests"], 400, "{text}");
+    assert!(v["throughput"].as_f64().unwrap_or(0.0) > 0.0, "{text}");
+    assert_eq!(v["errors"], serde_json::json!({}), "{text}");
+    assert!(v["latency_us"]["p50"].as_u64().unwrap_or(0) > 0, "{text}");
+    assert!(
+        v["latency_us"]["max"].as_u64() >= v["latency_us"]["p99"].as_u64(),
+        "{text}"
+    );
+    // Duration-bounded, each workload; the users exist from the first run.
+    for workload in ["unread", "users", "send", "login"] {
+        let (ok, v, text) = bench(
+            dir.path(),
+            &[
+                "bench",
+                "--addr",
+                &addr,
+                "--workload",
+                workload,
+                "--connections",
+                "2",
+                "--duration",
+                "300ms",
+                "--users",
+                "10",
+                "--prepare",
+                "--json",
+            ],
+        );
+        assert!(ok, "{workload}: {text}");
+        assert!(
+            v["requests"].as_u64().unwrap_or(0) > 0,
+            "{workload}: {text}"
+        );
+        assert_eq!(v["errors"], serde_json::json!({}), "{workload}: {text}");
+    }
+}
+
+#[test]
+fn a_remote_target_needs_allow_remote_and_bad_bounds_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, text) = bench(
+        dir.path(),
+        &["bench", "--addr", "10.1.2.3:10600", "--requests", "1"],
+    );
+    assert!(!ok);
+    assert!(text.contains("--allow-remote"), "{text}");
+    for args in [
+        &["--connections", "0"][..],
+        &["--pipeline", "5000"],
+        &["--duration", "2h"],
+        &["--duration", "5x"],
+    ] {
+        let mut all = vec!["bench", "--addr", "127.0.0.1:1"];
+        all.extend_from_slice(args);
+        let (ok, _, text) = bench(dir.path(), &all);
+        assert!(!ok, "{args:?}: {text}");
+    }
+}
