@@ -97,6 +97,12 @@ async fn sigterm_drains_the_real_binary_and_exits_zero() {
     let mut c = tt_dbproxy::client::Client::connect(server.addr)
         .await
         .unwrap();
+    // One round trip first: a connection still in the kernel's accept
+    // backlog when the signal arrives is reset (the server stops accepting).
+    assert_eq!(
+        login(&mut c, "alice", GOOD_PASSWORD).await.result_code,
+        Some(0)
+    );
     // Pipeline 50 logins and signal while they are being served.
     let mut bytes = Vec::new();
     for seq in 1..=50u16 {
@@ -136,6 +142,8 @@ async fn sigint_also_drains() {
     let mut c = tt_dbproxy::client::Client::connect(server.addr)
         .await
         .unwrap();
+    // Accepted before the signal (see the SIGTERM test).
+    login(&mut c, "nobody", "x").await;
     let status = std::process::Command::new("kill")
         .args(["-INT", &server_pid(&server)])
         .status()

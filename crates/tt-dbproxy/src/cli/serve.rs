@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::info;
 
 use super::{ConfigArgs, init_logging, load_config, open_store};
 use crate::clock::Clock;
@@ -16,15 +16,11 @@ pub(super) async fn serve(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     let (config, source) = load_config(args)?;
     init_logging(&config.log.level, config.log.format);
     info!(version = env!("CARGO_PKG_VERSION"), source = ?source, "starting: {}", config.show());
+    let signals = crate::shutdown::Signals::register().context("cannot watch SIGTERM/SIGINT")?;
     let store = open_store(&config).await?;
     let listeners = bind_all(&config.server.listen)
         .await
         .context("cannot listen")?;
-    for l in &listeners {
-        if let Ok(addr) = l.local_addr() {
-            info!("listening on {addr}");
-        }
-    }
     crate::metrics::install();
     let admin = match config.admin_listen {
         Some(addr) => {
@@ -45,12 +41,16 @@ pub(super) async fn serve(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     }
     let trigger = shutdown.clone();
     tokio::spawn(async move {
-        match crate::shutdown::wait_for_signal().await {
-            Ok(name) => info!("{name} received; draining"),
-            Err(e) => error!(error = %e, "cannot watch signals; stopping"),
-        }
+        let name = signals.wait().await;
+        info!("{name} received; draining");
         trigger.cancel();
     });
+    // Announced last: everything, signal handling included, is ready.
+    for l in &listeners {
+        if let Ok(addr) = l.local_addr() {
+            info!("listening on {addr}");
+        }
+    }
     let sync = tokio::spawn(crate::sync::run(state.clone(), shutdown.clone()));
     crate::net::run(listeners, state, shutdown).await;
     if tokio::time::timeout(std::time::Duration::from_secs(1), sync)
