@@ -27,6 +27,8 @@ pub struct ServerProcess {
     child: Child,
     pub addr: SocketAddr,
     lines: mpsc::Receiver<String>,
+    /// Lines printed up to "listening on", not yet handed out.
+    startup: std::cell::RefCell<Vec<String>>,
 }
 
 impl ServerProcess {
@@ -67,16 +69,27 @@ impl ServerProcess {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(30);
+        let mut startup = Vec::new();
         let addr = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = lines
                 .recv_timeout(left)
                 .expect("tt-dbproxy printed no \"listening on\" line");
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest.trim().parse().expect("address after \"listening on\"");
+            let addr = line
+                .split("listening on ")
+                .nth(1)
+                .map(|rest| rest.trim().parse().expect("address after \"listening on\""));
+            startup.push(line);
+            if let Some(addr) = addr {
+                break addr;
             }
         };
-        Self { child, addr, lines }
+        Self {
+            child,
+            addr,
+            lines,
+            startup: std::cell::RefCell::new(startup),
+        }
     }
 
     /// Process id.
@@ -95,7 +108,9 @@ impl ServerProcess {
 
     /// Log lines printed so far (non-blocking).
     pub fn lines_so_far(&self) -> Vec<String> {
-        self.lines.try_iter().collect()
+        let mut out: Vec<String> = self.startup.borrow_mut().drain(..).collect();
+        out.extend(self.lines.try_iter());
+        out
     }
 
     /// Waits for the process to exit (panics after `timeout`) and returns
@@ -104,8 +119,7 @@ impl ServerProcess {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
-                let lines = self.lines.try_iter().collect();
-                return (status, lines);
+                return (status, self.lines_so_far());
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
