@@ -34,10 +34,6 @@ fn is_group(msg_type: i32) -> bool {
     msg_type == MsgType::GroupText as i32 || msg_type == MsgType::GroupAudio as i32
 }
 
-fn is_audio(msg_type: i32) -> bool {
-    msg_type == MsgType::SingleAudio as i32 || msg_type == MsgType::GroupAudio as i32
-}
-
 /// Stores a message; the reply is the request with `msg_id` set to the new
 /// id, or 0 when nothing was stored. An empty message gets no reply.
 pub async fn send(state: &AppState, req: ImMsgData) -> Option<Reply> {
@@ -58,7 +54,7 @@ pub async fn send(state: &AppState, req: ImMsgData) -> Option<Reply> {
 async fn content(state: &AppState, req: &ImMsgData, group: bool) -> Option<String> {
     let data = req.msg_data.as_deref().unwrap_or_default();
     let msg_type = req.msg_type.unwrap_or(0);
-    if is_audio(msg_type) {
+    if crate::media::audio::is_audio(u32::try_from(msg_type).unwrap_or(0)) {
         return crate::media::audio::save(state, req, group).await;
     }
     let Ok(text) = std::str::from_utf8(data) else {

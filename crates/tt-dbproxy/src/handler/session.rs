@@ -8,16 +8,13 @@ use tt_proto::im::buddy::{
 };
 
 use super::{Reply, attach, logged};
+use crate::media::audio::preview;
 use crate::state::AppState;
 use crate::store::{SESSION_GROUP, SESSION_SINGLE};
 use crate::wire::command::sid;
 
 /// Sessions per reply, newest first (the original's `LIMIT 100`).
 pub const RECENT_SESSION_LIMIT: u32 = 100;
-
-fn is_audio(msg_type: u32) -> bool {
-    msg_type == MsgType::SingleAudio as u32 || msg_type == MsgType::GroupAudio as u32
-}
 
 /// Lists recent sessions with each one's last message. Sessions with no
 /// retrievable last message are omitted (the original's output is
@@ -66,20 +63,17 @@ pub async fn recent(state: &AppState, req: ImRecentContactSessionReq) -> Reply {
         .filter_map(|(s, last)| {
             let m = last?;
             MsgType::try_from(m.msg_type as i32).ok()?;
-            let data = if is_audio(m.msg_type) {
-                state.audio_placeholder.clone()
-            } else {
-                m.content.into_bytes()
-            };
+            let (msg_id, msg_type, from_id) = (m.msg_id, m.msg_type, m.from_id);
+            let data = preview(state, m);
             Some(ContactSessionInfo {
                 session_id: Some(s.peer_id),
                 session_type: Some(s.session_type as i32),
                 session_status: Some(s.status as i32),
                 updated_time: Some(s.updated),
-                latest_msg_id: Some(m.msg_id),
+                latest_msg_id: Some(msg_id),
                 latest_msg_data: Some(data),
-                latest_msg_type: Some(m.msg_type as i32),
-                latest_msg_from_user_id: Some(m.from_id),
+                latest_msg_type: Some(msg_type as i32),
+                latest_msg_from_user_id: Some(from_id),
             })
         })
         .collect();

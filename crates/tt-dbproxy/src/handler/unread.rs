@@ -5,6 +5,7 @@ use tt_proto::im::base_define::{MsgType, UnreadInfo};
 use tt_proto::im::message::{ImMsgDataReadAck, ImUnreadMsgCntReq, ImUnreadMsgCntRsp};
 
 use super::{Reply, attach, logged};
+use crate::media::audio::preview;
 use crate::state::AppState;
 use crate::store::{LastMessage, SESSION_GROUP, SESSION_SINGLE};
 use crate::wire::command::sid;
@@ -17,20 +18,15 @@ fn entry(
     last: LastMessage,
 ) -> Option<UnreadInfo> {
     MsgType::try_from(last.msg_type as i32).ok()?;
-    let audio =
-        last.msg_type == MsgType::SingleAudio as u32 || last.msg_type == MsgType::GroupAudio as u32;
+    let (msg_id, msg_type, from_id) = (last.msg_id, last.msg_type, last.from_id);
     Some(UnreadInfo {
         session_id: Some(session),
         session_type: Some(kind as i32),
         unread_cnt: Some(count),
-        latest_msg_id: Some(last.msg_id),
-        latest_msg_data: Some(if audio {
-            state.audio_placeholder.clone()
-        } else {
-            last.content.into_bytes()
-        }),
-        latest_msg_type: Some(last.msg_type as i32),
-        latest_msg_from_user_id: Some(last.from_id),
+        latest_msg_id: Some(msg_id),
+        latest_msg_data: Some(preview(state, last)),
+        latest_msg_type: Some(msg_type as i32),
+        latest_msg_from_user_id: Some(from_id),
     })
 }
 

@@ -10,10 +10,21 @@ use tt_proto::im::message::ImMsgData;
 
 use crate::handler::logged;
 use crate::state::AppState;
-use crate::store::{AudioRow, MessageRow};
+use crate::store::{AudioRow, LastMessage, MessageRow};
 
-fn is_audio(msg_type: u32) -> bool {
+/// Whether a MsgType is a voice message (one-to-one or group).
+pub fn is_audio(msg_type: u32) -> bool {
     msg_type == MsgType::SingleAudio as u32 || msg_type == MsgType::GroupAudio as u32
+}
+
+/// What a conversation list shows for a last message: the audio
+/// placeholder for a voice message, the stored content otherwise.
+pub fn preview(state: &AppState, last: LastMessage) -> Vec<u8> {
+    if is_audio(last.msg_type) {
+        state.audio_placeholder.clone()
+    } else {
+        last.content.into_bytes()
+    }
 }
 
 /// Uploads a voice message and records it; returns the content to store
