@@ -7,7 +7,7 @@ use tracing::warn;
 use tt_proto::im::server::{ImValidateReq, ImValidateRsp};
 
 use super::userinfo::user_info;
-use super::{BodyError, Reply, attach};
+use super::{BodyError, Reply, attach, logged};
 use crate::auth::password;
 use crate::state::AppState;
 use crate::wire::command::{cid, sid};
@@ -68,20 +68,16 @@ pub async fn validate(state: &AppState, req: Result<ImValidateReq, BodyError>) -
             Ok(n) => state.store.find_active_user_by_name(n).await,
             Err(_) => Ok(None),
         };
-        match found {
-            Err(e) => {
-                metrics::counter!(crate::metrics::STORE_ERRORS, "kind" => e.kind()).increment(1);
-                warn!(error = %e, kind = e.kind(), "validate: store failed; not counted as a failure");
-                (CODE_INTERNAL, MSG_INTERNAL)
-            }
-            Ok(Some(user)) if password::verify(&client_password, &user.salt, &user.password) => {
+        match logged("validate: store failed; not counted as a failure", found) {
+            None => (CODE_INTERNAL, MSG_INTERNAL),
+            Some(Some(user)) if password::verify(&client_password, &user.salt, &user.password) => {
                 state.throttle.clear(&name);
                 let mut info = user_info(&user);
                 info.status = Some(0);
                 rsp.user_info = Some(info);
                 (CODE_OK, MSG_OK)
             }
-            Ok(_) => {
+            Some(_) => {
                 state.throttle.record_failure(&name, now);
                 (CODE_AUTH_FAILED, MSG_AUTH_FAILED)
             }
