@@ -55,7 +55,7 @@ impl HistorySource {
 
     /// The `extra` condition for a chunk of `n` ids.
     pub(crate) fn ids_condition(n: usize) -> String {
-        format!("AND msgId IN ({})", vec!["?"; n].join(","))
+        format!("AND msgId IN ({})", crate::store::placeholders(n))
     }
 }
 

@@ -73,6 +73,12 @@ pub const MAX_IDS_PER_REQUEST: usize = 10_000;
 /// Ids per `IN (...)` statement.
 pub const ID_CHUNK: usize = 500;
 
+/// `?,?,…` with `n` placeholders, for the `IN (...)` lists both SQL
+/// backends build (always from a chunk of at most [`ID_CHUNK`] ids).
+pub(crate) fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(",")
+}
+
 /// Shard count of `IMMessage_<n>` and `IMGroupMessage_<n>` (relation or
 /// group id modulo 8).
 pub const MESSAGE_SHARDS: u32 = 8;

@@ -34,7 +34,7 @@ impl MysqlStore {
         for chunk in ids.chunks(ID_CHUNK) {
             let sql = format!(
                 "SELECT {GROUP_COLUMNS} FROM IMGroup WHERE id IN ({})",
-                vec!["?"; chunk.len()].join(",")
+                crate::store::placeholders(chunk.len())
             );
             for r in rows(&mut c, &sql, id_params(chunk)).await? {
                 out.push(group_row(r)?);
@@ -86,7 +86,7 @@ impl MysqlStore {
         for chunk in users.chunks(ID_CHUNK) {
             let sql = format!(
                 "UPDATE IMGroupMember SET status = 1 WHERE groupId = ? AND status = 0 AND userId IN ({})",
-                vec!["?"; chunk.len()].join(",")
+                crate::store::placeholders(chunk.len())
             );
             let mut p: Vec<Value> = vec![g.into()];
             p.extend(chunk.iter().map(|u| Value::from(*u)));

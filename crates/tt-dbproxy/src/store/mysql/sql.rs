@@ -74,10 +74,6 @@ pub(super) fn id_params(ids: &[u32]) -> Params {
     params(ids.iter().map(|i| Value::from(*i)).collect())
 }
 
-pub(super) fn marks(n: usize) -> String {
-    vec!["?"; n].join(",")
-}
-
 pub(super) async fn rows(conn: &mut Conn, sql: &str, p: Params) -> StoreResult<Vec<Row>> {
     conn.exec(sql, p).await.map_err(map_err)
 }
@@ -236,7 +232,10 @@ impl MysqlStore {
         ids.dedup();
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(ID_CHUNK) {
-            let clause = format!("WHERE id IN ({}) ORDER BY id", marks(chunk.len()));
+            let clause = format!(
+                "WHERE id IN ({}) ORDER BY id",
+                crate::store::placeholders(chunk.len())
+            );
             out.extend(self.users(&clause, id_params(chunk)).await?);
         }
         Ok(out)

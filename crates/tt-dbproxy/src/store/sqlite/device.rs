@@ -47,7 +47,7 @@ pub(super) fn tokens(c: &Connection, user_ids: &[u32]) -> rusqlite::Result<Vec<D
     ids.dedup();
     let mut out = Vec::new();
     for chunk in ids.chunks(ID_CHUNK) {
-        let marks = vec!["?"; chunk.len()].join(",");
+        let marks = crate::store::placeholders(chunk.len());
         let mut stmt = c.prepare_cached(&format!(
             "SELECT user_id, platform, token FROM tt_device_token WHERE user_id IN ({marks}) ORDER BY user_id"
         ))?;

@@ -62,7 +62,7 @@ pub(super) fn by_ids(c: &Connection, ids: &[u32]) -> rusqlite::Result<Vec<GroupR
     for chunk in ids.chunks(ID_CHUNK) {
         let sql = format!(
             "SELECT {GROUP_COLUMNS} FROM IMGroup WHERE id IN ({})",
-            vec!["?"; chunk.len()].join(",")
+            crate::store::placeholders(chunk.len())
         );
         let mut stmt = c.prepare(&sql)?;
         let rows = stmt.query_map(params_from_iter(chunk), group_row)?;

@@ -109,7 +109,7 @@ pub(super) fn by_ids(c: &Connection, ids: &[u32]) -> rusqlite::Result<Vec<UserRe
     ids.dedup();
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(ID_CHUNK) {
-        let marks = vec!["?"; chunk.len()].join(",");
+        let marks = crate::store::placeholders(chunk.len());
         out.extend(query_users(
             c,
             &format!("WHERE id IN ({marks}) ORDER BY id"),
