@@ -23,7 +23,9 @@
 //! - [`cli`]: the `tt-dbproxy` command line (`serve`, `admin`, `call`).
 //! - [`sync`]: the sync center, propagating group chats into members'
 //!   recent sessions.
-//! - [`shutdown`]: reacting to SIGTERM and SIGINT.
+//! - [`shutdown`]: reacting to SIGTERM and SIGINT (drain) and SIGHUP.
+//! - [`reload`]: applying a changed configuration while serving;
+//!   [`logging`]: `tracing` output with a reloadable filter.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -36,9 +38,12 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod handler;
+pub mod logging;
 pub mod media;
 pub mod metrics;
 pub mod net;
+pub mod reload;
+pub mod semaphore;
 pub mod shutdown;
 pub mod state;
 pub mod store;

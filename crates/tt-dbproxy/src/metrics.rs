@@ -33,6 +33,18 @@ pub const UNKNOWN_COMMANDS: &str = "tt_dbproxy_unknown_commands_total";
 pub const THROTTLE_REJECTIONS: &str = "tt_dbproxy_login_throttle_rejections_total";
 /// Message ids handed out (stored messages), by `kind` (single, group).
 pub const MSG_IDS_ALLOCATED: &str = "tt_dbproxy_msg_ids_allocated_total";
+/// Configuration reloads, by `result` (ok, refused).
+pub const RELOADS: &str = "tt_dbproxy_config_reloads_total";
+/// Size limit of each backend pool, by `backend` and `pool`.
+pub const POOL_MAX: &str = "tt_dbproxy_pool_max_connections";
+/// Connections (MySQL) or command slots (Redis) in use, by `backend` and
+/// `pool`.
+pub const POOL_IN_USE: &str = "tt_dbproxy_pool_in_use";
+/// Time spent acquiring a connection or slot, by `backend` and `pool`.
+pub const POOL_ACQUIRE_SECONDS: &str = "tt_dbproxy_pool_acquire_seconds";
+/// Pool failures, by `backend`, `pool` and `kind` (timeout, connect,
+/// backoff, transport).
+pub const POOL_ERRORS: &str = "tt_dbproxy_pool_errors_total";
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
@@ -48,6 +60,11 @@ pub fn install() -> Option<&'static PrometheusHandle> {
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(REQUEST_SECONDS.to_string()), LATENCY_BUCKETS)
+                .ok()?
+                .set_buckets_for_metric(
+                    Matcher::Full(POOL_ACQUIRE_SECONDS.to_string()),
+                    LATENCY_BUCKETS,
+                )
                 .ok()?
                 .build_recorder();
             let handle = recorder.handle();
@@ -84,6 +101,18 @@ fn describe() {
     describe_counter!(
         MSG_IDS_ALLOCATED,
         "Message ids handed out for stored messages, by kind."
+    );
+    describe_counter!(RELOADS, "Configuration reloads, by result.");
+    describe_gauge!(POOL_MAX, "Size limit of each backend pool.");
+    describe_gauge!(POOL_IN_USE, "Connections or command slots in use, by pool.");
+    describe_histogram!(
+        POOL_ACQUIRE_SECONDS,
+        metrics::Unit::Seconds,
+        "Time spent acquiring a pooled connection or slot."
+    );
+    describe_counter!(
+        POOL_ERRORS,
+        "Pool failures (acquire or transport), by pool and kind."
     );
 }
 

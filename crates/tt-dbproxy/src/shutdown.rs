@@ -1,12 +1,18 @@
-//! Signals that end the process: SIGTERM and SIGINT both start a graceful
-//! drain (SIGPIPE is already ignored by the Rust runtime).
+//! Signals: SIGTERM and SIGINT start a graceful drain, SIGHUP reloads the
+//! configuration (SIGPIPE is already ignored by the Rust runtime).
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-/// SIGTERM and SIGINT handlers, registered when created: create it before
-/// announcing that the server listens, so an early signal drains instead of
-/// killing the process.
+/// SIGTERM, SIGINT and SIGHUP handlers, registered when created: create it
+/// before announcing that the server listens, so an early signal drains
+/// (or reloads) instead of killing the process.
 pub struct Signals {
+    stop: StopSignals,
+    hangup: Signal,
+}
+
+/// SIGTERM and SIGINT.
+pub struct StopSignals {
     term: Signal,
     int: Signal,
 }
@@ -15,11 +21,21 @@ impl Signals {
     /// Registers the handlers now.
     pub fn register() -> std::io::Result<Self> {
         Ok(Self {
-            term: signal(SignalKind::terminate())?,
-            int: signal(SignalKind::interrupt())?,
+            stop: StopSignals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            },
+            hangup: signal(SignalKind::hangup())?,
         })
     }
 
+    /// The stop signals and the SIGHUP stream, to be awaited separately.
+    pub fn split(self) -> (StopSignals, Signal) {
+        (self.stop, self.hangup)
+    }
+}
+
+impl StopSignals {
     /// Waits for SIGTERM or SIGINT and returns its name.
     pub async fn wait(mut self) -> &'static str {
         tokio::select! {

@@ -2,13 +2,16 @@
 //! shared by every connection (no globals, so tests run servers side by
 //! side).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use arc_swap::{ArcSwap, Guard};
 
 use crate::auth::LoginThrottle;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::media::msfs::MediaServer;
 use crate::media::placeholder::audio_placeholder;
+use crate::reload::ReloadSource;
 use crate::store::Store;
 
 /// Live figures of a server for `/status`.
@@ -48,8 +51,13 @@ impl ServerStats {
 
 /// Shared state of one server instance.
 pub struct AppState {
-    /// The validated configuration.
-    pub config: Arc<Config>,
+    /// The running configuration; a reload swaps it (see [`crate::reload`]).
+    config: ArcSwap<Config>,
+    /// Tells the server loop that the configuration was swapped.
+    config_changes: tokio::sync::watch::Sender<Arc<Config>>,
+    /// Where a reload reads the configuration from; unset in tests that
+    /// build the state by hand.
+    reload_source: OnceLock<ReloadSource>,
     /// The storage backend chosen at start-up.
     pub store: Arc<dyn Store>,
     /// "Now" for stored times and the throttle.
@@ -75,14 +83,45 @@ impl AppState {
             .map(String::into_bytes)
             .unwrap_or_default();
         let media = MediaServer::new(&config.media.msfs_site);
+        let config = Arc::new(config);
         Arc::new(Self {
             stats: ServerStats::new(),
             media,
-            config: Arc::new(config),
+            config_changes: tokio::sync::watch::Sender::new(config.clone()),
+            config: ArcSwap::new(config),
+            reload_source: OnceLock::new(),
             store,
             clock,
             throttle: LoginThrottle::default(),
             audio_placeholder,
         })
+    }
+
+    /// The running configuration (cheap: no lock, no allocation).
+    pub fn config(&self) -> Guard<Arc<Config>> {
+        self.config.load()
+    }
+
+    /// Swaps in a new configuration and tells the subscribers.
+    pub(crate) fn replace_config(&self, config: Config) {
+        let config = Arc::new(config);
+        self.config.store(config.clone());
+        self.config_changes.send_replace(config);
+    }
+
+    /// Notified after each [`replace_config`](Self::replace_config).
+    pub fn config_changes(&self) -> tokio::sync::watch::Receiver<Arc<Config>> {
+        self.config_changes.subscribe()
+    }
+
+    /// Enables reloading from `source` (done once, by `serve`); a second
+    /// call is ignored.
+    pub fn enable_reload(&self, source: ReloadSource) {
+        let _ = self.reload_source.set(source);
+    }
+
+    /// Where a reload reads from, if reloading is enabled.
+    pub(crate) fn reload_source(&self) -> Option<&ReloadSource> {
+        self.reload_source.get()
     }
 }

@@ -111,6 +111,8 @@ async fn readyz_flips_when_mysql_or_redis_goes_away_and_comes_back() {
     if skipped() {
         return;
     }
+    // Before the pools exist, so their metric handles are live.
+    tt_dbproxy::metrics::install();
     let db = TestDatabase::create().await;
     let lease = RedisLease::acquire();
     let target = |url: &str, scheme: &str| -> SocketAddr {
@@ -136,10 +138,38 @@ async fn readyz_flips_when_mysql_or_redis_goes_away_and_comes_back() {
     .await;
     let (admin, _token) = start_admin(&s).await;
     assert_eq!(get(admin, "/readyz").await.0, 200);
-    for proxy in [&mysql_proxy, &redis_proxy] {
+    let (_, text) = get(admin, "/metrics").await;
+    for (backend, pool) in [("mysql", "primary"), ("redis", "unread")] {
+        let labels = format!(r#"{{backend="{backend}",pool="{pool}"}}"#);
+        assert!(
+            sample(&text, &format!("tt_dbproxy_pool_max_connections{labels}")) >= 1.0,
+            "{backend} {pool} size in {text}"
+        );
+        assert!(
+            sample(
+                &text,
+                &format!("tt_dbproxy_pool_acquire_seconds_count{labels}")
+            ) >= 1.0,
+            "{backend} {pool} acquires in {text}"
+        );
+    }
+    for (proxy, backend) in [(&mysql_proxy, "mysql"), (&redis_proxy, "redis")] {
+        let errors = |text: &str| -> f64 {
+            text.lines()
+                .filter(|l| {
+                    l.starts_with(&format!(
+                        r#"tt_dbproxy_pool_errors_total{{backend="{backend}""#
+                    ))
+                })
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum()
+        };
+        let before = errors(&get(admin, "/metrics").await.1);
         proxy.set_up(false);
         let (code, body) = get(admin, "/readyz").await;
         assert_eq!(code, 503, "{body}");
+        let after = errors(&get(admin, "/metrics").await.1);
+        assert!(after > before, "{backend} pool errors {before} -> {after}");
         proxy.set_up(true);
         let deadline = Instant::now() + Duration::from_secs(30);
         while get(admin, "/readyz").await.0 != 200 {

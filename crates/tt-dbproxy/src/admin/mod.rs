@@ -1,7 +1,9 @@
 //! The admin HTTP endpoint (default `127.0.0.1:10601`): `/metrics`
 //! (Prometheus text), `/healthz` (the process answers), `/readyz` (the
-//! storage backends answer; 503 otherwise) and `/status` (JSON: version,
-//! uptime, open connections, configuration without secrets).
+//! storage backends answer; 503 otherwise), `/status` (JSON: version,
+//! uptime, open connections, configuration without secrets) and
+//! `POST /reload` (what SIGHUP does; JSON answer, 400 with the reason when
+//! the file is refused).
 
 use std::sync::Arc;
 
@@ -10,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
@@ -24,6 +26,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/status", get(status))
+        .route("/reload", post(reload))
         .with_state(state)
 }
 
@@ -58,8 +61,25 @@ async fn status(State(state): State<Arc<AppState>>) -> Response {
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_secs": state.stats.started.elapsed().as_secs(),
         "connections": state.stats.open_connections(),
-        "backend": format!("{:?}", state.config.storage.backend),
-        "config": state.config.show(),
+        "backend": format!("{:?}", state.config().storage.backend),
+        "config": state.config().show(),
     });
     axum::Json(body).into_response()
+}
+
+async fn reload(State(state): State<Arc<AppState>>) -> Response {
+    match crate::reload::reload(&state).await {
+        Ok(outcome) => axum::Json(outcome).into_response(),
+        Err(e) => {
+            let code = match e {
+                crate::reload::ReloadError::Disabled => StatusCode::NOT_FOUND,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            (
+                code,
+                axum::Json(serde_json::json!({ "error": e.to_string() })),
+            )
+                .into_response()
+        }
+    }
 }

@@ -79,19 +79,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         None => serve::serve(&cli.serve).await,
         Some(Command::Serve(args)) => serve::serve(&args).await,
         Some(Command::Admin(args)) => {
-            init_logging("warn", LogFormat::Text);
+            crate::logging::init("warn", LogFormat::Text);
             admin::run(args).await
         }
         Some(Command::Call(args)) => {
-            init_logging("warn", LogFormat::Text);
+            crate::logging::init("warn", LogFormat::Text);
             call::run(args).await
         }
         Some(Command::Migrate(args)) => {
-            init_logging("warn", LogFormat::Text);
+            crate::logging::init("warn", LogFormat::Text);
             migrate(&args).await
         }
         Some(Command::Bench(args)) => {
-            init_logging("warn", LogFormat::Text);
+            crate::logging::init("warn", LogFormat::Text);
             bench::run_bench(args).await
         }
     }
@@ -134,19 +134,4 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
             Ok(Arc::new(store))
         }
     }
-}
-
-/// Sets up `tracing` output on stderr.
-fn init_logging(level: &str, format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    // A second initialisation (only possible in tests) is harmless.
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
 }

@@ -7,21 +7,24 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use super::{ConfigArgs, init_logging, load_config, open_store};
+use super::{ConfigArgs, load_config, open_store};
 use crate::clock::Clock;
 use crate::net::server::bind_all;
+use crate::reload::ReloadSource;
 use crate::state::AppState;
 
 pub(super) async fn serve(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     let (config, source) = load_config(args)?;
-    init_logging(&config.log.level, config.log.format);
+    let log_filter = crate::logging::init(&config.log.level, config.log.format);
     info!(version = env!("CARGO_PKG_VERSION"), source = ?source, "starting: {}", config.show());
-    let signals = crate::shutdown::Signals::register().context("cannot watch SIGTERM/SIGINT")?;
+    let signals =
+        crate::shutdown::Signals::register().context("cannot watch SIGTERM/SIGINT/SIGHUP")?;
+    // Before the store, so the pools' metric handles reach the recorder.
+    crate::metrics::install();
     let store = open_store(&config).await?;
     let listeners = bind_all(&config.server.listen)
         .await
         .context("cannot listen")?;
-    crate::metrics::install();
     let admin = match config.admin_listen {
         Some(addr) => {
             let l = tokio::net::TcpListener::bind(addr).await.with_context(|| {
@@ -35,15 +38,26 @@ pub(super) async fn serve(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let state = AppState::new(config, store, Clock::system());
+    state.enable_reload(ReloadSource::new(source, log_filter));
     let shutdown = CancellationToken::new();
     if let Some(l) = admin {
         tokio::spawn(crate::admin::serve(l, state.clone(), shutdown.clone()));
     }
+    let (stop, mut hangups) = signals.split();
     let trigger = shutdown.clone();
     tokio::spawn(async move {
-        let name = signals.wait().await;
+        let name = stop.wait().await;
         info!("{name} received; draining");
         trigger.cancel();
+    });
+    let reloading = state.clone();
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            info!("SIGHUP received; reloading the configuration");
+            // The outcome (applied keys, or why the file was refused) is
+            // logged by `reload`.
+            let _ = crate::reload::reload(&reloading).await;
+        }
     });
     // Announced last: everything, signal handling included, is ready.
     for l in &listeners {

@@ -101,7 +101,7 @@ pub fn all() -> Vec<KeySpec> {
             default: "10000",
             env: "TT_DBPROXY_MAX_CONNECTIONS",
             legacy: "",
-            reloadable: false,
+            reloadable: true,
             doc: "Connections beyond this are accepted, logged and closed at once.",
             apply: |c, v| {
                 c.server.max_connections = int(v)?;
@@ -114,7 +114,7 @@ pub fn all() -> Vec<KeySpec> {
             default: "16777216",
             env: "TT_DBPROXY_MAX_FRAME_BYTES",
             legacy: "",
-            reloadable: false,
+            reloadable: true,
             doc: "A frame announcing a larger length (header included) closes the connection.",
             apply: |c, v| {
                 c.server.max_frame_bytes = int(v)?;
@@ -127,7 +127,7 @@ pub fn all() -> Vec<KeySpec> {
             default: "5000",
             env: "TT_DBPROXY_HEARTBEAT_INTERVAL_MS",
             legacy: "",
-            reloadable: false,
+            reloadable: true,
             doc: "A heartbeat is sent after this long without sending anything.",
             apply: |c, v| {
                 c.server.heartbeat_interval_ms = int(v)?;
@@ -140,7 +140,7 @@ pub fn all() -> Vec<KeySpec> {
             default: "30000",
             env: "TT_DBPROXY_IDLE_TIMEOUT_MS",
             legacy: "",
-            reloadable: false,
+            reloadable: true,
             doc: "A connection that sends nothing for this long is closed.",
             apply: |c, v| {
                 c.server.idle_timeout_ms = int(v)?;
@@ -153,7 +153,7 @@ pub fn all() -> Vec<KeySpec> {
             default: "4000",
             env: "TT_DBPROXY_DRAIN_TIMEOUT_MS",
             legacy: "",
-            reloadable: false,
+            reloadable: true,
             doc: "On SIGTERM/SIGINT: time in-flight requests get before the process exits.",
             apply: |c, v| {
                 c.server.drain_timeout_ms = int(v)?;
@@ -166,7 +166,7 @@ pub fn all() -> Vec<KeySpec> {
             default: "48",
             env: "TT_DBPROXY_WORKERS",
             legacy: "ThreadNum",
-            reloadable: false,
+            reloadable: true,
             doc: "Requests executing at once across all connections.",
             apply: |c, v| {
                 c.server.workers = int(v)?;
@@ -179,7 +179,7 @@ pub fn all() -> Vec<KeySpec> {
             default: "1024",
             env: "TT_DBPROXY_MAX_IN_FLIGHT_PER_CONNECTION",
             legacy: "",
-            reloadable: false,
+            reloadable: true,
             doc: "Requests of one connection in progress before the server stops reading from it.",
             apply: |c, v| {
                 c.server.max_in_flight_per_connection = int(v)?;
@@ -224,7 +224,7 @@ pub fn all() -> Vec<KeySpec> {
             default: "500",
             env: "TT_DBPROXY_ACQUIRE_TIMEOUT_MS",
             legacy: "",
-            reloadable: false,
+            reloadable: true,
             doc: "Longest wait for a MySQL connection or a Redis permit; then the request fails as for a backend error.",
             apply: |c, v| {
                 c.storage.acquire_timeout_ms = int(v)?;
@@ -250,7 +250,7 @@ pub fn all() -> Vec<KeySpec> {
             default: "[]",
             env: "TT_DBPROXY_MYSQL_REPLICAS",
             legacy: "teamtalk_slave_*",
-            reloadable: false,
+            reloadable: true,
             doc: "Read replicas; reads go to the primary while none is healthy. The env form is comma-separated.",
             apply: |c, v| {
                 c.backend_urls.mysql_replicas = strings(v)?;
@@ -263,7 +263,7 @@ pub fn all() -> Vec<KeySpec> {
             default: "16",
             env: "TT_DBPROXY_MYSQL_MAX_CONNECTIONS",
             legacy: "<db>_maxconncnt",
-            reloadable: false,
+            reloadable: true,
             doc: "Connection limit of each MySQL pool.",
             apply: |c, v| {
                 c.backend_urls.mysql_max_connections = int(v)?;
@@ -289,7 +289,7 @@ pub fn all() -> Vec<KeySpec> {
             default: "16",
             env: "TT_DBPROXY_REDIS_MAX_CONNECTIONS",
             legacy: "<c>_maxconncnt",
-            reloadable: false,
+            reloadable: true,
             doc: "Concurrent commands per Redis pool.",
             apply: |c, v| {
                 c.backend_urls.redis_max_connections = int(v)?;
@@ -350,7 +350,7 @@ pub fn all() -> Vec<KeySpec> {
             default: "\"info\"",
             env: "TT_DBPROXY_LOG_LEVEL",
             legacy: "",
-            reloadable: false,
+            reloadable: true,
             doc: "tracing filter, e.g. \"info\" or \"tt_dbproxy=debug\".",
             apply: |c, v| {
                 c.log.level = string(v)?;
@@ -363,7 +363,7 @@ pub fn all() -> Vec<KeySpec> {
             default: "500",
             env: "TT_DBPROXY_SLOW_REQUEST_MS",
             legacy: "",
-            reloadable: false,
+            reloadable: true,
             doc: "Requests that take longer are logged with their command and time; 0 disables.",
             apply: |c, v| {
                 c.log.slow_request_ms = int(v)?;

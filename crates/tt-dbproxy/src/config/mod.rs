@@ -10,6 +10,7 @@
 pub mod keys;
 pub mod legacy;
 mod load;
+pub mod merge;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

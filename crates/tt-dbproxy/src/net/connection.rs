@@ -154,10 +154,6 @@ async fn drive(
     conn: &Arc<ConnShared>,
     shutdown: &CancellationToken,
 ) -> Closed {
-    let settings = &ctx.state.config.server;
-    let heartbeat_every = Duration::from_millis(settings.heartbeat_interval_ms);
-    let idle_after = Duration::from_millis(settings.idle_timeout_ms);
-    let mut codec = PduCodec::new(settings.max_frame_bytes);
     let mut rbuf = BytesMut::new();
     let mut wbuf = BytesMut::new();
     let mut last_recv = Instant::now();
@@ -165,9 +161,19 @@ async fn drive(
     let mut draining_since: Option<Instant> = None;
 
     loop {
+        // Read each turn, so a reload applies to open connections too.
+        let (heartbeat_every, idle_after, max_in_flight, mut codec) = {
+            let config = ctx.state.config();
+            let s = &config.server;
+            (
+                Duration::from_millis(s.heartbeat_interval_ms),
+                Duration::from_millis(s.idle_timeout_ms),
+                s.max_in_flight_per_connection,
+                PduCodec::new(s.max_frame_bytes),
+            )
+        };
         conn.take_into(&mut wbuf);
-        let can_read = conn.in_flight() < settings.max_in_flight_per_connection
-            && wbuf.len() < WRITE_HIGH_WATER;
+        let can_read = conn.in_flight() < max_in_flight && wbuf.len() < WRITE_HIGH_WATER;
         let heartbeat_at = last_send + heartbeat_every;
         let idle_at = last_recv + idle_after;
         let drain_close_at = draining_since
@@ -281,7 +287,7 @@ fn dispatch(ctx: &Arc<ServerCtx>, conn: &Arc<ConnShared>, pdu: Pdu) {
         let elapsed = started.elapsed();
         metrics::counter!(m::REQUESTS, "command" => name).increment(1);
         metrics::histogram!(m::REQUEST_SECONDS, "command" => name).record(elapsed.as_secs_f64());
-        let slow_ms = task_ctx.state.config.log.slow_request_ms;
+        let slow_ms = task_ctx.state.config().log.slow_request_ms;
         if slow_ms > 0 && elapsed.as_millis() >= u128::from(slow_ms) {
             warn!(
                 command = name,

@@ -1,6 +1,7 @@
 //! Sockets: the accept loop, one task per connection, and the queue that
 //! keeps requests sharing an ordering key in arrival order.
 
+mod admission;
 mod connection;
 pub mod ordering;
 pub mod server;

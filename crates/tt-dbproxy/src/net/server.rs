@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use super::admission::Admission;
 use super::connection;
 use super::ordering::KeyedQueue;
 use crate::handler::OrderKey;
@@ -42,20 +43,46 @@ pub(crate) struct ServerCtx {
     next_conn_id: AtomicU64,
 }
 
+/// Resizes the request limit when a reload changes `server.workers`.
+async fn follow_worker_limit(
+    state: Arc<AppState>,
+    workers: Arc<Semaphore>,
+    mut current: usize,
+    shutdown: CancellationToken,
+) {
+    let mut changes = state.config_changes();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            changed = changes.changed() => if changed.is_err() { return },
+        }
+        let wanted = changes.borrow_and_update().server.workers;
+        if wanted != current {
+            crate::semaphore::resize(&workers, current, wanted);
+            current = wanted;
+        }
+    }
+}
+
 /// Serves connections accepted on `listeners` until `shutdown` is
 /// cancelled, then drains (see the module docs).
 pub async fn run(listeners: Vec<TcpListener>, state: Arc<AppState>, shutdown: CancellationToken) {
-    let settings = &state.config.server;
-    let drain = Duration::from_millis(settings.drain_timeout_ms);
+    let workers = state.config().server.workers;
     let ctx = Arc::new(ServerCtx {
-        workers: Arc::new(Semaphore::new(settings.workers)),
+        workers: Arc::new(Semaphore::new(workers)),
         tracker: TaskTracker::new(),
         ordered: Arc::new(KeyedQueue::default()),
         abort: CancellationToken::new(),
         next_conn_id: AtomicU64::new(1),
         state: state.clone(),
     });
-    let limit = Arc::new(Semaphore::new(settings.max_connections));
+    tokio::spawn(follow_worker_limit(
+        state.clone(),
+        ctx.workers.clone(),
+        workers,
+        shutdown.clone(),
+    ));
+    let limit = Arc::new(Admission::default());
     let mut accept_loops = tokio::task::JoinSet::new();
     for listener in listeners {
         accept_loops.spawn(accept_loop(
@@ -67,10 +94,8 @@ pub async fn run(listeners: Vec<TcpListener>, state: Arc<AppState>, shutdown: Ca
     }
     shutdown.cancelled().await;
     while accept_loops.join_next().await.is_some() {}
-    info!(
-        connections = settings.max_connections - limit.available_permits(),
-        "draining"
-    );
+    info!(connections = limit.open(), "draining");
+    let drain = Duration::from_millis(state.config().server.drain_timeout_ms);
     ctx.tracker.close();
     if tokio::time::timeout(drain, ctx.tracker.wait())
         .await
@@ -88,7 +113,7 @@ pub async fn run(listeners: Vec<TcpListener>, state: Arc<AppState>, shutdown: Ca
 async fn accept_loop(
     listener: TcpListener,
     ctx: Arc<ServerCtx>,
-    limit: Arc<Semaphore>,
+    limit: Arc<Admission>,
     shutdown: CancellationToken,
 ) {
     let mut backoff = MIN_ACCEPT_BACKOFF;
@@ -101,7 +126,8 @@ async fn accept_loop(
             Ok((stream, peer)) => {
                 backoff = MIN_ACCEPT_BACKOFF;
                 metrics::counter!(crate::metrics::CONNECTIONS_ACCEPTED).increment(1);
-                let Ok(permit) = limit.clone().try_acquire_owned() else {
+                let max = ctx.state.config().server.max_connections;
+                let Some(permit) = limit.try_admit(max) else {
                     metrics::counter!(crate::metrics::CONNECTIONS_REFUSED).increment(1);
                     warn!(%peer, "connection limit reached; closing the new connection");
                     drop(stream);

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::config::Config;
 use async_trait::async_trait;
 
 use super::{
@@ -135,6 +136,7 @@ macro_rules! faulty_store {
 
 faulty_store! {
     Ready => fn ready(&self) -> ();
+    Reconfigure => fn reconfigure(&self, config: &Config) -> ();
     FindActiveUserByName => fn find_active_user_by_name(&self, name: &str) -> Option<UserRecord>;
     AddUser => fn add_user(&self, user: NewUser) -> u32;
     ListUsers => fn list_users(&self) -> Vec<UserRecord>;

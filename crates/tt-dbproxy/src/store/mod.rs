@@ -20,6 +20,7 @@ mod history;
 pub mod model;
 pub mod mysql;
 pub mod mysql_redis;
+mod pool_stats;
 pub mod redis;
 pub mod sqlite;
 
@@ -92,6 +93,14 @@ pub const MESSAGE_SHARDS: u32 = 8;
 pub trait Store: Send + Sync + 'static {
     /// Whether every backend answers now (for `/readyz`).
     async fn ready(&self) -> StoreResult<()>;
+
+    /// Takes the reloadable storage settings of `config` (acquire timeout,
+    /// pool sizes, replica list) without dropping work in progress. The
+    /// embedded store has none.
+    async fn reconfigure(&self, config: &crate::config::Config) -> StoreResult<()> {
+        let _ = config;
+        Ok(())
+    }
 
     // ---- users -------------------------------------------------------
 

@@ -61,6 +61,17 @@ impl MysqlRedisStore {
         })
     }
 
+    /// Applies the reloadable settings of `config` to the pools.
+    fn apply(&self, config: &Config) {
+        let wait = Duration::from_millis(config.storage.acquire_timeout_ms);
+        if let Some(m) = &config.mysql {
+            self.sql.pools().reconfigure(m, wait);
+        }
+        if let Some(r) = &config.redis {
+            self.redis.reconfigure(r, wait);
+        }
+    }
+
     /// Creates missing TeamTalk tables (never alters existing ones);
     /// returns the number of statements run.
     pub async fn migrate(&self) -> StoreResult<usize> {
@@ -154,6 +165,11 @@ impl MysqlRedisStore {
 impl Store for MysqlRedisStore {
     async fn ready(&self) -> StoreResult<()> {
         self.probe().await
+    }
+
+    async fn reconfigure(&self, config: &Config) -> StoreResult<()> {
+        self.apply(config);
+        Ok(())
     }
 
     async fn find_active_user_by_name(&self, name: &str) -> StoreResult<Option<UserRecord>> {

@@ -9,5 +9,5 @@ mod pool;
 pub mod schema;
 mod sql;
 
-pub use pool::MysqlPools;
+pub use pool::{MysqlPools, PooledConn};
 pub use sql::MysqlStore;

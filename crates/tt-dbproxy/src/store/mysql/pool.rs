@@ -8,14 +8,17 @@
 //! puts it back. Reads skip replicas that are out and fall back to the
 //! primary.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use mysql_async::{Conn, OptsBuilder, Pool, PoolConstraints, PoolOpts};
 use tracing::warn;
 
 use crate::config::{MysqlConfig, MysqlEndpoint};
 use crate::store::backoff::Backoff;
+use crate::store::pool_stats::{InUse, PoolStats};
 use crate::store::{StoreError, StoreResult};
 
 /// How long an idle pooled connection is kept above the minimum.
@@ -23,9 +26,11 @@ const IDLE_TTL: Duration = Duration::from_secs(60);
 
 /// One MySQL server with its pool and health.
 struct Endpoint {
+    config: MysqlEndpoint,
     label: String,
     pool: Pool,
     health: Backoff,
+    stats: PoolStats,
 }
 
 /// Maps a driver error: transport problems mean "unavailable", server
@@ -34,6 +39,26 @@ pub(crate) fn map_err(e: mysql_async::Error) -> StoreError {
     match e {
         mysql_async::Error::Server(s) => StoreError::Query(s.to_string()),
         other => StoreError::Unavailable(other.to_string()),
+    }
+}
+
+/// A pooled connection; counted as in use until dropped (then it goes
+/// back to its pool).
+pub struct PooledConn {
+    conn: Conn,
+    _in_use: InUse,
+}
+
+impl std::ops::Deref for PooledConn {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for PooledConn {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.conn
     }
 }
 
@@ -60,9 +85,11 @@ impl Endpoint {
                     .with_inactive_connection_ttl(IDLE_TTL),
             );
         Self {
+            config: e.clone(),
             label: format!("{}({}:{}/{})", e.name, e.host, e.port, e.database),
             pool: Pool::new(opts),
             health: Backoff::default(),
+            stats: PoolStats::new("mysql", &e.name, max),
         }
     }
 
@@ -70,38 +97,57 @@ impl Endpoint {
         self.health.is_out()
     }
 
-    async fn conn(&self, wait: Duration) -> StoreResult<Conn> {
+    async fn conn(&self, wait: Duration) -> StoreResult<PooledConn> {
         if self.is_out() {
+            self.stats.failed("backoff");
             return Err(StoreError::Unavailable(format!(
                 "{} is backing off after failures",
                 self.label
             )));
         }
+        let started = Instant::now();
         match tokio::time::timeout(wait, self.pool.get_conn()).await {
             Ok(Ok(conn)) => {
                 self.health.succeeded();
-                Ok(conn)
+                Ok(PooledConn {
+                    conn,
+                    _in_use: self.stats.acquired(started.elapsed()),
+                })
             }
             Ok(Err(e)) => {
+                self.stats.failed("connect");
                 let backoff = self.health.failed();
                 warn!(endpoint = %self.label, error = %e, backoff_ms = backoff.as_millis() as u64, "mysql connect failed");
                 Err(map_err(e))
             }
-            Err(_) => Err(StoreError::Unavailable(format!(
-                "no connection to {} within {} ms",
-                self.label,
-                wait.as_millis()
-            ))),
+            Err(_) => {
+                self.stats.failed("timeout");
+                Err(StoreError::Unavailable(format!(
+                    "no connection to {} within {} ms",
+                    self.label,
+                    wait.as_millis()
+                )))
+            }
         }
+    }
+
+    /// Closes the pool once its connections are back, in the background
+    /// (an endpoint replaced by a reload).
+    fn retire(self: Arc<Self>) {
+        tokio::spawn(async move {
+            if let Err(err) = self.pool.clone().disconnect().await {
+                warn!(endpoint = %self.label, error = %err, "retired mysql pool did not close cleanly");
+            }
+        });
     }
 }
 
 /// The primary and the replicas.
 pub struct MysqlPools {
-    primary: Endpoint,
-    replicas: Vec<Endpoint>,
+    primary: ArcSwap<Endpoint>,
+    replicas: ArcSwap<Vec<Arc<Endpoint>>>,
     next_replica: AtomicUsize,
-    wait: Duration,
+    wait_ms: AtomicU64,
 }
 
 impl MysqlPools {
@@ -109,29 +155,70 @@ impl MysqlPools {
     /// server starts while MySQL is down.
     pub fn new(cfg: &MysqlConfig, acquire_timeout: Duration) -> Self {
         Self {
-            primary: Endpoint::new(&cfg.primary),
-            replicas: cfg.replicas.iter().map(Endpoint::new).collect(),
+            primary: ArcSwap::from_pointee(Endpoint::new(&cfg.primary)),
+            replicas: ArcSwap::from_pointee(
+                cfg.replicas
+                    .iter()
+                    .map(|r| Arc::new(Endpoint::new(r)))
+                    .collect(),
+            ),
             next_replica: AtomicUsize::new(0),
-            wait: acquire_timeout,
+            wait_ms: AtomicU64::new(millis(acquire_timeout)),
+        }
+    }
+
+    fn wait(&self) -> Duration {
+        Duration::from_millis(self.wait_ms.load(Ordering::Relaxed))
+    }
+
+    /// Applies a reloaded configuration: the acquire timeout, new pool
+    /// sizes (a resized pool is replaced; its connections finish their
+    /// work and close) and the replica list. The primary's address is not
+    /// reloadable and is kept.
+    pub fn reconfigure(&self, cfg: &MysqlConfig, acquire_timeout: Duration) {
+        self.wait_ms
+            .store(millis(acquire_timeout), Ordering::Relaxed);
+        let primary = self.primary.load_full();
+        if primary.config.max_connections != cfg.primary.max_connections {
+            let config = MysqlEndpoint {
+                max_connections: cfg.primary.max_connections,
+                ..primary.config.clone()
+            };
+            self.primary.store(Arc::new(Endpoint::new(&config)));
+            primary.retire();
+        }
+        let mut old: Vec<Arc<Endpoint>> = self.replicas.load_full().iter().cloned().collect();
+        let replicas: Vec<Arc<Endpoint>> = cfg
+            .replicas
+            .iter()
+            .map(|want| match old.iter().position(|e| e.config == *want) {
+                Some(i) => old.swap_remove(i),
+                None => Arc::new(Endpoint::new(want)),
+            })
+            .collect();
+        self.replicas.store(Arc::new(replicas));
+        for gone in old {
+            gone.retire();
         }
     }
 
     /// A connection to the primary (writes, and reads that must see them).
-    pub async fn primary(&self) -> StoreResult<Conn> {
-        self.primary.conn(self.wait).await
+    pub async fn primary(&self) -> StoreResult<PooledConn> {
+        self.primary.load_full().conn(self.wait()).await
     }
 
     /// A connection for a read: a healthy replica, else the primary.
-    pub async fn replica(&self) -> StoreResult<Conn> {
-        let n = self.replicas.len();
+    pub async fn replica(&self) -> StoreResult<PooledConn> {
+        let replicas = self.replicas.load_full();
+        let n = replicas.len();
         if n > 0 {
             let start = self.next_replica.fetch_add(1, Ordering::Relaxed);
             for i in 0..n {
-                let r = &self.replicas[(start + i) % n];
+                let r = &replicas[(start + i) % n];
                 if r.is_out() {
                     continue;
                 }
-                match r.conn(self.wait).await {
+                match r.conn(self.wait()).await {
                     Ok(c) => return Ok(c),
                     Err(e) => warn!(error = %e, "replica unusable; trying the next one"),
                 }
@@ -142,10 +229,16 @@ impl MysqlPools {
 
     /// Closes every pool.
     pub async fn disconnect(&self) {
-        for e in std::iter::once(&self.primary).chain(&self.replicas) {
+        let primary = self.primary.load_full();
+        let replicas = self.replicas.load_full();
+        for e in std::iter::once(&primary).chain(replicas.iter()) {
             if let Err(err) = e.pool.clone().disconnect().await {
                 warn!(endpoint = %e.label, error = %err, "mysql pool did not close cleanly");
             }
         }
     }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -100,6 +100,21 @@ impl RedisStore {
         })
     }
 
+    /// Applies reloaded pool sizes and the acquire timeout (the addresses
+    /// are not reloadable).
+    pub fn reconfigure(&self, cfg: &RedisConfig, wait: Duration) {
+        for (name, p) in [
+            ("unread", &self.unread),
+            ("group_set", &self.group_set),
+            ("token", &self.token),
+            ("group_member", &self.group_member),
+        ] {
+            if let Some(c) = cfg.pool(name) {
+                p.reconfigure(c.max_connections, wait);
+            }
+        }
+    }
+
     /// A seconds value stored as decimal text in the `unread` pool; absent
     /// or empty is `None`.
     pub(crate) async fn read_seconds(&self, key: &str) -> StoreResult<Option<u32>> {

@@ -5,7 +5,9 @@
 //! so a failed `SELECT` is a failed connect (the original silently used
 //! db 0).
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, FromRedisValue, RedisError};
@@ -14,6 +16,7 @@ use tracing::warn;
 
 use crate::config::RedisPool as RedisPoolConfig;
 use crate::store::backoff::Backoff;
+use crate::store::pool_stats::{InUse, PoolStats};
 use crate::store::{StoreError, StoreResult};
 
 /// Longest time one command may take once sent.
@@ -24,9 +27,17 @@ pub struct RedisPool {
     label: String,
     client: redis::Client,
     conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
-    permits: Semaphore,
-    wait: Duration,
+    permits: Arc<Semaphore>,
+    /// The size `permits` was last set to.
+    max: AtomicUsize,
+    wait_ms: AtomicU64,
     health: Backoff,
+    stats: PoolStats,
+}
+
+/// A pool size as a semaphore size: at least 1.
+fn slots(max_connections: usize) -> usize {
+    max_connections.clamp(1, Semaphore::MAX_PERMITS)
 }
 
 /// A connection lent for a few commands, holding one of the pool's permits.
@@ -34,6 +45,7 @@ pub struct Lease<'a> {
     pool: &'a RedisPool,
     conn: MultiplexedConnection,
     _permit: SemaphorePermit<'a>,
+    _in_use: InUse,
 }
 
 impl RedisPool {
@@ -42,17 +54,40 @@ impl RedisPool {
         let url = format!("redis://{}:{}/{}", cfg.host, cfg.port, cfg.db);
         let client = redis::Client::open(url.as_str())
             .map_err(|e| StoreError::Unavailable(format!("redis pool {}: {e}", cfg.name)))?;
+        let max = slots(cfg.max_connections);
         Ok(Self {
             label: format!("{}({}:{}/{})", cfg.name, cfg.host, cfg.port, cfg.db),
             client,
             conn: tokio::sync::Mutex::new(None),
-            permits: Semaphore::new(cfg.max_connections.clamp(1, Semaphore::MAX_PERMITS)),
-            wait,
+            permits: Arc::new(Semaphore::new(max)),
+            max: AtomicUsize::new(max),
+            wait_ms: AtomicU64::new(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),
             health: Backoff::default(),
+            stats: PoolStats::new("redis", &cfg.name, max),
         })
     }
 
+    /// Applies a reloaded size and acquire timeout; commands in flight
+    /// keep their slots.
+    pub fn reconfigure(&self, max_connections: usize, wait: Duration) {
+        self.wait_ms.store(
+            u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        let to = slots(max_connections);
+        let from = self.max.swap(to, Ordering::Relaxed);
+        if from != to {
+            crate::semaphore::resize(&self.permits, from, to);
+            self.stats.set_max(to);
+        }
+    }
+
+    fn wait(&self) -> Duration {
+        Duration::from_millis(self.wait_ms.load(Ordering::Relaxed))
+    }
+
     fn note_failure(&self, e: &dyn std::fmt::Display) {
+        self.stats.failed("connect");
         let backoff = self.health.failed();
         warn!(pool = %self.label, error = %e, backoff_ms = backoff.as_millis() as u64, "redis connect failed");
     }
@@ -60,13 +95,16 @@ impl RedisPool {
     /// Borrows the connection, waiting at most the acquire timeout for a
     /// permit and for (re)connecting.
     pub async fn lease(&self) -> StoreResult<Lease<'_>> {
-        let permit = tokio::time::timeout(self.wait, self.permits.acquire())
+        let wait = self.wait();
+        let started = Instant::now();
+        let permit = tokio::time::timeout(wait, self.permits.acquire())
             .await
             .map_err(|_| {
+                self.stats.failed("timeout");
                 StoreError::Unavailable(format!(
                     "redis pool {} busy for {} ms",
                     self.label,
-                    self.wait.as_millis()
+                    wait.as_millis()
                 ))
             })?
             .map_err(|_| StoreError::Unavailable(format!("redis pool {} closed", self.label)))?;
@@ -76,19 +114,21 @@ impl RedisPool {
                 pool: self,
                 conn: conn.clone(),
                 _permit: permit,
+                _in_use: self.stats.acquired(started.elapsed()),
             });
         }
         if self.health.is_out() {
+            self.stats.failed("backoff");
             return Err(StoreError::Unavailable(format!(
                 "redis pool {} is backing off after failures",
                 self.label
             )));
         }
         let cfg = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.wait))
+            .set_connection_timeout(Some(wait))
             .set_response_timeout(Some(COMMAND_TIMEOUT));
         match tokio::time::timeout(
-            self.wait,
+            wait,
             self.client
                 .get_multiplexed_async_connection_with_config(&cfg),
         )
@@ -101,6 +141,7 @@ impl RedisPool {
                     pool: self,
                     conn,
                     _permit: permit,
+                    _in_use: self.stats.acquired(started.elapsed()),
                 })
             }
             Ok(Err(e)) => {
@@ -134,6 +175,7 @@ impl Lease<'_> {
             || e.is_timeout()
             || e.is_unrecoverable_error()
         {
+            self.pool.stats.failed("transport");
             self.pool.forget_connection().await;
             StoreError::Unavailable(format!("redis pool {}: {e}", self.pool.label))
         } else {

@@ -1,0 +1,129 @@
+//! Reloading the configuration while serving (SIGHUP, `POST /reload`).
+//!
+//! The file is read again the way start-up read it (same source, same
+//! `TT_DBPROXY_*` environment, which therefore still wins). An invalid file
+//! is refused and the running configuration kept; otherwise the keys the
+//! registry marks reloadable take their new values (log filter, limits,
+//! timers, pool sizes, replica list) and every other change is logged as
+//! needing a restart.
+
+use serde::Serialize;
+use tracing::{info, warn};
+
+use crate::config::merge::merge;
+use crate::config::{self, ConfigSource};
+use crate::logging::LogFilter;
+use crate::state::AppState;
+
+/// Where a reload reads from, set once by `serve`.
+#[derive(Debug)]
+pub struct ReloadSource {
+    source: ConfigSource,
+    log: Option<LogFilter>,
+    one_at_a_time: tokio::sync::Mutex<()>,
+}
+
+impl ReloadSource {
+    /// Reloads read `source`; `log` (when logging is set up) takes the new
+    /// `log.level`.
+    pub fn new(source: ConfigSource, log: Option<LogFilter>) -> Self {
+        Self {
+            source,
+            log,
+            one_at_a_time: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+/// Why a reload changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The server was built without a configuration source (tests).
+    #[error("reloading is not enabled for this server")]
+    Disabled,
+    /// The file cannot be read or is invalid.
+    #[error("{0}")]
+    Invalid(#[from] config::ConfigError),
+    /// A new value was valid but could not be put into effect.
+    #[error("cannot apply {key}: {reason}")]
+    Apply {
+        /// The key.
+        key: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What a successful reload did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReloadOutcome {
+    /// Keys that took their new values.
+    pub applied: Vec<&'static str>,
+    /// Keys that changed in the file but keep their running values until a
+    /// restart.
+    pub need_restart: Vec<&'static str>,
+}
+
+/// Re-reads the configuration and applies what can change live. On error
+/// nothing changed; the reason is logged and returned.
+pub async fn reload(state: &AppState) -> Result<ReloadOutcome, ReloadError> {
+    let result = try_reload(state).await;
+    let outcome = if result.is_ok() { "ok" } else { "refused" };
+    metrics::counter!(crate::metrics::RELOADS, "result" => outcome).increment(1);
+    match &result {
+        Ok(o) => {
+            info!(applied = ?o.applied, "configuration reloaded");
+            for key in &o.need_restart {
+                warn!(
+                    key,
+                    "changed in the configuration but needs a restart; keeping the running value"
+                );
+            }
+        }
+        Err(e) => {
+            // One log line, even for a list of problems.
+            let reason: Vec<String> = e
+                .to_string()
+                .lines()
+                .map(|l| l.trim().to_string())
+                .collect();
+            warn!(reason = %reason.join(" "), "reload refused; keeping the running configuration");
+        }
+    }
+    result
+}
+
+async fn try_reload(state: &AppState) -> Result<ReloadOutcome, ReloadError> {
+    let source = state.reload_source().ok_or(ReloadError::Disabled)?;
+    let _guard = source.one_at_a_time.lock().await;
+    let from = source.source.clone();
+    let loaded = tokio::task::spawn_blocking(move || config::load(&from, &config::process_env))
+        .await
+        .map_err(|e| ReloadError::Apply {
+            key: "(file)",
+            reason: e.to_string(),
+        })??;
+    let merged = merge(&state.config(), &loaded);
+    state
+        .store
+        .reconfigure(&merged.config)
+        .await
+        .map_err(|e| ReloadError::Apply {
+            key: "storage",
+            reason: e.to_string(),
+        })?;
+    if merged.applied.contains(&"log.level")
+        && let Some(log) = &source.log
+    {
+        log.set(&merged.config.log.level)
+            .map_err(|reason| ReloadError::Apply {
+                key: "log.level",
+                reason,
+            })?;
+    }
+    state.replace_config(merged.config);
+    Ok(ReloadOutcome {
+        applied: merged.applied,
+        need_restart: merged.need_restart,
+    })
+}
