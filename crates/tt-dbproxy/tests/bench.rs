@@ -1,5 +1,6 @@
 //! `tt-dbproxy bench` against a real server: bounded runs give JSON with
-//! non-zero throughput and no errors; a remote target is refused.
+//! non-zero throughput and no errors; a remote target is refused; the
+//! `--direct` baseline runs the same workloads without a server.
 
 mod common;
 
@@ -99,4 +100,45 @@ fn a_remote_target_needs_allow_remote_and_bad_bounds_are_refused() {
         let (ok, _, text) = bench(dir.path(), &all);
         assert!(!ok, "{args:?}: {text}");
     }
+}
+
+#[test]
+fn direct_runs_need_no_server_and_store_what_they_send() {
+    let dir = tempfile::tempdir().unwrap();
+    for workload in ["send", "mixed"] {
+        let (ok, v, text) = bench(
+            dir.path(),
+            &[
+                "bench",
+                "--direct",
+                "--workload",
+                workload,
+                "--connections",
+                "3",
+                "--requests",
+                "90",
+                "--users",
+                "10",
+                "--prepare",
+                "--json",
+            ],
+        );
+        assert!(ok, "{workload}: {text}");
+        assert_eq!(v["mode"], "direct", "{text}");
+        assert_eq!(v["requests"], 90, "{workload}: {text}");
+        assert_eq!(v["errors"], serde_json::json!({}), "{workload}: {text}");
+    }
+    // The 90 sends and 27 of the 90 mixed requests (3 in 10) are stored.
+    let db = rusqlite::Connection::open(dir.path().join("data/tt-dbproxy.sqlite3")).unwrap();
+    let stored: i64 = (0..8)
+        .map(|shard| {
+            db.query_row(
+                &format!("SELECT COUNT(*) FROM IMMessage_{shard}"),
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+        })
+        .sum();
+    assert_eq!(stored, 117);
 }

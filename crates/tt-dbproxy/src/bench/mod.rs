@@ -3,6 +3,7 @@
 //! request budget or the deadline is used up; latencies go into one HDR
 //! histogram per connection, merged at the end.
 
+pub mod direct;
 pub mod report;
 pub mod workload;
 
@@ -141,17 +142,31 @@ async fn connection(opts: Arc<Options>, progress: Arc<Progress>, conn: u32) -> O
 /// Runs the load; `on_start` receives the shared progress (for a progress
 /// bar) before the connections start.
 pub async fn run(opts: Options, on_start: impl FnOnce(Arc<Progress>)) -> Report {
-    let progress = Arc::new(Progress {
-        remaining: AtomicU64::new(opts.requests.unwrap_or(u64::MAX)),
-        deadline: opts.duration.map(|d| Instant::now() + d),
-        done: AtomicU64::new(0),
-    });
+    let progress = progress(&opts);
     on_start(progress.clone());
     let opts = Arc::new(opts);
     let started = Instant::now();
     let tasks: Vec<_> = (0..opts.connections)
         .map(|c| tokio::spawn(connection(opts.clone(), progress.clone(), c)))
         .collect();
+    collect(&opts, started, tasks).await
+}
+
+/// The shared budget of a run of `opts`.
+fn progress(opts: &Options) -> Arc<Progress> {
+    Arc::new(Progress {
+        remaining: AtomicU64::new(opts.requests.unwrap_or(u64::MAX)),
+        deadline: opts.duration.map(|d| Instant::now() + d),
+        done: AtomicU64::new(0),
+    })
+}
+
+/// Waits for the load tasks and merges their outcomes into the report.
+async fn collect(
+    opts: &Options,
+    started: Instant,
+    tasks: Vec<tokio::task::JoinHandle<Outcome>>,
+) -> Report {
     let mut latency = histogram();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
     for t in tasks {
@@ -165,5 +180,5 @@ pub async fn run(opts: Options, on_start: impl FnOnce(Arc<Progress>)) -> Report 
             Err(_) => *errors.entry("task_failed".into()).or_default() += 1,
         }
     }
-    Report::new(&opts, started.elapsed(), &latency, errors)
+    Report::new(opts, started.elapsed(), &latency, errors)
 }

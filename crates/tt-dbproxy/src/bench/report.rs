@@ -25,6 +25,8 @@ pub struct Latency {
 /// A finished run.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Report {
+    /// `proxy` (over the wire) or `direct` (handlers and store in-process).
+    pub mode: &'static str,
     /// The workload.
     pub workload: Workload,
     /// Connections.
@@ -54,6 +56,7 @@ impl Report {
         let seconds = elapsed.as_secs_f64();
         let requests = h.len();
         Self {
+            mode: "proxy",
             workload: opts.workload,
             connections: opts.connections,
             pipeline: opts.pipeline,
@@ -88,7 +91,8 @@ impl Report {
                 .join(" ")
         };
         format!(
-            "workload {:?}, {} connections, pipeline {}\n{} requests in {:.2} s: {:.0} requests/s\nlatency µs: p50 {} p90 {} p99 {} p99.9 {} max {}\nerrors: {errors}",
+            "{} run, workload {:?}, {} connections, pipeline {}\n{} requests in {:.2} s: {:.0} requests/s\nlatency µs: p50 {} p90 {} p99 {} p99.9 {} max {}\nerrors: {errors}",
+            self.mode,
             self.workload,
             self.connections,
             self.pipeline,

@@ -13,6 +13,7 @@ use crate::auth::password;
 use crate::bench::workload::{BENCH_PASSWORD, BENCH_USER_PREFIX};
 use crate::bench::{Options, Users, Workload, run};
 use crate::clock::Clock;
+use crate::state::AppState;
 use crate::store::NewUser;
 
 /// Most connections one run may open.
@@ -53,6 +54,11 @@ pub struct BenchArgs {
     /// (--config / --legacy-config, or ./dbproxyserver.conf, or ./data).
     #[arg(long)]
     prepare: bool,
+    /// No server: run the same requests in-process through the handlers
+    /// and the store of --config (the backend-alone baseline; --addr is
+    /// ignored). Stop the server first on the embedded store.
+    #[arg(long)]
+    direct: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -133,7 +139,7 @@ pub(super) async fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot resolve {}", args.addr))?
         .next()
         .with_context(|| format!("{} resolves to nothing", args.addr))?;
-    if !addr.ip().is_loopback() && !args.allow_remote {
+    if !args.direct && !addr.ip().is_loopback() && !args.allow_remote {
         bail!("{addr} is not a loopback address; pass --allow-remote to load a remote server");
     }
     let first = if args.prepare {
@@ -165,7 +171,7 @@ pub(super) async fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     let ticker = bar.clone();
-    let report = run(opts, move |progress| {
+    let show_progress = move |progress: std::sync::Arc<crate::bench::Progress>| {
         tokio::spawn(async move {
             loop {
                 ticker.set_position(progress.done.load(std::sync::atomic::Ordering::Relaxed));
@@ -175,8 +181,15 @@ pub(super) async fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         });
-    })
-    .await;
+    };
+    let report = if args.direct {
+        let (config, _) = load_config(&args.config)?;
+        let store = open_store(&config).await?;
+        let state = AppState::new(config, store, Clock::system());
+        crate::bench::direct::run(opts, state, show_progress).await
+    } else {
+        run(opts, show_progress).await
+    };
     bar.finish_and_clear();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

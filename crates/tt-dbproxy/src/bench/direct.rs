@@ -1,0 +1,69 @@
+//! `bench --direct`: the same requests run through the same handlers and
+//! store in-process, with no socket, framing or server scheduling in
+//! between. It issues exactly the backend statements the server issues,
+//! at the same concurrency, so a proxy figure divided by the direct figure
+//! is the share of the backend's capacity the proxy delivers, and the
+//! difference in latency is what the proxy adds.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::{Options, Outcome, Progress, Report, collect, histogram, progress};
+use crate::handler::Command;
+use crate::state::AppState;
+
+/// Runs the load of `opts` (its address is ignored) against `state`;
+/// `connections × pipeline` tasks each keep one request in progress.
+pub async fn run(
+    opts: Options,
+    state: Arc<AppState>,
+    on_start: impl FnOnce(Arc<Progress>),
+) -> Report {
+    let progress = progress(&opts);
+    on_start(progress.clone());
+    let opts = Arc::new(opts);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..opts.connections)
+        .flat_map(|c| std::iter::repeat_n(c, opts.pipeline as usize))
+        .map(|c| tokio::spawn(worker(opts.clone(), progress.clone(), state.clone(), c)))
+        .collect();
+    let mut report = collect(&opts, started, tasks).await;
+    report.mode = "direct";
+    report
+}
+
+async fn worker(
+    opts: Arc<Options>,
+    progress: Arc<Progress>,
+    state: Arc<AppState>,
+    conn: u32,
+) -> Outcome {
+    let mut out = Outcome {
+        latency_us: histogram(),
+        errors: BTreeMap::new(),
+    };
+    let mut n: u64 = 0;
+    while progress.take() {
+        let kind = opts.workload.kind(n);
+        let req = kind.request(opts.users, conn, n);
+        n += 1;
+        let started = Instant::now();
+        let reply = Command::parse(req.command_id, &req.body).run(&state).await;
+        let micros = u64::try_from(started.elapsed().as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let _ = out.latency_us.record(micros.min(60_000_000));
+        progress.done.fetch_add(1, Ordering::Relaxed);
+        let error = match reply {
+            None => Some("no_reply"),
+            Some(r) if r.command_id != req.reply_command_id => Some("wrong_reply"),
+            Some(r) => kind.check(&r.body),
+        };
+        if let Some(e) = error {
+            *out.errors.entry(e).or_default() += 1;
+        }
+    }
+    out
+}
