@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Re-runs the benchmark table of docs/benchmarks.md on this machine:
+# every workload at 1, 16 and 64 connections on the embedded store and on
+# MySQL + Redis, each through the proxy and with `bench --direct` (the same
+# handlers and statements in-process, no socket: the backend-alone
+# baseline), then the raw backend (redis-benchmark, mysqlslap) and the
+# memory per idle connection at 10,000 connections.
+#
+#   scripts/bench-table.sh              # everything, about 8 minutes
+#   BACKENDS=embedded CONNS=16 WORKLOADS=unread scripts/bench-table.sh
+#
+# Needs: jq; for the mysql backend the MariaDB and Redis of the dev machine
+# (MYSQL_URL, REDIS_URL below; the database is dropped and re-created and
+# the Redis db flushed). Results: $OUT/*.json and $OUT/table.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-3s}
+CONNS=${CONNS:-"1 16 64"}
+WORKLOADS=${WORKLOADS:-"unread users send login mixed"}
+BACKENDS=${BACKENDS:-"embedded mysql"}
+USERS=${USERS:-200}
+IDLE_CONNS=${IDLE_CONNS:-10000}
+MYSQL_URL=${MYSQL_URL:-mysql://root:@127.0.0.1:3306/tt_bench}
+REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/13}
+PORT=${PORT:-10695}
+OUT=${OUT:-$PWD/target/bench-table}
+ADDR=127.0.0.1:$PORT
+
+cargo build --release --examples --quiet
+BIN=$PWD/target/release/tt-dbproxy
+IDLE=$PWD/target/release/examples/idle_conns
+rm -rf "$OUT" && mkdir -p "$OUT"
+ulimit -n 20000 2>/dev/null || echo "warning: cannot raise the open-files limit" >&2
+
+SERVER_PID=
+stop_server() {
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=
+    fi
+}
+trap stop_server EXIT
+
+start_server() { # dir
+    (cd "$1" && TT_DBPROXY_LISTEN=$ADDR TT_DBPROXY_ADMIN_LISTEN= TT_DBPROXY_LOG_LEVEL=warn \
+        TT_DBPROXY_MAX_CONNECTIONS=$((IDLE_CONNS + 100)) exec "$BIN") &
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited" >&2; exit 1; }
+        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "server did not start" >&2
+    exit 1
+}
+
+bench() { # dir, extra args...
+    local dir=$1
+    shift
+    (cd "$dir" && "$BIN" bench --addr "$ADDR" --users "$USERS" --json "$@")
+}
+
+for backend in $BACKENDS; do
+    dir=$OUT/$backend
+    mkdir -p "$dir"
+    if [ "$backend" = mysql ]; then
+        db=${MYSQL_URL##*/}
+        mysql -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS \`$db\`; CREATE DATABASE \`$db\`"
+        redis_db=${REDIS_URL##*/}
+        redis-cli -n "$redis_db" FLUSHDB >/dev/null
+        export TT_DBPROXY_MYSQL_PRIMARY=$MYSQL_URL TT_DBPROXY_REDIS_URL=$REDIS_URL
+        (cd "$dir" && "$BIN" migrate >/dev/null)
+    else
+        unset TT_DBPROXY_MYSQL_PRIMARY TT_DBPROXY_REDIS_URL
+    fi
+    start_server "$dir"
+    bench "$dir" --prepare --requests 10 >/dev/null
+    for workload in $WORKLOADS; do
+        for c in $CONNS; do
+            echo "== $backend $workload $c connections" >&2
+            bench "$dir" --workload "$workload" --connections "$c" --duration "$DURATION" \
+                >"$OUT/$backend-$workload-$c-proxy.json"
+            # The server is idle meanwhile; on the embedded store both
+            # processes share the SQLite file (WAL).
+            bench "$dir" --direct --workload "$workload" --connections "$c" --duration "$DURATION" \
+                >"$OUT/$backend-$workload-$c-direct.json"
+        done
+    done
+    if [ "$backend" = embedded ]; then
+        before=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status")
+        "$IDLE" "$ADDR" "$IDLE_CONNS" 15 >"$OUT/idle.txt" &
+        idle_pid=$!
+        until grep -q '^open' "$OUT/idle.txt" 2>/dev/null; do sleep 0.5; done
+        sleep 10
+        after=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status")
+        wait "$idle_pid"
+        echo "rss_before_kb=$before rss_after_kb=$after connections=$IDLE_CONNS bytes_per_connection=$(((after - before) * 1024 / IDLE_CONNS))" \
+            >>"$OUT/idle.txt"
+    fi
+    stop_server
+done
+
+# The raw backends at the same concurrency: the Redis command of the
+# unread workload and the SQL statements of users and login.
+if [[ " $BACKENDS " == *" mysql "* ]]; then
+    redis_db=${REDIS_URL##*/}
+    db=${MYSQL_URL##*/}
+    ids=$(seq -s, 1 100)
+    cols="id, sex, name, domain, nick, password, salt, phone, email, avatar, departId, status, created, updated, push_shield_status, sign_info"
+    for c in $CONNS; do
+        redis-benchmark -n 100000 -c "$c" --csv -e -q \
+            -h 127.0.0.1 -p 6379 --dbnum "$redis_db" HGETALL "unread_1" \
+            >"$OUT/raw-redis-hgetall-$c.csv"
+        mysqlslap -uroot -h127.0.0.1 --create-schema="$db" --concurrency="$c" \
+            --number-of-queries=$((c * 300)) \
+            --query="SELECT $cols FROM IMUser WHERE id IN ($ids) ORDER BY id" \
+            >"$OUT/raw-mysql-users-$c.txt"
+        mysqlslap -uroot -h127.0.0.1 --create-schema="$db" --concurrency="$c" \
+            --number-of-queries=$((c * 1000)) \
+            --query="SELECT $cols FROM IMUser WHERE name = 'bench_0' AND status = 0 ORDER BY id DESC LIMIT 1" \
+            >"$OUT/raw-mysql-login-$c.txt"
+    done
+fi
+
+# The table: requests/s (p50 / p99 µs) through the proxy and direct, the
+# ratio, and the latency the proxy adds at p50.
+{
+    echo "| backend | workload | conns | proxy req/s (p50 / p99 µs) | direct req/s (p50 / p99 µs) | proxy ÷ direct | p50 added (µs) |"
+    echo "|---|---|---|---|---|---|---|"
+    for backend in $BACKENDS; do
+        for workload in $WORKLOADS; do
+            for c in $CONNS; do
+                p=$OUT/$backend-$workload-$c-proxy.json
+                d=$OUT/$backend-$workload-$c-direct.json
+                jq -rn --slurpfile p "$p" --slurpfile d "$d" \
+                    --arg b "$backend" --arg w "$workload" --arg c "$c" '
+                    ($p[0]) as $p | ($d[0]) as $d |
+                    def cell(r): "\(r.throughput | floor) (\(r.latency_us.p50) / \(r.latency_us.p99))";
+                    def errs(r): if (r.errors | length) > 0 then " errors: \(r.errors)" else "" end;
+                    "| \($b) | \($w) | \($c) | \(cell($p))\(errs($p)) | \(cell($d))\(errs($d)) | \(($p.throughput / $d.throughput * 100 | floor))% | \($p.latency_us.p50 - $d.latency_us.p50) |"'
+            done
+        done
+    done
+    echo
+    [ -f "$OUT/idle.txt" ] && tail -1 "$OUT/idle.txt"
+} | tee "$OUT/table.md"
