@@ -52,6 +52,7 @@ impl ConnShared {
     }
 
     /// Queues a reply frame, or drops it if the connection has closed.
+    /// The caller wakes the connection task.
     fn push_reply(&self, frame: Bytes) {
         if self.closed.load(Ordering::Acquire) {
             debug!("reply dropped: connection closed");
@@ -59,7 +60,6 @@ impl ConnShared {
         }
         self.lock().push_back(frame);
         metrics::counter!(m::FRAMES_OUT).increment(1);
-        self.notify.notify_one();
     }
 
     /// Moves queued replies into `out`, releasing the queue's memory.
@@ -79,13 +79,22 @@ impl ConnShared {
 }
 
 /// Decrements the in-flight count when a request task ends, even if its
-/// handler panicked.
+/// handler panicked, and wakes the connection task once.
 struct InFlight(Arc<ConnShared>);
 
 impl InFlight {
     fn start(conn: &Arc<ConnShared>) -> Self {
         conn.in_flight.fetch_add(1, Ordering::AcqRel);
         Self(conn.clone())
+    }
+
+    /// Ends the request with its reply frame, if any: the frame is queued
+    /// before the count drops, so a draining connection never sees "idle"
+    /// with a reply still to come.
+    fn finish(self, reply: Option<Bytes>) {
+        if let Some(frame) = reply {
+            self.0.push_reply(frame);
+        }
     }
 }
 
@@ -159,6 +168,11 @@ async fn drive(
     let mut last_recv = Instant::now();
     let mut last_send = last_recv;
     let mut draining_since: Option<Instant> = None;
+    // One timer for the connection's life, moved rather than re-created
+    // each turn (re-creating costs a timer-wheel insert and removal per
+    // wake-up).
+    let timer = tokio::time::sleep_until(last_recv);
+    tokio::pin!(timer);
 
     loop {
         // Read each turn, so a reload applies to open connections too.
@@ -182,6 +196,9 @@ async fn drive(
         let wake_at = drain_close_at.map_or(heartbeat_at.min(idle_at), |d| {
             d.min(heartbeat_at).min(idle_at)
         });
+        if timer.deadline() != wake_at {
+            timer.as_mut().reset(wake_at);
+        }
 
         tokio::select! {
             _ = ctx.abort.cancelled() => return Closed::Aborted,
@@ -236,7 +253,7 @@ async fn drive(
                 }
             }
             _ = conn.notify.notified() => {}
-            _ = tokio::time::sleep_until(wake_at) => {
+            _ = &mut timer => {
                 let now = Instant::now();
                 if now >= idle_at {
                     return Closed::IdleTimeout;
@@ -277,7 +294,6 @@ fn dispatch(ctx: &Arc<ServerCtx>, conn: &Arc<ConnShared>, pdu: Pdu) {
     let key = command.ordering_key();
     let task_ctx = ctx.clone();
     let job = async move {
-        let _guard = guard;
         let Ok(_permit) = task_ctx.workers.clone().acquire_owned().await else {
             return;
         };
@@ -296,19 +312,20 @@ fn dispatch(ctx: &Arc<ServerCtx>, conn: &Arc<ConnShared>, pdu: Pdu) {
                 "slow request"
             );
         }
-        if let Some(reply) = reply {
-            match Pdu::new(
+        let frame = reply.and_then(|reply| {
+            let frame = Pdu::new(
                 reply.service_id,
                 reply.command_id,
                 header.seq_num,
                 reply.body,
             )
-            .to_bytes()
-            {
-                Some(frame) => _guard.0.push_reply(frame),
-                None => error!(command = name, "reply too large to frame; dropped"),
+            .to_bytes();
+            if frame.is_none() {
+                error!(command = name, "reply too large to frame; dropped");
             }
-        }
+            frame
+        });
+        guard.finish(frame);
     };
     match key {
         Some(key) => ctx.ordered.submit(key, Box::pin(job), &ctx.tracker),
