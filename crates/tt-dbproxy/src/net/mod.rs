@@ -4,6 +4,7 @@
 mod admission;
 mod connection;
 pub mod ordering;
+mod outbox;
 pub mod server;
 
 pub use server::run;
