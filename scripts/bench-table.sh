@@ -88,19 +88,28 @@ for backend in $BACKENDS; do
                 >"$OUT/$backend-$workload-$c-direct.json"
         done
     done
-    if [ "$backend" = embedded ]; then
-        before=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status")
-        "$IDLE" "$ADDR" "$IDLE_CONNS" 15 >"$OUT/idle.txt" &
-        idle_pid=$!
-        until grep -q '^open' "$OUT/idle.txt" 2>/dev/null; do sleep 0.5; done
-        sleep 10
-        after=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status")
-        wait "$idle_pid"
-        echo "rss_before_kb=$before rss_after_kb=$after connections=$IDLE_CONNS bytes_per_connection=$(((after - before) * 1024 / IDLE_CONNS))" \
-            >>"$OUT/idle.txt"
-    fi
     stop_server
 done
+
+# Memory per idle connection: a fresh embedded server (so no memory freed
+# by the runs above is reused), RSS before and with IDLE_CONNS connections
+# that each send a heartbeat every 5 s.
+if [ "$IDLE_CONNS" -gt 0 ]; then
+    unset TT_DBPROXY_MYSQL_PRIMARY TT_DBPROXY_REDIS_URL
+    mkdir -p "$OUT/idle"
+    start_server "$OUT/idle"
+    sleep 1
+    before=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status")
+    "$IDLE" "$ADDR" "$IDLE_CONNS" 20 >"$OUT/idle.txt" &
+    idle_pid=$!
+    until grep -q '^open' "$OUT/idle.txt" 2>/dev/null; do sleep 0.5; done
+    sleep 12 # more than two heartbeat rounds
+    after=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status")
+    wait "$idle_pid"
+    echo "idle connections: $IDLE_CONNS, server RSS $before kB -> $after kB: $(((after - before) * 1024 / IDLE_CONNS)) bytes per connection" \
+        >>"$OUT/idle.txt"
+    stop_server
+fi
 
 # The raw backends at the same concurrency: the Redis command of the
 # unread workload and the SQL statements of users and login.
@@ -144,5 +153,5 @@ fi
         done
     done
     echo
-    [ -f "$OUT/idle.txt" ] && tail -1 "$OUT/idle.txt"
+    if [ -f "$OUT/idle.txt" ]; then tail -2 "$OUT/idle.txt"; fi
 } | tee "$OUT/table.md"
