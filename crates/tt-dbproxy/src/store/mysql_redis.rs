@@ -399,6 +399,14 @@ impl Store for MysqlRedisStore {
         self.redis.group_counter(user_id, group_id).await
     }
 
+    async fn group_counters(
+        &self,
+        user_id: u32,
+        group_ids: &[u32],
+    ) -> StoreResult<Vec<Option<(u32, u32)>>> {
+        self.redis.group_counters(user_id, group_ids).await
+    }
+
     async fn add_group_member(&self, group_id: u32, user_id: u32, now: u32) -> StoreResult<()> {
         bounded(
             "add group member",

@@ -242,6 +242,23 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn group_counters(
+        &self,
+        user_id: u32,
+        group_ids: &[u32],
+    ) -> StoreResult<Vec<Option<(u32, u32)>>> {
+        if group_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = group_ids.to_vec();
+        self.read(move |c| {
+            ids.iter()
+                .map(|g| counter::group_counter(c, user_id, *g))
+                .collect()
+        })
+        .await
+    }
+
     async fn add_group_member(&self, group_id: u32, user_id: u32, now: u32) -> StoreResult<()> {
         self.write(move |c| group::add_member(c, group_id, user_id, now))
             .await
