@@ -6,7 +6,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Value};
 
 use super::pool::map_err;
-use super::sql::{MysqlStore, change, first, first_int, insert, int, params, rows, text};
+use super::sql::{MysqlStore, first, first_int, insert, int, params, rows, text};
 use crate::store::history::{HistorySource, newest};
 use crate::store::{AudioRow, ID_CHUNK, MESSAGE_SHARDS, MessageRow, StoreError, StoreResult};
 
@@ -187,18 +187,6 @@ impl MysqlStore {
             conv % MESSAGE_SHARDS
         );
         Ok(first_int(first(&mut c, &sql, params(vec![conv.into()])).await?)?.unwrap_or(0))
-    }
-
-    /// `lastChated = now` of a group.
-    pub(crate) async fn touch_group_chat(&self, g: u32, now: u32) -> StoreResult<()> {
-        let mut c = self.pools.primary().await?;
-        change(
-            &mut c,
-            "UPDATE IMGroup SET lastChated = ? WHERE id = ?",
-            params(vec![now.into(), g.into()]),
-        )
-        .await
-        .map(drop)
     }
 
     pub(crate) async fn add_audio(&self, a: AudioRow) -> StoreResult<u32> {
