@@ -146,8 +146,10 @@ impl Store for SqliteStore {
         sessions: &[(u32, u32)],
     ) -> StoreResult<Vec<Option<LastMessage>>> {
         let sessions = sessions.to_vec();
-        self.read(move |c| session::last_messages(c, user_id, &sessions))
-            .await
+        self.read_quick(sessions.len(), move |c| {
+            session::last_messages(c, user_id, &sessions)
+        })
+        .await
     }
 
     async fn store_message(&self, msg: NewMessage, now: u32) -> StoreResult<u32> {
@@ -224,7 +226,8 @@ impl Store for SqliteStore {
     }
 
     async fn unread_counts(&self, user_id: u32) -> StoreResult<Vec<(u32, u32)>> {
-        self.read(move |c| counter::unread_counts(c, user_id)).await
+        self.read_quick(1, move |c| counter::unread_counts(c, user_id))
+            .await
     }
 
     async fn incr_group_total(&self, group_id: u32) -> StoreResult<u32> {
@@ -251,7 +254,7 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let ids = group_ids.to_vec();
-        self.read(move |c| {
+        self.read_quick(ids.len(), move |c| {
             ids.iter()
                 .map(|g| counter::group_counter(c, user_id, *g))
                 .collect()
@@ -274,7 +277,8 @@ impl Store for SqliteStore {
     }
 
     async fn user_groups(&self, user_id: u32) -> StoreResult<Vec<u32>> {
-        self.read(move |c| group::user_groups(c, user_id)).await
+        self.read_quick(1, move |c| group::user_groups(c, user_id))
+            .await
     }
 
     async fn groups_by_ids(&self, ids: &[u32]) -> StoreResult<Vec<GroupRecord>> {
