@@ -1,10 +1,11 @@
 //! The embedded backend: one SQLite file in WAL mode.
 //!
-//! One writer connection behind a mutex (SQLite allows one writer at a
-//! time anyway) and a few reader connections; every call runs on tokio's
-//! blocking pool so the async runtime never waits on disk, except the
-//! short keyed reads of an unread summary, which run in place while a
-//! reader is free (the hand-off to the pool costs more than they do).
+//! One writer connection on a thread of its own that runs writes in turn
+//! (SQLite allows one writer at a time anyway) and a few reader
+//! connections whose calls run on tokio's blocking pool, so the async
+//! runtime never waits on disk; the exception is the short keyed reads of
+//! an unread summary, which run in place while a reader is free (the
+//! hand-off to the pool costs more than they do).
 
 mod api;
 mod counter;
@@ -16,6 +17,7 @@ mod message;
 mod schema;
 mod session;
 mod user;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -46,7 +48,7 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 struct Inner {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    writer: writer::Writer,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
 }
@@ -128,7 +130,7 @@ impl SqliteStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
-                writer: Mutex::new(writer),
+                writer: writer::Writer::start(writer)?,
                 readers,
                 next_reader: AtomicUsize::new(0),
             }),
@@ -180,16 +182,12 @@ impl SqliteStore {
         self.read(f).await
     }
 
-    /// Runs `f` on the writer connection on the blocking pool.
+    /// Runs `f` on the writer connection, on its thread.
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || f(&mut lock(&inner.writer)))
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("storage task failed: {e}")))?
-            .map_err(map_err)
+        self.inner.writer.run(f).await
     }
 }
