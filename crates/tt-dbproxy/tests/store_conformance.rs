@@ -319,6 +319,16 @@ async fn unread_counters_and_group_read_marks() {
             Some((3, 0)),
             "{label}"
         );
+        assert_eq!(
+            store.group_counters(1, &[5, 6, 5]).await.unwrap(),
+            vec![Some((3, 2)), None, Some((3, 2))],
+            "{label}: batched, in the order given"
+        );
+        assert_eq!(
+            store.group_counters(1, &[]).await.unwrap(),
+            Vec::new(),
+            "{label}"
+        );
     }
 }
 

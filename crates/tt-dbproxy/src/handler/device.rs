@@ -60,14 +60,22 @@ async fn push_count(state: &AppState, user_id: u32) -> u32 {
         .unwrap_or_default()
         .iter()
         .fold(0, |acc, (_, n)| acc.saturating_add(*n));
-    let mut group = 0u32;
-    for g in logged("user groups", store.user_groups(user_id).await).unwrap_or_default() {
-        if let Some(Some((total, mark))) =
-            logged("group counter", store.group_counter(user_id, g).await)
-        {
-            group = group.saturating_add(total.saturating_sub(mark));
-        }
-    }
+    let groups = logged("user groups", store.user_groups(user_id).await).unwrap_or_default();
+    let counters = if groups.is_empty() {
+        Vec::new()
+    } else {
+        logged(
+            "group counters",
+            store.group_counters(user_id, &groups).await,
+        )
+        .unwrap_or_default()
+    };
+    let group = counters
+        .into_iter()
+        .flatten()
+        .fold(0u32, |acc, (total, mark)| {
+            acc.saturating_add(total.saturating_sub(mark))
+        });
     single.saturating_add(group)
 }
 

@@ -43,13 +43,16 @@ pub async fn summary(state: &AppState, req: ImUnreadMsgCntReq) -> Reply {
         .map(|(peer, n)| (peer, SESSION_SINGLE, n))
         .collect();
     counts.sort_by_key(|(peer, _, _)| peer.to_string());
-    for g in logged("user groups", store.user_groups(user).await).unwrap_or_default() {
-        if let Some(Some((total, mark))) =
-            logged("group counter", store.group_counter(user, g).await)
-        {
-            let n = total.saturating_sub(mark);
-            if n > 0 {
-                counts.push((g, SESSION_GROUP, n));
+    let groups = logged("user groups", store.user_groups(user).await).unwrap_or_default();
+    if !groups.is_empty() {
+        let counters =
+            logged("group counters", store.group_counters(user, &groups).await).unwrap_or_default();
+        for (g, counter) in groups.into_iter().zip(counters) {
+            if let Some((total, mark)) = counter {
+                let n = total.saturating_sub(mark);
+                if n > 0 {
+                    counts.push((g, SESSION_GROUP, n));
+                }
             }
         }
     }

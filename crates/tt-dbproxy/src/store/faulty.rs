@@ -174,6 +174,7 @@ faulty_store! {
     IncrGroupTotal => fn incr_group_total(&self, group_id: u32) -> u32;
     MarkGroupRead => fn mark_group_read(&self, user_id: u32, group_id: u32) -> ();
     GroupCounter => fn group_counter(&self, user_id: u32, group_id: u32) -> Option<(u32, u32)>;
+    GroupCounters => fn group_counters(&self, user_id: u32, group_ids: &[u32]) -> Vec<Option<(u32, u32)>>;
     AddGroupMember => fn add_group_member(&self, group_id: u32, user_id: u32, now: u32) -> ();
     GroupExists => fn group_exists(&self, group_id: u32) -> bool;
     IsGroupMember => fn is_group_member(&self, group_id: u32, user_id: u32) -> bool;

@@ -295,6 +295,14 @@ pub trait Store: Send + Sync + 'static {
     /// marked); `None` if the group has no total.
     async fn group_counter(&self, user_id: u32, group_id: u32) -> StoreResult<Option<(u32, u32)>>;
 
+    /// [`Store::group_counter`] of each of `group_ids`, in the order given,
+    /// in one round trip.
+    async fn group_counters(
+        &self,
+        user_id: u32,
+        group_ids: &[u32],
+    ) -> StoreResult<Vec<Option<(u32, u32)>>>;
+
     // ---- groups ------------------------------------------------------
 
     /// Adds a member (or revives a removed one) with join time `now`.

@@ -90,16 +90,26 @@ impl MysqlRedisStore {
         self.redis.seed_msg_id(group, conv, stored_max).await
     }
 
+    /// A one-to-one send: the sessions and relation are looked up in one
+    /// statement (created under their named locks only when missing), the
+    /// id comes from Redis, and the session updates and the insert commit
+    /// together.
     async fn store_single(&self, m: NewMessage, now: u32) -> StoreResult<u32> {
-        self.sql
-            .add_session(m.from_id, m.to_id, SESSION_SINGLE, now)
-            .await?;
-        self.sql
-            .add_session(m.to_id, m.from_id, SESSION_SINGLE, now)
-            .await?;
-        let rel = self.sql.create_relation(m.from_id, m.to_id, now).await?;
-        let msg_id = self.next_msg_id(false, rel).await?;
         let (to, from) = (m.to_id, m.from_id);
+        let [mine, theirs, rel] = self.sql.single_send_ids(from, to).await?;
+        let mine = match mine {
+            Some(id) => id,
+            None => self.sql.add_session(from, to, SESSION_SINGLE, now).await?,
+        };
+        let theirs = match theirs {
+            Some(id) => id,
+            None => self.sql.add_session(to, from, SESSION_SINGLE, now).await?,
+        };
+        let rel = match rel {
+            Some(id) => id,
+            None => self.sql.create_relation(from, to, now).await?,
+        };
+        let msg_id = self.next_msg_id(false, rel).await?;
         let row = SingleMessageRow {
             relation_id: rel,
             from_id: from,
@@ -109,16 +119,21 @@ impl MysqlRedisStore {
             content: m.content,
             created: m.created,
         };
-        self.sql.insert_single_message(row).await?;
+        self.sql.commit_single([mine, theirs], now, row).await?;
         if let Err(e) = self.redis.add_unread(to, from, 1).await {
             tracing::warn!(error = %e, to, from, msg_id, "message stored but its unread count was not raised");
         }
         Ok(msg_id)
     }
 
+    /// A group send: the sender's session is found (or created), and its
+    /// update, the insert and `lastChated` commit together.
     async fn store_group(&self, m: NewMessage, now: u32) -> StoreResult<u32> {
         let (g, from) = (m.to_id, m.from_id);
-        self.sql.add_session(from, g, SESSION_GROUP, now).await?;
+        let session = match self.sql.group_session_id(from, g).await? {
+            Some(id) => id,
+            None => self.sql.add_session(from, g, SESSION_GROUP, now).await?,
+        };
         let msg_id = self.next_msg_id(true, g).await?;
         let row = GroupMessageRow {
             group_id: g,
@@ -128,10 +143,7 @@ impl MysqlRedisStore {
             content: m.content,
             created: m.created,
         };
-        self.sql.insert_group_message(row).await?;
-        if let Err(e) = self.sql.touch_group_chat(g, now).await {
-            tracing::warn!(error = %e, group = g, "message stored but lastChated not updated");
-        }
+        self.sql.commit_group(session, now, row).await?;
         if let Err(e) = self.redis.group_message_stored(g, from).await {
             tracing::warn!(error = %e, group = g, msg_id, "message stored but group counters not updated");
         }
@@ -413,6 +425,14 @@ impl Store for MysqlRedisStore {
 
     async fn group_counter(&self, user_id: u32, group_id: u32) -> StoreResult<Option<(u32, u32)>> {
         self.redis.group_counter(user_id, group_id).await
+    }
+
+    async fn group_counters(
+        &self,
+        user_id: u32,
+        group_ids: &[u32],
+    ) -> StoreResult<Vec<Option<(u32, u32)>>> {
+        self.redis.group_counters(user_id, group_ids).await
     }
 
     async fn add_group_member(&self, group_id: u32, user_id: u32, now: u32) -> StoreResult<()> {

@@ -6,7 +6,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Value};
 
 use super::pool::map_err;
-use super::sql::{MysqlStore, change, first, first_int, insert, int, params, rows, text};
+use super::sql::{MysqlStore, first, first_int, insert, int, params, rows, text};
 use crate::store::history::{HistorySource, newest};
 use crate::store::{AudioRow, ID_CHUNK, MESSAGE_SHARDS, MessageRow, StoreError, StoreResult};
 
@@ -15,8 +15,11 @@ const LOCK_WAIT_SECS: u32 = 5;
 
 /// Takes a MySQL named lock on this connection (released by [`unlock`] or
 /// when the connection closes), serialising create-or-get across every
-/// tt-dbproxy instance sharing the database.
+/// tt-dbproxy instance sharing the database. Until [`unlock`] succeeds the
+/// connection is reset when it returns to the pool, which releases the lock
+/// even if the request was cancelled while holding it.
 pub(super) async fn lock(c: &mut Conn, name: &str) -> StoreResult<()> {
+    c.reset_connection(true);
     let got: Option<Option<i64>> = c
         .exec_first("SELECT GET_LOCK(?, ?)", (name, LOCK_WAIT_SECS))
         .await
@@ -30,10 +33,12 @@ pub(super) async fn lock(c: &mut Conn, name: &str) -> StoreResult<()> {
     }
 }
 
-/// Releases a named lock; a failure only delays its release until the
-/// connection closes.
+/// Releases a named lock; after a failure the lock is released by the
+/// connection's reset when it returns to the pool.
 pub(super) async fn unlock(c: &mut Conn, name: &str) {
-    let _ = c.exec_drop("SELECT RELEASE_LOCK(?)", (name,)).await;
+    if c.exec_drop("SELECT RELEASE_LOCK(?)", (name,)).await.is_ok() {
+        c.reset_connection(false);
+    }
 }
 
 async fn fetch(
@@ -182,18 +187,6 @@ impl MysqlStore {
             conv % MESSAGE_SHARDS
         );
         Ok(first_int(first(&mut c, &sql, params(vec![conv.into()])).await?)?.unwrap_or(0))
-    }
-
-    /// `lastChated = now` of a group.
-    pub(crate) async fn touch_group_chat(&self, g: u32, now: u32) -> StoreResult<()> {
-        let mut c = self.pools.primary().await?;
-        change(
-            &mut c,
-            "UPDATE IMGroup SET lastChated = ? WHERE id = ?",
-            params(vec![now.into(), g.into()]),
-        )
-        .await
-        .map(drop)
     }
 
     pub(crate) async fn add_audio(&self, a: AudioRow) -> StoreResult<u32> {

@@ -4,9 +4,11 @@
 //! sets `CLIENT_FOUND_ROWS`), like the original.
 
 mod group;
+mod last;
 mod message;
 mod pool;
 pub mod schema;
+mod send;
 mod sql;
 
 pub use pool::{MysqlPools, PooledConn};

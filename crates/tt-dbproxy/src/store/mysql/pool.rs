@@ -68,6 +68,11 @@ impl Endpoint {
         // Keep two warm connections (as the original does) and reuse idle
         // ones for a minute; without a TTL the driver closes every
         // connection above the minimum as soon as it is returned.
+        // No COM_RESET_CONNECTION on return: it costs a round trip and
+        // empties the prepared-statement cache, so every statement would be
+        // prepared again. Nothing here leaves session state behind (the
+        // driver rolls back open transactions itself); a connection holding
+        // a named lock opts back in (`message::lock`).
         let constraints = PoolConstraints::new(max.min(2), max).unwrap_or_default();
         let opts = OptsBuilder::default()
             .ip_or_hostname(e.host.clone())
@@ -82,6 +87,7 @@ impl Endpoint {
             .pool_opts(
                 PoolOpts::default()
                     .with_constraints(constraints)
+                    .with_reset_connection(false)
                     .with_inactive_connection_ttl(IDLE_TTL),
             );
         Self {

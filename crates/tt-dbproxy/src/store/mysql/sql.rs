@@ -6,9 +6,8 @@ use mysql_async::{Conn, Params, Row, Value};
 
 use super::pool::{MysqlPools, map_err};
 use crate::store::{
-    DepartRecord, GroupMessageRow, ID_CHUNK, LastMessage, MESSAGE_SHARDS, OfflineFile,
-    SESSION_GROUP, SESSION_SINGLE, SessionRecord, SingleMessageRow, StoreError, StoreResult,
-    UserRecord, UserUpdate,
+    DepartRecord, GroupMessageRow, ID_CHUNK, OfflineFile, SessionRecord, SingleMessageRow,
+    StoreError, StoreResult, UserRecord, UserUpdate,
 };
 
 const USER_COLUMNS: &str = "id, sex, name, domain, nick, password, salt, phone, email, avatar, \
@@ -484,93 +483,12 @@ impl MysqlStore {
 
     pub(crate) async fn insert_single_message(&self, m: SingleMessageRow) -> StoreResult<()> {
         let mut c = self.pools.primary().await?;
-        let sql = format!(
-            "INSERT INTO IMMessage_{} (relateId, fromId, toId, msgId, content, type, status, updated, created) \
-             VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
-            m.relation_id % MESSAGE_SHARDS
-        );
-        let p = vec![
-            m.relation_id.into(),
-            m.from_id.into(),
-            m.to_id.into(),
-            m.msg_id.into(),
-            m.content.into(),
-            m.msg_type.into(),
-            m.created.into(),
-            m.created.into(),
-        ];
-        change(&mut c, &sql, params(p)).await.map(drop)
+        super::send::insert_single(&mut c, m).await
     }
 
     pub(crate) async fn insert_group_message(&self, m: GroupMessageRow) -> StoreResult<()> {
         let mut c = self.pools.primary().await?;
-        let sql = format!(
-            "INSERT INTO IMGroupMessage_{} (groupId, userId, msgId, content, type, status, updated, created) \
-             VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
-            m.group_id % MESSAGE_SHARDS
-        );
-        let p = vec![
-            m.group_id.into(),
-            m.from_id.into(),
-            m.msg_id.into(),
-            m.content.into(),
-            m.msg_type.into(),
-            m.created.into(),
-            m.created.into(),
-        ];
-        change(&mut c, &sql, params(p)).await.map(drop)
-    }
-
-    pub(crate) async fn last_messages(
-        &self,
-        user_id: u32,
-        sessions: &[(u32, u32)],
-    ) -> StoreResult<Vec<Option<LastMessage>>> {
-        let mut c = self.pools.replica().await?;
-        let mut out = Vec::with_capacity(sessions.len());
-        for &(peer, kind) in sessions {
-            let (sql, id) = match kind {
-                SESSION_SINGLE => match Self::relation_on(&mut c, user_id, peer).await? {
-                    Some(rel) => (
-                        format!(
-                            "SELECT msgId, type, content, fromId FROM IMMessage_{} FORCE INDEX (idx_relateId_status_created) \
-                             WHERE relateId = ? AND status = 0 ORDER BY created DESC, id DESC LIMIT 1",
-                            rel % MESSAGE_SHARDS
-                        ),
-                        rel,
-                    ),
-                    None => {
-                        out.push(None);
-                        continue;
-                    }
-                },
-                SESSION_GROUP => (
-                    format!(
-                        "SELECT msgId, type, content, userId FROM IMGroupMessage_{} \
-                         WHERE groupId = ? AND status = 0 ORDER BY created DESC, id DESC LIMIT 1",
-                        peer % MESSAGE_SHARDS
-                    ),
-                    peer,
-                ),
-                _ => {
-                    out.push(None);
-                    continue;
-                }
-            };
-            let last = first(&mut c, &sql, params(vec![id.into()]))
-                .await?
-                .map(|mut r| {
-                    Ok::<_, StoreError>(LastMessage {
-                        msg_id: int(&mut r, 0)?,
-                        msg_type: int(&mut r, 1)?,
-                        content: text(&mut r, 2)?,
-                        from_id: int(&mut r, 3)?,
-                    })
-                })
-                .transpose()?;
-            out.push(last);
-        }
-        Ok(out)
+        super::send::insert_group(&mut c, m).await
     }
 
     /// Adds or revives a membership row.

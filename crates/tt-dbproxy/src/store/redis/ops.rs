@@ -208,16 +208,47 @@ impl RedisStore {
         user: u32,
         group: u32,
     ) -> StoreResult<Option<(u32, u32)>> {
+        Ok(self
+            .group_counters(user, &[group])
+            .await?
+            .into_iter()
+            .next()
+            .flatten())
+    }
+
+    /// Totals and read marks of several groups in one pipeline.
+    pub(crate) async fn group_counters(
+        &self,
+        user: u32,
+        groups: &[u32],
+    ) -> StoreResult<Vec<Option<(u32, u32)>>> {
+        if groups.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut pipe = redis::pipe();
-        pipe.cmd("HGET").arg(keys::group_total(group)).arg("count");
-        pipe.cmd("HGET")
-            .arg(keys::group_mark(user, group))
-            .arg("count");
-        let (total, mark): (Option<String>, Option<String>) =
-            self.unread.lease().await?.pipe(&pipe).await?;
-        Ok(total
-            .filter(|t| !t.is_empty())
-            .map(|t| (atoi(&t), mark.map_or(0, |m| atoi(&m)))))
+        for g in groups {
+            pipe.cmd("HGET").arg(keys::group_total(*g)).arg("count");
+            pipe.cmd("HGET")
+                .arg(keys::group_mark(user, *g))
+                .arg("count");
+        }
+        let values: Vec<Option<String>> = self.unread.lease().await?.pipe(&pipe).await?;
+        if values.len() != 2 * groups.len() {
+            return Err(StoreError::InvalidData(format!(
+                "{} replies to {} group counter reads",
+                values.len(),
+                2 * groups.len()
+            )));
+        }
+        Ok(values
+            .chunks(2)
+            .map(|pair| {
+                pair[0]
+                    .as_deref()
+                    .filter(|t| !t.is_empty())
+                    .map(|t| (atoi(t), pair[1].as_deref().map_or(0, atoi)))
+            })
+            .collect())
     }
 
     pub(crate) async fn add_group_members(

@@ -146,8 +146,10 @@ impl Store for SqliteStore {
         sessions: &[(u32, u32)],
     ) -> StoreResult<Vec<Option<LastMessage>>> {
         let sessions = sessions.to_vec();
-        self.read(move |c| session::last_messages(c, user_id, &sessions))
-            .await
+        self.read_quick(sessions.len(), move |c| {
+            session::last_messages(c, user_id, &sessions)
+        })
+        .await
     }
 
     async fn store_message(&self, msg: NewMessage, now: u32) -> StoreResult<u32> {
@@ -224,7 +226,8 @@ impl Store for SqliteStore {
     }
 
     async fn unread_counts(&self, user_id: u32) -> StoreResult<Vec<(u32, u32)>> {
-        self.read(move |c| counter::unread_counts(c, user_id)).await
+        self.read_quick(1, move |c| counter::unread_counts(c, user_id))
+            .await
     }
 
     async fn incr_group_total(&self, group_id: u32) -> StoreResult<u32> {
@@ -242,6 +245,23 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn group_counters(
+        &self,
+        user_id: u32,
+        group_ids: &[u32],
+    ) -> StoreResult<Vec<Option<(u32, u32)>>> {
+        if group_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = group_ids.to_vec();
+        self.read_quick(ids.len(), move |c| {
+            ids.iter()
+                .map(|g| counter::group_counter(c, user_id, *g))
+                .collect()
+        })
+        .await
+    }
+
     async fn add_group_member(&self, group_id: u32, user_id: u32, now: u32) -> StoreResult<()> {
         self.write(move |c| group::add_member(c, group_id, user_id, now))
             .await
@@ -257,7 +277,8 @@ impl Store for SqliteStore {
     }
 
     async fn user_groups(&self, user_id: u32) -> StoreResult<Vec<u32>> {
-        self.read(move |c| group::user_groups(c, user_id)).await
+        self.read_quick(1, move |c| group::user_groups(c, user_id))
+            .await
     }
 
     async fn groups_by_ids(&self, ids: &[u32]) -> StoreResult<Vec<GroupRecord>> {

@@ -70,10 +70,8 @@ pub(super) fn store(c: &mut Connection, m: &NewMessage, now: u32) -> rusqlite::R
             created: m.created,
         };
         insert_group(&tx, &row)?;
-        tx.execute(
-            "UPDATE IMGroup SET lastChated = ?1 WHERE id = ?2",
-            params![now, m.to_id],
-        )?;
+        tx.prepare_cached("UPDATE IMGroup SET lastChated = ?1 WHERE id = ?2")?
+            .execute(params![now, m.to_id])?;
         counter::incr_group_total(&tx, m.to_id)?;
         counter::mark_group_read(&tx, m.from_id, m.to_id)?;
         id

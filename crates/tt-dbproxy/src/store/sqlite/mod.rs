@@ -1,8 +1,11 @@
 //! The embedded backend: one SQLite file in WAL mode.
 //!
-//! One writer connection behind a mutex (SQLite allows one writer at a
-//! time anyway) and a few reader connections; every call runs on tokio's
-//! blocking pool so the async runtime never waits on disk.
+//! One writer connection on a thread of its own that runs writes in turn
+//! (SQLite allows one writer at a time anyway) and a few reader
+//! connections whose calls run on tokio's blocking pool, so the async
+//! runtime never waits on disk; the exception is the short keyed reads of
+//! an unread summary, which run in place while a reader is free (the
+//! hand-off to the pool costs more than they do).
 
 mod api;
 mod counter;
@@ -14,6 +17,7 @@ mod message;
 mod schema;
 mod session;
 mod user;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,13 +33,22 @@ pub const DB_FILE_NAME: &str = "tt-dbproxy.sqlite3";
 /// Number of read-only connections.
 const READERS: usize = 4;
 
+/// Prepared statements kept per connection: every statement text the
+/// handlers use (per-shard message tables included) fits, so none is
+/// parsed again (rusqlite keeps 16 by default).
+const STATEMENT_CACHE: usize = 256;
+
+/// Most keyed lookups one read may make in place (see
+/// `SqliteStore::read_quick`).
+const QUICK_LOOKUPS: usize = 16;
+
 /// How long a statement waits for another process's write lock (`admin`
 /// writing while the server runs) before failing.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 struct Inner {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    writer: writer::Writer,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
 }
@@ -78,6 +91,7 @@ fn map_err(e: rusqlite::Error) -> StoreError {
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     Ok(())
 }
@@ -116,7 +130,7 @@ impl SqliteStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
-                writer: Mutex::new(writer),
+                writer: writer::Writer::start(writer)?,
                 readers,
                 next_reader: AtomicUsize::new(0),
             }),
@@ -144,16 +158,36 @@ impl SqliteStore {
         .map_err(map_err)
     }
 
-    /// Runs `f` on the writer connection on the blocking pool.
+    /// Runs a short indexed read (a few rows by key) on the calling
+    /// thread when a reader is free, saving the hand-off to the blocking
+    /// pool and back, which costs more than such a read; otherwise as
+    /// [`Self::read`]. Only for reads bounded by a key; `lookups` is the
+    /// number of keyed lookups `f` makes, and more than [`QUICK_LOOKUPS`]
+    /// go to the blocking pool.
+    async fn read_quick<T, F>(&self, lookups: usize, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        if lookups > QUICK_LOOKUPS {
+            return self.read(f).await;
+        }
+        let start = self.inner.next_reader.fetch_add(1, Ordering::Relaxed);
+        let n = self.inner.readers.len();
+        for i in 0..n {
+            if let Ok(conn) = self.inner.readers[(start + i) % n].try_lock() {
+                return f(&conn).map_err(map_err);
+            }
+        }
+        self.read(f).await
+    }
+
+    /// Runs `f` on the writer connection, on its thread.
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || f(&mut lock(&inner.writer)))
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("storage task failed: {e}")))?
-            .map_err(map_err)
+        self.inner.writer.run(f).await
     }
 }

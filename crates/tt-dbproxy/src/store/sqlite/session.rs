@@ -83,17 +83,15 @@ pub(super) fn add_in(
 ) -> rusqlite::Result<u32> {
     match find_any(c, user_id, peer_id, session_type, false)? {
         Some(id) => {
-            c.execute(
-                "UPDATE IMRecentSession SET status = 0, updated = ?1 WHERE id = ?2",
-                params![now, id],
-            )?;
+            c.prepare_cached("UPDATE IMRecentSession SET status = 0, updated = ?1 WHERE id = ?2")?
+                .execute(params![now, id])?;
             Ok(id)
         }
         None => {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO IMRecentSession (userId, peerId, type, status, created, updated) VALUES (?1, ?2, ?3, 0, ?4, ?4)",
-                params![user_id, peer_id, session_type, now],
-            )?;
+            )?
+            .execute(params![user_id, peer_id, session_type, now])?;
             last_id(c)
         }
     }
@@ -176,10 +174,10 @@ pub(super) fn create_relation_in(
         .optional()?;
     match existing {
         Some(id) => {
-            c.execute(
+            c.prepare_cached(
                 "UPDATE IMRelationShip SET status = 0, updated = ?1 WHERE id = ?2 AND status IS NOT 0",
-                params![now, id],
-            )?;
+            )?
+            .execute(params![now, id])?;
             Ok(id)
         }
         None => {

@@ -1,0 +1,170 @@
+//! The MySQL side of a send, in few round trips: one statement finds the
+//! sessions and relation a send needs, and the writes of the send (revive
+//! and touch the sessions, insert the message) commit together, one commit
+//! per send instead of one per statement.
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Transaction, TxOpts, Value};
+
+use super::pool::map_err;
+use super::sql::{MysqlStore, int, params, rows};
+use crate::store::{
+    GroupMessageRow, MESSAGE_SHARDS, SESSION_GROUP, SESSION_SINGLE, SingleMessageRow, StoreResult,
+};
+
+/// Highest session id of a user with a peer (any status).
+const SESSION_ID: &str =
+    "SELECT MAX(id) FROM IMRecentSession WHERE userId = ? AND peerId = ? AND type = ?";
+
+/// A found id; `MAX` over no rows is NULL, read as 0 (never an id).
+fn found(id: u32) -> Option<u32> {
+    (id != 0).then_some(id)
+}
+
+/// Inserts a one-to-one message row (in a transaction or autocommit).
+pub(super) async fn insert_single<Q: Queryable>(q: &mut Q, m: SingleMessageRow) -> StoreResult<()> {
+    let sql = format!(
+        "INSERT INTO IMMessage_{} (relateId, fromId, toId, msgId, content, type, status, updated, created) \
+         VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
+        m.relation_id % MESSAGE_SHARDS
+    );
+    let p = vec![
+        m.relation_id.into(),
+        m.from_id.into(),
+        m.to_id.into(),
+        m.msg_id.into(),
+        m.content.into(),
+        m.msg_type.into(),
+        m.created.into(),
+        m.created.into(),
+    ];
+    q.exec_drop(sql, params(p)).await.map_err(map_err)
+}
+
+/// Inserts a group message row (in a transaction or autocommit).
+pub(super) async fn insert_group<Q: Queryable>(q: &mut Q, m: GroupMessageRow) -> StoreResult<()> {
+    let sql = format!(
+        "INSERT INTO IMGroupMessage_{} (groupId, userId, msgId, content, type, status, updated, created) \
+         VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+        m.group_id % MESSAGE_SHARDS
+    );
+    let p = vec![
+        m.group_id.into(),
+        m.from_id.into(),
+        m.msg_id.into(),
+        m.content.into(),
+        m.msg_type.into(),
+        m.created.into(),
+        m.created.into(),
+    ];
+    q.exec_drop(sql, params(p)).await.map_err(map_err)
+}
+
+/// Revives and touches sessions by id.
+async fn touch_sessions(tx: &mut Transaction<'_>, ids: &[u32], now: u32) -> StoreResult<()> {
+    let sql = format!(
+        "UPDATE IMRecentSession SET status = 0, updated = ? WHERE id IN ({})",
+        crate::store::placeholders(ids.len())
+    );
+    let mut p: Vec<Value> = vec![now.into()];
+    p.extend(ids.iter().map(|id| Value::from(*id)));
+    tx.exec_drop(sql, params(p)).await.map_err(map_err)
+}
+
+impl MysqlStore {
+    /// For a one-to-one send, read on the primary in one statement: the
+    /// sender's session with the receiver, the receiver's with the sender
+    /// (highest id, any status) and the pair's active relation.
+    pub(crate) async fn single_send_ids(
+        &self,
+        from: u32,
+        to: u32,
+    ) -> StoreResult<[Option<u32>; 3]> {
+        let mut c = self.pools.primary().await?;
+        let sql = format!(
+            "SELECT 0, ({SESSION_ID}) UNION ALL SELECT 1, ({SESSION_ID}) UNION ALL \
+             SELECT 2, (SELECT MAX(id) FROM IMRelationShip WHERE smallId = ? AND bigId = ? AND status = 0)"
+        );
+        let kind = Value::from(SESSION_SINGLE);
+        let p = vec![
+            from.into(),
+            to.into(),
+            kind.clone(),
+            to.into(),
+            from.into(),
+            kind,
+            from.min(to).into(),
+            from.max(to).into(),
+        ];
+        let mut out = [None; 3];
+        for mut r in rows(&mut c, &sql, params(p)).await? {
+            let (slot, id) = (int(&mut r, 0)? as usize, int(&mut r, 1)?);
+            if let Some(o) = out.get_mut(slot) {
+                *o = found(id);
+            }
+        }
+        if from == 0 || to == 0 {
+            // As `relation_id`: no active relation involves user 0.
+            out[2] = None;
+        }
+        Ok(out)
+    }
+
+    /// The sender's group session (highest id, any status), on the primary.
+    pub(crate) async fn group_session_id(&self, from: u32, group: u32) -> StoreResult<Option<u32>> {
+        let mut c = self.pools.primary().await?;
+        let p = vec![from.into(), group.into(), SESSION_GROUP.into()];
+        match rows(&mut c, SESSION_ID, params(p)).await?.pop() {
+            Some(mut r) => Ok(found(int(&mut r, 0)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Revives and touches both sessions and inserts the message, in one
+    /// transaction: `Ok` means committed.
+    pub(crate) async fn commit_single(
+        &self,
+        sessions: [u32; 2],
+        now: u32,
+        row: SingleMessageRow,
+    ) -> StoreResult<()> {
+        let mut c = self.pools.primary().await?;
+        let mut tx = c
+            .start_transaction(TxOpts::default())
+            .await
+            .map_err(map_err)?;
+        touch_sessions(&mut tx, &sessions, now).await?;
+        insert_single(&mut tx, row).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    /// Revives and touches the sender's group session, inserts the message
+    /// and sets the group's `lastChated`, in one transaction: `Ok` means
+    /// the message is committed (a failed `lastChated` update is only
+    /// logged, as before).
+    pub(crate) async fn commit_group(
+        &self,
+        session: u32,
+        now: u32,
+        row: GroupMessageRow,
+    ) -> StoreResult<()> {
+        let group = row.group_id;
+        let mut c = self.pools.primary().await?;
+        let mut tx = c
+            .start_transaction(TxOpts::default())
+            .await
+            .map_err(map_err)?;
+        touch_sessions(&mut tx, &[session], now).await?;
+        insert_group(&mut tx, row).await?;
+        let touched = tx
+            .exec_drop(
+                "UPDATE IMGroup SET lastChated = ? WHERE id = ?",
+                (now, group),
+            )
+            .await;
+        if let Err(e) = touched {
+            tracing::warn!(error = %e, group, "message stored but lastChated not updated");
+        }
+        tx.commit().await.map_err(map_err)
+    }
+}
