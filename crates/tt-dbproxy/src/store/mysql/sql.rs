@@ -483,12 +483,12 @@ impl MysqlStore {
 
     pub(crate) async fn insert_single_message(&self, m: SingleMessageRow) -> StoreResult<()> {
         let mut c = self.pools.primary().await?;
-        super::send::insert_single(&mut c, m).await
+        super::send::insert_single(&mut *c, m).await
     }
 
     pub(crate) async fn insert_group_message(&self, m: GroupMessageRow) -> StoreResult<()> {
         let mut c = self.pools.primary().await?;
-        super::send::insert_group(&mut c, m).await
+        super::send::insert_group(&mut *c, m).await
     }
 
     /// Adds or revives a membership row.

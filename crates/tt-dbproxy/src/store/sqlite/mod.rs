@@ -75,10 +75,9 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 }
 
 fn map_err(e: rusqlite::Error) -> StoreError {
-    use rusqlite::ErrorCode::{CannotOpen, DatabaseBusy, DatabaseLocked};
     match &e {
         rusqlite::Error::SqliteFailure(f, _)
-            if matches!(f.code, DatabaseBusy | DatabaseLocked | CannotOpen) =>
+            if is_busy(&e) || f.code == rusqlite::ErrorCode::CannotOpen =>
         {
             StoreError::Unavailable(e.to_string())
         }
@@ -87,6 +86,12 @@ fn map_err(e: rusqlite::Error) -> StoreError {
         | rusqlite::Error::InvalidColumnType(..) => StoreError::InvalidData(e.to_string()),
         _ => StoreError::Query(e.to_string()),
     }
+}
+
+/// Whether SQLite refused because another connection holds a lock.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, DatabaseBusy | DatabaseLocked))
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -164,10 +169,15 @@ impl SqliteStore {
     /// [`Self::read`]. Only for reads bounded by a key; `lookups` is the
     /// number of keyed lookups `f` makes, and more than [`QUICK_LOOKUPS`]
     /// go to the blocking pool.
+    ///
+    /// In place it never waits for a lock: if SQLite reports the database
+    /// busy (a checkpoint restarting the WAL, another process's recovery)
+    /// the read is retried on the blocking pool, where it may wait up to
+    /// the busy timeout without holding up the async runtime.
     async fn read_quick<T, F>(&self, lookups: usize, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         if lookups > QUICK_LOOKUPS {
             return self.read(f).await;
@@ -176,7 +186,14 @@ impl SqliteStore {
         let n = self.inner.readers.len();
         for i in 0..n {
             if let Ok(conn) = self.inner.readers[(start + i) % n].try_lock() {
-                return f(&conn).map_err(map_err);
+                conn.busy_timeout(std::time::Duration::ZERO)
+                    .map_err(map_err)?;
+                let result = f(&conn);
+                conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
+                match result {
+                    Err(e) if is_busy(&e) => break,
+                    other => return other.map_err(map_err),
+                }
             }
         }
         self.read(f).await
