@@ -3,23 +3,25 @@
 //!
 //! An idle connection holds no read or write buffer: buffers are allocated
 //! when bytes arrive or replies are queued and dropped as soon as they are
-//! empty. Replies reach the socket through the connection's own
-//! [`ConnShared`](super::outbox::ConnShared), so a reply whose connection
-//! has closed is dropped and can never reach another connection.
+//! empty. Replies reach the connection through [`ConnShared`], owned by
+//! this connection alone, so a reply whose connection has closed is
+//! dropped and can never reach another connection.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use prost::Message;
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
-use super::outbox::{ConnShared, InFlight};
 use super::server::ServerCtx;
 use crate::handler::Command;
 use crate::metrics as m;
@@ -33,6 +35,75 @@ const WRITE_HIGH_WATER: usize = 4 * 1024 * 1024;
 /// While draining, a connection closes after this long with nothing in
 /// flight and nothing received.
 const DRAIN_QUIET: Duration = Duration::from_millis(200);
+
+/// The part of a connection that request tasks can reach.
+#[derive(Default)]
+pub(crate) struct ConnShared {
+    outbox: Mutex<VecDeque<Bytes>>,
+    notify: Notify,
+    in_flight: AtomicUsize,
+    closed: AtomicBool,
+}
+
+impl ConnShared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Bytes>> {
+        // Only whole frames are pushed or popped; poisoning leaves it valid.
+        self.outbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a reply frame, or drops it if the connection has closed.
+    /// The caller wakes the connection task.
+    fn push_reply(&self, frame: Bytes) {
+        if self.closed.load(Ordering::Acquire) {
+            debug!("reply dropped: connection closed");
+            return;
+        }
+        self.lock().push_back(frame);
+        metrics::counter!(m::FRAMES_OUT).increment(1);
+    }
+
+    /// Moves queued replies into `out`, releasing the queue's memory.
+    fn take_into(&self, out: &mut BytesMut) {
+        let mut q = self.lock();
+        while let Some(frame) = q.pop_front() {
+            out.extend_from_slice(&frame);
+        }
+        if q.capacity() > 0 {
+            *q = VecDeque::new();
+        }
+    }
+
+    fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+}
+
+/// Decrements the in-flight count when a request task ends, even if its
+/// handler panicked, and wakes the connection task once.
+struct InFlight(Arc<ConnShared>);
+
+impl InFlight {
+    fn start(conn: &Arc<ConnShared>) -> Self {
+        conn.in_flight.fetch_add(1, Ordering::AcqRel);
+        Self(conn.clone())
+    }
+
+    /// Ends the request with its reply frame, if any: the frame is queued
+    /// before the count drops, so a draining connection never sees "idle"
+    /// with a reply still to come.
+    fn finish(self, reply: Option<Bytes>) {
+        if let Some(frame) = reply {
+            self.0.push_reply(frame);
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.0.notify.notify_one();
+    }
+}
 
 /// Why a connection ended, for the log line.
 #[derive(Debug)]
@@ -74,11 +145,12 @@ pub(crate) async fn run(
     info!(conn = id, %peer, "connection opened");
     metrics::gauge!(m::CONNECTIONS_OPEN).increment(1.0);
     ctx.state.stats.connection_opened();
-    let conn = Arc::new(ConnShared::new(stream));
-    let reason = drive(&ctx, &conn, &shutdown).await;
+    let conn = Arc::new(ConnShared::default());
+    let reason = drive(&ctx, &stream, &conn, &shutdown).await;
     metrics::gauge!(m::CONNECTIONS_OPEN).decrement(1.0);
     ctx.state.stats.connection_closed();
-    conn.close();
+    conn.closed.store(true, Ordering::Release);
+    *conn.lock() = VecDeque::new();
     match &reason {
         Closed::Frame(_) => warn!(conn = id, %peer, reason = %reason, "connection closed"),
         _ => info!(conn = id, %peer, reason = %reason, "connection closed"),
@@ -87,11 +159,12 @@ pub(crate) async fn run(
 
 async fn drive(
     ctx: &Arc<ServerCtx>,
+    stream: &TcpStream,
     conn: &Arc<ConnShared>,
     shutdown: &CancellationToken,
 ) -> Closed {
-    let stream: &TcpStream = &conn.stream;
     let mut rbuf = BytesMut::new();
+    let mut wbuf = BytesMut::new();
     let mut last_recv = Instant::now();
     let mut last_send = last_recv;
     let mut draining_since: Option<Instant> = None;
@@ -113,24 +186,12 @@ async fn drive(
                 PduCodec::new(s.max_frame_bytes),
             )
         };
-        let pending = {
-            let mut out = conn.outbox();
-            if out.take_wrote() {
-                last_send = Instant::now();
-            }
-            out.len()
-        };
-        // Flag first, count second: a request finishing in between wakes us.
-        conn.set_wants_every_finish(true);
-        let in_flight = conn.in_flight();
-        let can_read = in_flight < max_in_flight && pending < WRITE_HIGH_WATER;
-        if can_read && draining_since.is_none() {
-            conn.set_wants_every_finish(false);
-        }
+        conn.take_into(&mut wbuf);
+        let can_read = conn.in_flight() < max_in_flight && wbuf.len() < WRITE_HIGH_WATER;
         let heartbeat_at = last_send + heartbeat_every;
         let idle_at = last_recv + idle_after;
         let drain_close_at = draining_since
-            .filter(|_| in_flight == 0 && pending == 0)
+            .filter(|_| conn.in_flight() == 0 && wbuf.is_empty())
             .map(|since| since.max(last_recv) + DRAIN_QUIET);
         let wake_at = drain_close_at.map_or(heartbeat_at.min(idle_at), |d| {
             d.min(heartbeat_at).min(idle_at)
@@ -144,7 +205,8 @@ async fn drive(
             _ = shutdown.cancelled(), if draining_since.is_none() => {
                 draining_since = Some(Instant::now());
                 let stop = tt_proto::im::server::ImStopReceivePacket { result: Some(0) };
-                conn.send(&frame_bytes(&Pdu::new(sid::OTHER, cid::STOP_RECV_PACKET, 0, stop.encode_to_vec())));
+                wbuf.extend_from_slice(&frame_bytes(&Pdu::new(sid::OTHER, cid::STOP_RECV_PACKET, 0, stop.encode_to_vec())));
+                metrics::counter!(m::FRAMES_OUT).increment(1);
             }
             ready = stream.readable(), if can_read => {
                 if let Err(e) = ready {
@@ -173,12 +235,21 @@ async fn drive(
                     rbuf = BytesMut::new();
                 }
             }
-            ready = stream.writable(), if pending > 0 => {
+            ready = stream.writable(), if !wbuf.is_empty() => {
                 if let Err(e) = ready {
                     return Closed::Io(e);
                 }
-                if let Err(e) = conn.outbox().write_some(stream) {
-                    return Closed::Io(e);
+                match stream.try_write(&wbuf) {
+                    Ok(n) => {
+                        metrics::counter!(m::BYTES_OUT).increment(n as u64);
+                        wbuf.advance(n);
+                        last_send = Instant::now();
+                        if wbuf.is_empty() {
+                            wbuf = BytesMut::new();
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Closed::Io(e),
                 }
             }
             _ = conn.notify.notified() => {}
@@ -191,7 +262,8 @@ async fn drive(
                     return Closed::Drained;
                 }
                 if now >= heartbeat_at {
-                    conn.send(&frame_bytes(&Pdu::new(sid::OTHER, cid::HEARTBEAT, 0, Bytes::new())));
+                    wbuf.extend_from_slice(&frame_bytes(&Pdu::new(sid::OTHER, cid::HEARTBEAT, 0, Bytes::new())));
+                    metrics::counter!(m::FRAMES_OUT).increment(1);
                     // Counts as a send even if the socket is slow to take it,
                     // so a stalled peer gets one heartbeat per interval.
                     last_send = now;

@@ -4,7 +4,6 @@
 mod admission;
 mod connection;
 pub mod ordering;
-mod outbox;
 pub mod server;
 
 pub use server::run;
