@@ -91,9 +91,9 @@ impl Report {
                 .join(" ")
         };
         format!(
-            "{} run, workload {:?}, {} connections, pipeline {}\n{} requests in {:.2} s: {:.0} requests/s\nlatency µs: p50 {} p90 {} p99 {} p99.9 {} max {}\nerrors: {errors}",
+            "{} run, workload {}, {} connections, pipeline {}\n{} requests in {:.2} s: {:.0} requests/s\nlatency µs: p50 {} p90 {} p99 {} p99.9 {} max {}\nerrors: {errors}",
             self.mode,
-            self.workload,
+            format!("{:?}", self.workload).to_lowercase(),
             self.connections,
             self.pipeline,
             self.requests,
