@@ -238,3 +238,93 @@ async fn post_reload_answers_what_changed_or_why_not() {
         Some(0)
     );
 }
+
+/// The value of a sample line `name{labels} value`; 0 when absent.
+fn sample(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(name_and_labels)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_adds_a_replica_and_resizes_the_pools_on_mysql() {
+    use common::backends::{RedisLease, TestDatabase, skipped};
+    if skipped() {
+        return;
+    }
+    // Before the pools exist, so their metric handles are live.
+    tt_dbproxy::metrics::install();
+    let db = TestDatabase::create().await;
+    let lease = RedisLease::acquire();
+    let s = TestServer::start_mysql(&db.url(), &lease.url(), true, |_| {}).await;
+    seed_spec_users(s.store.as_ref()).await;
+    let admin = start_admin(&s).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tt.toml");
+    // The same database again as a read replica, smaller pools.
+    write(
+        &file,
+        &format!(
+            "[mysql]\nprimary = \"{db}\"\nreplicas = [\"{db}\"]\nmax_connections = 3\n\n\
+             [redis]\nurl = \"{redis}\"\nmax_connections = 2\n",
+            db = db.url(),
+            redis = lease.url()
+        ),
+    );
+    s.state
+        .enable_reload(ReloadSource::new(ConfigSource::Toml(file), None));
+    let (code, body) = post_reload(admin).await;
+    assert_eq!(code, 200, "{body}");
+    for key in [
+        "mysql.replicas",
+        "mysql.max_connections",
+        "redis.max_connections",
+    ] {
+        assert!(
+            body["applied"].as_array().unwrap().iter().any(|k| k == key),
+            "{key} in {body}"
+        );
+    }
+    // Reads now go to the replica, and requests are served throughout.
+    let mut c = s.client().await;
+    for _ in 0..3 {
+        assert_eq!(
+            login(&mut c, "zhangyl", GOOD_PASSWORD).await.result_code,
+            Some(0)
+        );
+    }
+    let text = reqwest::get(format!("http://{admin}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let replica = r#"{backend="mysql",pool="replica1"}"#;
+    assert_eq!(
+        sample(&text, &format!("tt_dbproxy_pool_max_connections{replica}")),
+        3.0
+    );
+    assert!(
+        sample(
+            &text,
+            &format!("tt_dbproxy_pool_acquire_seconds_count{replica}")
+        ) >= 3.0
+    );
+    let config = s.state.config();
+    let mysql = config.mysql.as_ref().unwrap();
+    assert_eq!(mysql.replicas.len(), 1);
+    assert_eq!(mysql.primary.max_connections, 3);
+    assert!(
+        config
+            .redis
+            .as_ref()
+            .unwrap()
+            .pools
+            .iter()
+            .all(|p| p.max_connections == 2)
+    );
+}
