@@ -10,22 +10,27 @@
 //!   of commands; handlers are async fns of `(&AppState, request)`.
 //! - [`auth`]: TeamTalk's password scheme and the login throttle.
 //! - [`store`]: the domain-level storage interface and its backends
-//!   (embedded SQLite today), plus a fault-injecting wrapper for tests.
+//!   (embedded SQLite; MySQL/MariaDB + Redis), plus a fault-injecting
+//!   wrapper for tests.
 //! - [`config`]: defaults, TOML, `TT_DBPROXY_*` environment, the original
 //!   `dbproxyserver.conf`, validation.
-//! - [`media`]: the audio placeholder text (and later the media server).
+//! - [`media`]: voice messages: the audio placeholder text and the media
+//!   file server client.
 //! - [`admin`]: the admin HTTP endpoint (`/metrics`, `/healthz`, `/readyz`,
-//!   `/status`); [`metrics`]: metric names and the Prometheus recorder.
-//! - [`bench`]: the built-in load generator.
+//!   `/status`, `POST /reload`); [`metrics`]: metric names and the
+//!   Prometheus recorder.
+//! - [`bench`]: the built-in load generator, over the wire or `--direct`.
 //! - [`clock`]: injectable "now" for stored times and the throttle.
 //! - [`state`]: [`state::AppState`], shared by every connection.
 //! - [`client`]: a small protocol client for `call`, benchmarks and tests.
-//! - [`cli`]: the `tt-dbproxy` command line (`serve`, `admin`, `call`).
+//! - [`cli`]: the `tt-dbproxy` command line (`serve`, `admin`, `call`,
+//!   `migrate`, `bench`).
 //! - [`sync`]: the sync center, propagating group chats into members'
 //!   recent sessions.
 //! - [`shutdown`]: reacting to SIGTERM and SIGINT (drain) and SIGHUP.
 //! - [`reload`]: applying a changed configuration while serving;
-//!   [`logging`]: `tracing` output with a reloadable filter.
+//!   [`logging`]: `tracing` output with a reloadable filter;
+//!   [`semaphore`]: resizing the limits a reload changes.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
