@@ -27,19 +27,6 @@ async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     (status, rsp.text().await.unwrap())
 }
 
-/// The value of a sample line `name{labels} value` (labels given exactly
-/// as rendered, or "" for none); 0 when absent.
-fn sample(text: &str, name_and_labels: &str) -> f64 {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            l.strip_prefix(name_and_labels)
-                .and_then(|rest| rest.strip_prefix(' '))
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[tokio::test]
 async fn metrics_move_after_real_requests() {
     let s = TestServer::start().await;

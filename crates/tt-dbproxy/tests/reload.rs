@@ -239,17 +239,6 @@ async fn post_reload_answers_what_changed_or_why_not() {
     );
 }
 
-/// The value of a sample line `name{labels} value`; 0 when absent.
-fn sample(text: &str, name_and_labels: &str) -> f64 {
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix(name_and_labels)
-                .and_then(|rest| rest.strip_prefix(' '))
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_adds_a_replica_and_resizes_the_pools_on_mysql() {
     use common::backends::{RedisLease, TestDatabase, skipped};

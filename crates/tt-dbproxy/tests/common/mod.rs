@@ -430,3 +430,16 @@ pub async fn assert_silent(client: &mut Client, ms: u64) {
         Ok(other) => panic!("expected silence, got {other:?}"),
     }
 }
+
+/// The value of a sample line `name{labels} value` (labels given exactly
+/// as rendered, or "" for none); 0 when absent.
+pub fn sample(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            l.strip_prefix(name_and_labels)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
