@@ -329,7 +329,7 @@ pub fn all() -> Vec<KeySpec> {
             env: "TT_DBPROXY_ADMIN_LISTEN",
             legacy: "",
             reloadable: false,
-            doc: "Admin HTTP endpoint (/metrics, /healthz, /readyz, /status); empty disables it.",
+            doc: "Admin HTTP endpoint (/metrics, /healthz, /readyz, /status, POST /reload); empty disables it.",
             apply: |c, v| {
                 let s = string(v)?;
                 c.admin_listen = if s.trim().is_empty() {
