@@ -5,12 +5,11 @@
 //! is the share of the backend's capacity the proxy delivers, and the
 //! difference in latency is what the proxy adds.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use super::{Options, Outcome, Progress, Report, collect, histogram, progress};
+use super::{Options, Outcome, Progress, Report, collect, progress};
 use crate::handler::Command;
 use crate::state::AppState;
 
@@ -40,10 +39,7 @@ async fn worker(
     state: Arc<AppState>,
     conn: u32,
 ) -> Outcome {
-    let mut out = Outcome {
-        latency_us: histogram(),
-        errors: BTreeMap::new(),
-    };
+    let mut out = Outcome::new();
     let mut n: u64 = 0;
     while progress.take() {
         let kind = opts.workload.kind(n);
@@ -51,18 +47,11 @@ async fn worker(
         n += 1;
         let started = Instant::now();
         let reply = Command::parse(req.command_id, &req.body).run(&state).await;
-        let micros = u64::try_from(started.elapsed().as_micros())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        let _ = out.latency_us.record(micros.min(60_000_000));
+        out.answered(started);
         progress.done.fetch_add(1, Ordering::Relaxed);
-        let error = match reply {
-            None => Some("no_reply"),
-            Some(r) if r.command_id != req.reply_command_id => Some("wrong_reply"),
-            Some(r) => kind.check(&r.body),
-        };
-        if let Some(e) = error {
-            *out.errors.entry(e).or_default() += 1;
+        match reply {
+            None => out.failed("no_reply", 1),
+            Some(r) => out.check_reply(kind, req.reply_command_id, r.command_id, &r.body),
         }
     }
     out

@@ -68,6 +68,38 @@ struct Outcome {
     errors: BTreeMap<&'static str, u64>,
 }
 
+impl Outcome {
+    fn new() -> Self {
+        Self {
+            latency_us: histogram(),
+            errors: BTreeMap::new(),
+        }
+    }
+
+    /// Records the latency of a request sent at `sent`.
+    fn answered(&mut self, sent: Instant) {
+        let micros = u64::try_from(sent.elapsed().as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let _ = self.latency_us.record(micros.min(60_000_000));
+    }
+
+    /// Counts `n` errors of `kind`.
+    fn failed(&mut self, kind: &'static str, n: u64) {
+        *self.errors.entry(kind).or_default() += n;
+    }
+
+    /// Counts a reply of command `got` to a request of `kind` expecting
+    /// `expected` as an error if it is the wrong reply or says failure.
+    fn check_reply(&mut self, kind: Kind, expected: u16, got: u16, body: &[u8]) {
+        if got != expected {
+            self.failed("wrong_reply", 1);
+        } else if let Some(e) = kind.check(body) {
+            self.failed(e, 1);
+        }
+    }
+}
+
 fn histogram() -> Histogram<u64> {
     // 1 µs .. 60 s with 3 significant digits: constant, valid bounds, so
     // construction cannot fail.
@@ -75,14 +107,11 @@ fn histogram() -> Histogram<u64> {
 }
 
 async fn connection(opts: Arc<Options>, progress: Arc<Progress>, conn: u32) -> Outcome {
-    let mut out = Outcome {
-        latency_us: histogram(),
-        errors: BTreeMap::new(),
-    };
+    let mut out = Outcome::new();
     let mut client = match Client::connect(opts.addr).await {
         Ok(c) => c,
         Err(_) => {
-            *out.errors.entry("connect").or_default() += 1;
+            out.failed("connect", 1);
             return out;
         }
     };
@@ -100,7 +129,7 @@ async fn connection(opts: Arc<Options>, progress: Arc<Progress>, conn: u32) -> O
                 .await
                 .is_err()
             {
-                *out.errors.entry("closed").or_default() += 1;
+                out.failed("closed", 1);
                 return out;
             }
             in_flight.insert(seq, (Instant::now(), kind, req.reply_command_id));
@@ -111,11 +140,11 @@ async fn connection(opts: Arc<Options>, progress: Arc<Progress>, conn: u32) -> O
         let frame = match tokio::time::timeout(REPLY_TIMEOUT, client.next_frame()).await {
             Ok(Ok(Some(f))) => f,
             Ok(_) => {
-                *out.errors.entry("closed").or_default() += in_flight.len() as u64;
+                out.failed("closed", in_flight.len() as u64);
                 return out;
             }
             Err(_) => {
-                *out.errors.entry("timeout").or_default() += in_flight.len() as u64;
+                out.failed("timeout", in_flight.len() as u64);
                 return out;
             }
         };
@@ -123,19 +152,12 @@ async fn connection(opts: Arc<Options>, progress: Arc<Progress>, conn: u32) -> O
             continue;
         }
         let Some((sent, kind, reply_cmd)) = in_flight.remove(&frame.header.seq_num) else {
-            *out.errors.entry("unexpected_reply").or_default() += 1;
+            out.failed("unexpected_reply", 1);
             continue;
         };
-        let micros = u64::try_from(sent.elapsed().as_micros())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        let _ = out.latency_us.record(micros.min(60_000_000));
+        out.answered(sent);
         progress.done.fetch_add(1, Ordering::Relaxed);
-        if frame.header.command_id != reply_cmd {
-            *out.errors.entry("wrong_reply").or_default() += 1;
-        } else if let Some(e) = kind.check(&frame.body) {
-            *out.errors.entry(e).or_default() += 1;
-        }
+        out.check_reply(kind, reply_cmd, frame.header.command_id, &frame.body);
     }
 }
 
