@@ -64,8 +64,10 @@ pub struct ReloadOutcome {
     pub need_restart: Vec<&'static str>,
 }
 
-/// Re-reads the configuration and applies what can change live. On error
-/// nothing changed; the reason is logged and returned.
+/// Re-reads the configuration and applies what can change live. A file
+/// that cannot be read or is invalid changes nothing; a value that cannot
+/// be put into effect is reported with its key (the running configuration
+/// is then not replaced). The reason is logged and returned.
 pub async fn reload(state: &AppState) -> Result<ReloadOutcome, ReloadError> {
     let result = try_reload(state).await;
     let outcome = if result.is_ok() { "ok" } else { "refused" };

@@ -14,7 +14,7 @@ use crate::bench::workload::{BENCH_PASSWORD, BENCH_USER_PREFIX};
 use crate::bench::{Options, Users, Workload, run};
 use crate::clock::Clock;
 use crate::state::AppState;
-use crate::store::NewUser;
+use crate::store::{NewUser, Store};
 
 /// Most connections one run may open.
 const MAX_CONNECTIONS: u32 = 10_000;
@@ -86,9 +86,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Creates the bench users unless `bench_0` exists; returns `bench_0`'s id.
-async fn prepare(args: &BenchArgs) -> anyhow::Result<u32> {
-    let (config, _) = load_config(&args.config)?;
-    let store = open_store(&config).await?;
+async fn prepare(store: &dyn Store, users: u32) -> anyhow::Result<u32> {
     if let Some(u) = store
         .find_active_user_by_name(&format!("{BENCH_USER_PREFIX}0"))
         .await?
@@ -97,7 +95,7 @@ async fn prepare(args: &BenchArgs) -> anyhow::Result<u32> {
     }
     let now = Clock::system().now_secs();
     let mut first = None;
-    for i in 0..args.users {
+    for i in 0..users {
         let salt = password::random_salt();
         let id = store
             .add_user(NewUser {
@@ -142,10 +140,17 @@ pub(super) async fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if !args.direct && !addr.ip().is_loopback() && !args.allow_remote {
         bail!("{addr} is not a loopback address; pass --allow-remote to load a remote server");
     }
-    let first = if args.prepare {
-        prepare(&args).await?
+    // The store of --config, opened once for --prepare and --direct.
+    let backend = if args.prepare || args.direct {
+        let (config, _) = load_config(&args.config)?;
+        let store = open_store(&config).await?;
+        Some((config, store))
     } else {
-        args.first_user_id
+        None
+    };
+    let first = match &backend {
+        Some((_, store)) if args.prepare => prepare(store.as_ref(), args.users).await?,
+        _ => args.first_user_id,
     };
     let opts = Options {
         addr,
@@ -182,13 +187,12 @@ pub(super) async fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             }
         });
     };
-    let report = if args.direct {
-        let (config, _) = load_config(&args.config)?;
-        let store = open_store(&config).await?;
-        let state = AppState::new(config, store, Clock::system());
-        crate::bench::direct::run(opts, state, show_progress).await
-    } else {
-        run(opts, show_progress).await
+    let report = match backend {
+        Some((config, store)) if args.direct => {
+            let state = AppState::new(config, store, Clock::system());
+            crate::bench::direct::run(opts, state, show_progress).await
+        }
+        _ => run(opts, show_progress).await,
     };
     bar.finish_and_clear();
     if args.json {
