@@ -13,17 +13,21 @@ use tt_proto::im::base_define::ShieldStatus;
 use tt_proto::im::buddy::*;
 use tt_proto::im::server::*;
 
-/// `ttopen.sql` without its `DROP/CREATE DATABASE` and `USE` lines.
+/// The schema of an existing TeamTalk deployment (`ttopen.sql`'s tables,
+/// columns, types, defaults, indexes and charsets), carried by the project.
+const DEPLOYMENT_SCHEMA: &str = include_str!("fixtures/teamtalk-schema.sql");
+/// The original's `dbproxyserver.conf` as shipped, carried by the project.
+const SHIPPED_CONF: &str = include_str!("fixtures/dbproxyserver.conf");
+
+/// The deployment schema without its comments and its `DROP/CREATE
+/// DATABASE` and `USE` lines.
 fn ttopen_statements() -> Vec<String> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/reference/teamtalk/ttopen.sql");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{} is required: {e}", path.display()));
-    let kept: String = text
+    let kept: String = DEPLOYMENT_SCHEMA
         .lines()
         .filter(|l| {
             let l = l.trim_start().to_ascii_uppercase();
             !(l.starts_with('#')
+                || l.starts_with("--")
                 || l.starts_with("DROP DATABASE")
                 || l.starts_with("CREATE DATABASE")
                 || l.starts_with("USE "))
@@ -247,9 +251,7 @@ async fn original_schema_and_keys_are_served_as_they_are() {
 /// `dbproxyserver.conf` as shipped, pointed at the test database (through
 /// a user with a password, as the format requires) and the leased Redis db.
 fn legacy_conf(db: &TestDatabase, lease: &RedisLease) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/reference/teamtalk/dbproxyserver.conf");
-    let text = std::fs::read_to_string(path).unwrap();
+    let text = SHIPPED_CONF;
     let mysql = common::backends::mysql_base();
     let host_port = mysql.rsplit('@').next().unwrap().to_string();
     let (host, port) = host_port.rsplit_once(':').unwrap();

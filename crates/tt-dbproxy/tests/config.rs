@@ -11,13 +11,10 @@ use std::path::PathBuf;
 use common::process::run;
 use tt_dbproxy::config::{self, BackendKind, Config, ConfigError, ConfigSource, LogFormat};
 
-/// The original's shipped config file, from the shared reference folder
-/// (`../shared` beside the project root, present on every machine and in CI).
+/// The original's shipped config file (its keys, comments, tabs and
+/// quirks), carried by the project as a fixture.
 fn reference_conf() -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/reference/teamtalk/dbproxyserver.conf");
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reference config {} is required: {e}", path.display()))
+    include_str!("fixtures/dbproxyserver.conf").to_string()
 }
 const EXAMPLE_TOML: &str = include_str!("../../../tt-dbproxy.toml");
 
