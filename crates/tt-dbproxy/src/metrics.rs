@@ -1,8 +1,14 @@
 //! Metric names and the process-wide Prometheus recorder. Hot paths use
 //! the `metrics` macros (atomic counters, no locks); `/metrics` renders the
 //! recorder's current values.
+//!
+//! Histogram samples are buffered by the recorder until someone folds them
+//! into their buckets; an upkeep thread does that every
+//! [`UPKEEP_INTERVAL`], so memory stays bounded whether or not anyone
+//! scrapes `/metrics` (or the admin endpoint is off).
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use metrics::{describe_counter, describe_gauge, describe_histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -51,6 +57,10 @@ const LATENCY_BUCKETS: &[f64] = &[
     1.0, 2.5,
 ];
 
+/// How often buffered histogram samples are folded into their buckets:
+/// at most this long of samples (about 8 bytes each) is held in memory.
+pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
+
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs the Prometheus recorder once per process and returns its
@@ -70,9 +80,27 @@ pub fn install() -> Option<&'static PrometheusHandle> {
             let handle = recorder.handle();
             metrics::set_global_recorder(recorder).ok()?;
             describe();
+            spawn_upkeep(handle.clone());
             Some(handle)
         })
         .as_ref()
+}
+
+/// Runs the recorder's upkeep for the life of the process, on a thread of
+/// its own so it needs no runtime and keeps going while the runtime is busy.
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_INTERVAL);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(e) = spawned {
+        // Without upkeep the samples are folded in at each scrape instead.
+        tracing::warn!(error = %e, "cannot start the metrics upkeep thread");
+    }
 }
 
 fn describe() {
