@@ -4,8 +4,9 @@
 use tt_proto::im::base_define::DepartInfo;
 use tt_proto::im::buddy::{ImDepartmentReq, ImDepartmentRsp};
 
-use super::{Reply, attach, logged};
+use super::{Reply, attach};
 use crate::state::AppState;
+use crate::store::logged;
 use crate::wire::command::sid;
 
 /// Departments with `updated` after the client's time. Rows whose status

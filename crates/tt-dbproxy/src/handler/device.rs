@@ -6,8 +6,9 @@ use tt_proto::im::base_define::{ClientType, UserTokenInfo};
 use tt_proto::im::login::{ImDeviceTokenReq, ImDeviceTokenRsp};
 use tt_proto::im::server::{ImGetDeviceTokenReq, ImGetDeviceTokenRsp};
 
-use super::{Reply, attach, logged};
+use super::{Reply, attach};
 use crate::state::AppState;
+use crate::store::logged;
 use crate::store::{MAX_IDS_PER_REQUEST, Platform};
 use crate::wire::command::sid;
 

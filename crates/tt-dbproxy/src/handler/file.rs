@@ -7,9 +7,10 @@ use tt_proto::im::file::{
     ImFileAddOfflineReq, ImFileDelOfflineReq, ImFileHasOfflineReq, ImFileHasOfflineRsp,
 };
 
-use super::{Reply, attach, logged};
+use super::{Reply, attach};
 use crate::state::AppState;
 use crate::store::OfflineFile;
+use crate::store::logged;
 use crate::wire::command::sid;
 
 /// Pending files for the user, oldest first; `ip_addr_list` is left to

@@ -14,8 +14,9 @@ use tt_proto::im::group::{
     ImGroupInfoListReq, ImGroupInfoListRsp, ImNormalGroupListReq, ImNormalGroupListRsp,
 };
 
-use super::{Reply, attach, logged};
+use super::{Reply, attach};
 use crate::state::AppState;
+use crate::store::logged;
 use crate::store::{MAX_IDS_PER_REQUEST, NewGroup, SESSION_GROUP};
 use crate::wire::command::sid;
 

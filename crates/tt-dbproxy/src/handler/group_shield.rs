@@ -8,9 +8,10 @@ use tt_proto::im::base_define::ShieldStatus;
 use tt_proto::im::group::{ImGroupShieldReq, ImGroupShieldRsp};
 use tt_proto::im::server::{ImGroupGetShieldReq, ImGroupGetShieldRsp};
 
-use super::{Reply, attach, logged};
+use super::{Reply, attach};
 use crate::state::AppState;
 use crate::store::MAX_IDS_PER_REQUEST;
+use crate::store::logged;
 use crate::wire::command::sid;
 
 /// Mutes or unmutes a group's pushes for a member. An unknown group, a

@@ -7,8 +7,9 @@ use tt_proto::im::message::{
     ImGetMsgListRsp,
 };
 
-use super::{Reply, attach, logged};
+use super::{Reply, attach};
 use crate::state::AppState;
+use crate::store::logged;
 use crate::store::{MessageRow, SESSION_GROUP, SESSION_SINGLE};
 use crate::wire::command::sid;
 

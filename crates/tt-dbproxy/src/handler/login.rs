@@ -7,9 +7,10 @@ use tracing::warn;
 use tt_proto::im::server::{ImValidateReq, ImValidateRsp};
 
 use super::userinfo::user_info;
-use super::{BodyError, Reply, attach, logged};
+use super::{BodyError, Reply, attach};
 use crate::auth::password;
 use crate::state::AppState;
+use crate::store::logged;
 use crate::wire::command::{cid, sid};
 
 /// Result code: authenticated.

@@ -8,9 +8,10 @@ use tracing::warn;
 use tt_proto::im::base_define::MsgType;
 use tt_proto::im::message::ImMsgData;
 
-use super::{OrderKey, Reply, logged};
+use super::{OrderKey, Reply};
 use crate::state::AppState;
 use crate::store::NewMessage;
+use crate::store::logged;
 use crate::wire::command::sid;
 
 /// Longest stored text, in characters (the column is `varchar(4096)`).

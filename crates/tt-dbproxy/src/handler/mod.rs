@@ -29,7 +29,6 @@ use tt_proto::im::{
 use tt_proto::{CheckRequired, MissingField};
 
 use crate::state::AppState;
-use crate::store::StoreResult;
 use crate::wire::command::cid;
 
 /// A reply body with its ids; the connection adds the request's `seq_num`.
@@ -82,20 +81,6 @@ pub type Decoded<T> = Result<T, BodyError>;
 /// The echoed `attach_data`: always present, empty if the request had none.
 pub fn attach(request_attach: Option<Vec<u8>>) -> Option<Vec<u8>> {
     Some(request_attach.unwrap_or_default())
-}
-
-/// Logs a storage failure and turns the result into an `Option`: every
-/// handler answers a failed store call the way the spec answers "database
-/// unavailable or query failed".
-pub fn logged<T>(what: &str, result: StoreResult<T>) -> Option<T> {
-    match result {
-        Ok(v) => Some(v),
-        Err(e) => {
-            metrics::counter!(crate::metrics::STORE_ERRORS, "kind" => e.kind()).increment(1);
-            warn!(error = %e, kind = e.kind(), "{what}: storage failed");
-            None
-        }
-    }
 }
 
 /// A parsed request.

@@ -6,8 +6,9 @@ use tt_proto::im::login::{
     ImPushShieldReq, ImPushShieldRsp, ImQueryPushShieldReq, ImQueryPushShieldRsp,
 };
 
-use super::{Reply, attach, logged};
+use super::{Reply, attach};
 use crate::state::AppState;
+use crate::store::logged;
 use crate::wire::command::sid;
 
 /// Sets the flag. Only 0 and 1 are accepted (the column is a flag; the

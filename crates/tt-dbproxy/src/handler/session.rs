@@ -7,9 +7,10 @@ use tt_proto::im::buddy::{
     ImRecentContactSessionReq, ImRecentContactSessionRsp, ImRemoveSessionReq, ImRemoveSessionRsp,
 };
 
-use super::{Reply, attach, logged};
+use super::{Reply, attach};
 use crate::media::audio::preview;
 use crate::state::AppState;
+use crate::store::logged;
 use crate::store::{SESSION_GROUP, SESSION_SINGLE};
 use crate::wire::command::sid;
 

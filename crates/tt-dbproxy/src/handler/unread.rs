@@ -4,9 +4,10 @@
 use tt_proto::im::base_define::{MsgType, UnreadInfo};
 use tt_proto::im::message::{ImMsgDataReadAck, ImUnreadMsgCntReq, ImUnreadMsgCntRsp};
 
-use super::{Reply, attach, logged};
+use super::{Reply, attach};
 use crate::media::audio::preview;
 use crate::state::AppState;
+use crate::store::logged;
 use crate::store::{LastMessage, SESSION_GROUP, SESSION_SINGLE};
 use crate::wire::command::sid;
 

@@ -9,9 +9,10 @@ use tt_proto::im::buddy::{
 };
 
 use super::userinfo::user_info;
-use super::{Reply, attach, logged};
+use super::{Reply, attach};
 use crate::state::AppState;
 use crate::store::MAX_IDS_PER_REQUEST;
+use crate::store::logged;
 use crate::wire::command::sid;
 
 /// Longest sign-info in bytes (the original's limit).

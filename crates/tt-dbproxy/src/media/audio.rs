@@ -8,9 +8,8 @@ use tracing::warn;
 use tt_proto::im::base_define::{MsgInfo, MsgType};
 use tt_proto::im::message::ImMsgData;
 
-use crate::handler::logged;
 use crate::state::AppState;
-use crate::store::{AudioRow, LastMessage, MessageRow};
+use crate::store::{AudioRow, LastMessage, MessageRow, logged};
 
 /// Whether a MsgType is a voice message (one-to-one or group).
 pub fn is_audio(msg_type: u32) -> bool {

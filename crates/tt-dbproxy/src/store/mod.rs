@@ -15,6 +15,7 @@
 //!   more than a second.
 
 pub mod backoff;
+mod failure;
 pub mod faulty;
 mod history;
 pub mod model;
@@ -26,6 +27,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 
+pub use failure::logged;
 pub use faulty::{FaultyStore, StoreOp};
 pub use model::{
     AudioRow, DepartRecord, DeviceToken, GroupMessageRow, GroupRecord, LastMessage, MessageRow,
@@ -281,7 +283,8 @@ pub trait Store: Send + Sync + 'static {
     /// Clears the unread count of messages from `peer_id` to `user_id`.
     async fn clear_unread(&self, user_id: u32, peer_id: u32) -> StoreResult<()>;
 
-    /// Every non-empty one-to-one unread count of a user: `(peer, count)`.
+    /// Every one-to-one unread count of a user, `(peer, count)`, counts of
+    /// 0 included (the original lists them).
     async fn unread_counts(&self, user_id: u32) -> StoreResult<Vec<(u32, u32)>>;
 
     /// Adds one to a group's message total and returns the new total.
