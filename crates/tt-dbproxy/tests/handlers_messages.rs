@@ -489,6 +489,63 @@ async fn case37_38_no_carry_over_and_no_phantom_entries(b: Backend) {
     assert_eq!(total, 4);
 }
 
+/// Spec §4.3: a one-to-one count holding 0 is listed (as by the original),
+/// and a stored value that is not a number is listed as 0; a group whose
+/// count is 0 stays out.
+async fn zero_count_entries_are_listed(b: Backend) {
+    let s = fixture(b).await;
+    let mut c = s.client().await;
+    send_id(&mut c, &msg(10, 1, 1, b"ten")).await;
+    set_unread_raw(&s, 1, 2, "0").await;
+    set_unread_raw(&s, 1, 10, "abc").await;
+    let (total, list) = unread(&mut c, 1).await;
+    assert_eq!(
+        list,
+        vec![
+            unread_info(10, 1, 0, 1, "ten", 1, 10),
+            unread_info(2, 1, 0, 6, "yo", 1, 2),
+            unread_info(5, 2, 11, 11, "g", 0x11, 1)
+        ]
+    );
+    assert_eq!(total, 11);
+    // Read up to the group's total: its entry goes, the zeros stay.
+    s.store.mark_group_read(1, 5).await.unwrap();
+    let (total, list) = unread(&mut c, 1).await;
+    assert_eq!(
+        list.iter()
+            .map(|e| (e.session_id, e.unread_cnt))
+            .collect::<Vec<_>>(),
+        vec![(Some(10), Some(0)), (Some(2), Some(0))]
+    );
+    assert_eq!(total, 0);
+}
+
+/// Stores `value` as the unread count of `peer` for `user`, bypassing the
+/// store's API (a value another writer left).
+async fn set_unread_raw(s: &TestServer, user: u32, peer: u32, value: &str) {
+    match (&s.redis, s.mysql.is_some()) {
+        (Some(lease), true) => {
+            let mut c = lease.conn();
+            let _: () = redis::cmd("HSET")
+                .arg(format!("unread_{user}"))
+                .arg(peer)
+                .arg(value)
+                .query(&mut c)
+                .unwrap();
+        }
+        _ => {
+            exec_sql(
+                s,
+                Backend::Embedded,
+                &format!(
+                    "INSERT OR REPLACE INTO tt_unread (user_id, peer_id, count) VALUES ({user}, {peer}, '{value}')"
+                ),
+            )
+            .await
+        }
+    }
+}
+
 /// Resets a group's total below its members' marks (as a partial Redis
 /// loss would).
 async fn wipe_group_total(s: &TestServer, group: u32) {
@@ -562,5 +619,6 @@ on_every_backend!(
     case34_35_unread_summary,
     case36_peers_in_text_order,
     case37_38_no_carry_over_and_no_phantom_entries,
+    zero_count_entries_are_listed,
     case39_to_41_read_acks,
 );

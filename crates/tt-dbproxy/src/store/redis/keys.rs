@@ -50,6 +50,18 @@ pub fn atoi(s: &str) -> u32 {
     digits.parse().unwrap_or(0)
 }
 
+/// A stored unread count: a non-negative decimal integer (saturating at
+/// `u32::MAX`), or `None` for anything else (which callers count as 0).
+pub fn unread_count(s: &str) -> Option<u32> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(
+        s.parse::<u64>()
+            .map_or(u32::MAX, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+    )
+}
+
 /// `msg_id_<R>`: last one-to-one message id of relation R (pool `unread`).
 pub fn single_msg_id(relation: u32) -> String {
     format!("msg_id_{relation}")

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use redis::Script;
+use tracing::warn;
 
 use super::keys::{self, atoi};
 use super::pool::RedisPool;
@@ -162,10 +163,18 @@ impl RedisStore {
             .await?
             .cmd(redis::cmd("HGETALL").arg(keys::unread(user)))
             .await?;
+        // A field holding 0 is listed, as by the original (spec §4.3).
         let mut out: Vec<(u32, u32)> = all
             .iter()
-            .map(|(peer, n)| (atoi(peer), atoi(n)))
-            .filter(|(peer, n)| *peer != 0 && *n != 0)
+            .map(|(peer, n)| (atoi(peer), n))
+            .filter(|(peer, _)| *peer != 0)
+            .map(|(peer, raw)| {
+                let n = keys::unread_count(raw).unwrap_or_else(|| {
+                    warn!(user, peer, value = %raw, "unread count is not a number; read as 0");
+                    0
+                });
+                (peer, n)
+            })
             .collect();
         out.sort_unstable();
         Ok(out)

@@ -1,5 +1,6 @@
 //! Unread counters: one-to-one counts, group totals and read marks.
 
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::user::u32_col;
@@ -24,11 +25,25 @@ pub(super) fn clear_unread(c: &Connection, user_id: u32, peer_id: u32) -> rusqli
     Ok(())
 }
 
+/// Every one-to-one count of a user, zeros included (the original lists a
+/// field holding 0); a stored value that is not a non-negative integer is
+/// read as 0 and logged.
 pub(super) fn unread_counts(c: &Connection, user_id: u32) -> rusqlite::Result<Vec<(u32, u32)>> {
     let mut stmt = c.prepare_cached(
-        "SELECT peer_id, count FROM tt_unread WHERE user_id = ?1 AND count > 0 ORDER BY peer_id",
+        "SELECT peer_id, count FROM tt_unread WHERE user_id = ?1 ORDER BY peer_id",
     )?;
-    let rows = stmt.query_map(params![user_id], |r| Ok((u32_col(r, 0)?, u32_col(r, 1)?)))?;
+    let rows = stmt.query_map(params![user_id], |r| {
+        let peer = u32_col(r, 0)?;
+        let raw: Value = r.get(1)?;
+        let n = match raw {
+            Value::Integer(n) if n >= 0 => u32::try_from(n).unwrap_or(u32::MAX),
+            other => {
+                tracing::warn!(user = user_id, peer, value = ?other, "unread count is not a number; read as 0");
+                0
+            }
+        };
+        Ok((peer, n))
+    })?;
     rows.collect()
 }
 
