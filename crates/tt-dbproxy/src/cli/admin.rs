@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{bail, ensure};
 use clap::{Args, Subcommand};
 
+use super::output::outln;
 use super::{ConfigArgs, load_config, open_store};
 use crate::auth::password;
 use crate::clock::Clock;
@@ -164,7 +165,7 @@ async fn user(store: Arc<dyn Store>, cmd: UserCommand, now: u32) -> anyhow::Resu
             };
             let id = store.add_user(user).await?;
             store.set_user_list_gate(now).await?;
-            println!("added user {name} with id {id}");
+            outln!("added user {name} with id {id}")?;
         }
         UserCommand::Set {
             id,
@@ -199,18 +200,26 @@ async fn user(store: Arc<dyn Store>, cmd: UserCommand, now: u32) -> anyhow::Resu
                 bail!("user {id} does not exist or already has these values");
             }
             store.set_user_list_gate(now).await?;
-            println!("updated user {id}");
+            outln!("updated user {id}")?;
         }
         UserCommand::List => {
-            println!(
+            outln!(
                 "{:>8}  {:<20}  {:<20}  {:>7}  {:>6}",
-                "id", "name", "nick", "depart", "status"
-            );
+                "id",
+                "name",
+                "nick",
+                "depart",
+                "status"
+            )?;
             for u in store.list_users().await? {
-                println!(
+                outln!(
                     "{:>8}  {:<20}  {:<20}  {:>7}  {:>6}",
-                    u.id, u.name, u.nick, u.depart_id, u.status
-                );
+                    u.id,
+                    u.name,
+                    u.nick,
+                    u.depart_id,
+                    u.status
+                )?;
             }
         }
     }
@@ -234,18 +243,26 @@ async fn depart(store: Arc<dyn Store>, cmd: DepartCommand, now: u32) -> anyhow::
                 ..Default::default()
             };
             let id = store.add_department(d).await?;
-            println!("added department {name} with id {id}");
+            outln!("added department {name} with id {id}")?;
         }
         DepartCommand::List => {
-            println!(
+            outln!(
                 "{:>8}  {:<24}  {:>8}  {:>8}  {:>6}",
-                "id", "name", "parent", "priority", "status"
-            );
+                "id",
+                "name",
+                "parent",
+                "priority",
+                "status"
+            )?;
             for d in store.list_departments().await? {
-                println!(
+                outln!(
                     "{:>8}  {:<24}  {:>8}  {:>8}  {:>6}",
-                    d.id, d.name, d.parent_id, d.priority, d.status
-                );
+                    d.id,
+                    d.name,
+                    d.parent_id,
+                    d.priority,
+                    d.status
+                )?;
             }
         }
     }
@@ -281,23 +298,33 @@ async fn group(store: Arc<dyn Store>, cmd: GroupCommand, now: u32) -> anyhow::Re
                     now,
                 )
                 .await?;
-            println!("added group {name} with id {id}");
+            outln!("added group {name} with id {id}")?;
         }
         GroupCommand::List => {
-            println!(
+            outln!(
                 "{:>8}  {:<24}  {:>8}  {:>9}  {:>7}  {:>7}",
-                "id", "name", "creator", "type", "members", "version"
-            );
+                "id",
+                "name",
+                "creator",
+                "type",
+                "members",
+                "version"
+            )?;
             for g in store.list_groups().await? {
                 let kind = if g.group_type == GROUP_TEMPORARY {
                     "temporary"
                 } else {
                     "fixed"
                 };
-                println!(
+                outln!(
                     "{:>8}  {:<24}  {:>8}  {:>9}  {:>7}  {:>7}",
-                    g.id, g.name, g.creator, kind, g.user_count, g.version
-                );
+                    g.id,
+                    g.name,
+                    g.creator,
+                    kind,
+                    g.user_count,
+                    g.version
+                )?;
             }
         }
         GroupCommand::Members { id } => {
@@ -308,7 +335,7 @@ async fn group(store: Arc<dyn Store>, cmd: GroupCommand, now: u32) -> anyhow::Re
                 "group {id} has no members (or does not exist)"
             );
             for m in members {
-                println!("{m}");
+                outln!("{m}")?;
             }
         }
     }

@@ -8,6 +8,7 @@ use anyhow::{Context, bail, ensure};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::output::outln;
 use super::{ConfigArgs, load_config, open_store};
 use crate::auth::password;
 use crate::bench::workload::{BENCH_PASSWORD, BENCH_USER_PREFIX};
@@ -196,9 +197,9 @@ pub(super) async fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     };
     bar.finish_and_clear();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        println!("{}", report.text());
+        outln!("{}", report.text())?;
     }
     Ok(if report.errors.is_empty() {
         ExitCode::SUCCESS

@@ -13,6 +13,7 @@ use clap::Args;
 use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, SerializeOptions};
 
+use super::output::outln;
 use crate::client::Client;
 use crate::wire::command;
 
@@ -87,7 +88,7 @@ pub(super) async fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
     };
     match outcome {
         None => eprintln!("{} sent; this command has no reply", spec.name),
-        Some((reply, pdu)) => println!("{}", decode_reply(&pool, reply.message, &pdu.body)?),
+        Some((reply, pdu)) => outln!("{}", decode_reply(&pool, reply.message, &pdu.body)?)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use super::output::outln;
 use super::{ConfigArgs, load_config};
 use crate::config::BackendKind;
 use crate::store::{MysqlRedisStore, SqliteStore};
@@ -13,15 +14,15 @@ pub(super) async fn migrate(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     match config.storage.backend {
         BackendKind::Embedded => {
             let store = SqliteStore::open(&config.storage.data_dir).await?;
-            println!("embedded store {} is up to date", store.path().display());
+            outln!("embedded store {} is up to date", store.path().display())?;
         }
         BackendKind::Mysql => {
             let store = MysqlRedisStore::new(&config)?;
             let n = store.migrate().await.context("migration failed")?;
             store.close().await;
-            println!(
+            outln!(
                 "MySQL schema checked: {n} tables present (missing ones created, existing ones untouched)"
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -4,6 +4,7 @@
 mod admin;
 mod bench;
 mod call;
+mod output;
 mod serve;
 
 use migrate_cmd::migrate;
@@ -75,6 +76,15 @@ pub struct ConfigArgs {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let result = run_command(cli).await;
+    match result {
+        // `| head` read what it wanted: a success, as for any Unix filter.
+        Err(e) if output::is_closed_stdout(&e) => Ok(ExitCode::SUCCESS),
+        other => other,
+    }
+}
+
+async fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => serve::serve(&cli.serve).await,
         Some(Command::Serve(args)) => serve::serve(&args).await,
