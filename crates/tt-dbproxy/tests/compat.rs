@@ -265,13 +265,8 @@ fn legacy_conf(db: &TestDatabase, lease: &RedisLease) -> String {
         .replace("\n", "\r\n")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn legacy_config_serves_a_ttopen_database() {
-    if skipped() {
-        return;
-    }
-    let db = TestDatabase::create().await;
-    let lease = RedisLease::acquire();
+/// The MySQL user of [`legacy_conf`], with every right on `db`.
+async fn grant_legacy_user(db: &TestDatabase) {
     let mut conn = mysql_async::Conn::from_url(format!("{}/", common::backends::mysql_base()))
         .await
         .unwrap();
@@ -289,6 +284,16 @@ async fn legacy_config_serves_a_ttopen_database() {
         .unwrap();
     }
     let _ = conn.disconnect().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_config_serves_a_ttopen_database() {
+    if skipped() {
+        return;
+    }
+    let db = TestDatabase::create().await;
+    let lease = RedisLease::acquire();
+    grant_legacy_user(&db).await;
     let mut conn = mysql_async::Conn::from_url(db.url()).await.unwrap();
     for s in ttopen_statements() {
         conn.query_drop(&s).await.unwrap();
@@ -347,4 +352,106 @@ async fn legacy_config_serves_a_ttopen_database() {
         .unwrap();
     assert_eq!(shield, Some(1));
     let _ = conn.disconnect().await;
+}
+
+/// Two db_proxy instances on one host from two legacy files that differ
+/// only in `ListenPort` (msg_server's `DBServerIP1`/`DBServerIP2` on 10600
+/// and 10601): both start and serve, whichever starts first, because a
+/// legacy file takes no admin port unless it names one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_from_legacy_files_on_adjacent_ports_both_serve() {
+    if skipped() {
+        return;
+    }
+    let db = TestDatabase::create().await;
+    let lease = RedisLease::acquire();
+    grant_legacy_user(&db).await;
+    let mut conn = mysql_async::Conn::from_url(db.url()).await.unwrap();
+    for s in ttopen_statements() {
+        conn.query_drop(&s).await.unwrap();
+    }
+    let _ = conn.disconnect().await;
+    let conf = legacy_conf(&db, &lease).replace("ListenIP=0.0.0.0", "ListenIP=127.0.0.1");
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    for (dir, port) in dirs.iter().zip(["10600", "10601"]) {
+        let text = conf.replace("ListenPort=10600", &format!("ListenPort={port}"));
+        std::fs::write(dir.path().join("dbproxyserver.conf"), text).unwrap();
+    }
+    let out = common::process::run(
+        dirs[0].path(),
+        &["admin", "user", "add", "alice", "--password", "123456"],
+        &[],
+    );
+    assert!(out.status.success(), "{out:?}");
+    for order in [[0, 1], [1, 0]] {
+        let servers: Vec<common::process::ServerProcess> = order
+            .iter()
+            .map(|&i| common::process::ServerProcess::spawn_as_configured(dirs[i].path(), &[], &[]))
+            .collect();
+        for (server, &i) in servers.iter().zip(&order) {
+            assert_eq!(server.addr.port(), 10600 + i as u16);
+            let lines = server.lines_so_far();
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l.contains("no admin endpoint") && l.contains("AdminListen=")),
+                "says how to turn the admin endpoint on: {lines:?}"
+            );
+            let mut c = tt_dbproxy::client::Client::connect(server.addr)
+                .await
+                .unwrap();
+            assert_eq!(
+                login(&mut c, "alice", GOOD_PASSWORD).await.result_code,
+                Some(0),
+                "instance on {}",
+                server.addr
+            );
+        }
+        for server in servers {
+            server.terminate();
+            let (status, _) = server.wait(std::time::Duration::from_secs(10));
+            assert!(status.success());
+        }
+    }
+}
+
+/// An admin address that a legacy file (or the environment) names but that
+/// cannot be bound still refuses the start, saying which key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_explicit_admin_address_that_cannot_be_bound_refuses_to_start() {
+    if skipped() {
+        return;
+    }
+    let db = TestDatabase::create().await;
+    let lease = RedisLease::acquire();
+    grant_legacy_user(&db).await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let conf = legacy_conf(&db, &lease)
+        .replace("ListenIP=0.0.0.0", "ListenIP=127.0.0.1")
+        .replace("ListenPort=10600", "ListenPort=0")
+        + &format!("AdminListen={busy}\r\n");
+    std::fs::write(dir.path().join("dbproxyserver.conf"), conf).unwrap();
+    let out = common::process::run(dir.path(), &["serve"], &[("TT_DBPROXY_LOG_LEVEL", "warn")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on the admin address {busy}")),
+        "{stderr}"
+    );
+    // The same through the environment, over the defaults.
+    let out = common::process::run(
+        dir.path(),
+        &["serve", "--config", "/dev/null"],
+        &[
+            ("TT_DBPROXY_ADMIN_LISTEN", &busy),
+            ("TT_DBPROXY_LISTEN", "127.0.0.1:0"),
+            ("TT_DBPROXY_DATA_DIR", "data"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("admin address"), "{stderr}");
+    drop(taken);
 }

@@ -9,6 +9,7 @@ use tracing::info;
 
 use super::{ConfigArgs, load_config, open_store};
 use crate::clock::Clock;
+use crate::config::ConfigSource;
 use crate::net::server::bind_all;
 use crate::reload::ReloadSource;
 use crate::state::AppState;
@@ -35,7 +36,16 @@ pub(super) async fn serve(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
             }
             Some(l)
         }
-        None => None,
+        None => {
+            match &source {
+                ConfigSource::Legacy(path) => info!(
+                    "no admin endpoint (/metrics, /healthz, /readyz, /status, /reload): add a line such as AdminListen=127.0.0.1:10611 to {} to turn it on",
+                    path.display()
+                ),
+                _ => info!("no admin endpoint: admin.listen (TT_DBPROXY_ADMIN_LISTEN) is empty"),
+            }
+            None
+        }
     };
     let state = AppState::new(config, store, Clock::system());
     state.enable_reload(ReloadSource::new(source, log_filter));

@@ -325,11 +325,11 @@ pub fn all() -> Vec<KeySpec> {
         KeySpec {
             key: "admin.listen",
             ty: "IP:port or \"\"",
-            default: "\"127.0.0.1:10601\"",
+            default: "\"127.0.0.1:10601\" (legacy file: none)",
             env: "TT_DBPROXY_ADMIN_LISTEN",
-            legacy: "",
+            legacy: "AdminListen",
             reloadable: false,
-            doc: "Admin HTTP endpoint (/metrics, /healthz, /readyz, /status, POST /reload); empty disables it.",
+            doc: "Admin HTTP endpoint (/metrics, /healthz, /readyz, /status, POST /reload); empty disables it. A legacy file has none unless AdminListen names one (AdminListen=off: none).",
             apply: |c, v| {
                 let s = string(v)?;
                 c.admin_listen = if s.trim().is_empty() {

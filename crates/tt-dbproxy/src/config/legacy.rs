@@ -121,6 +121,31 @@ impl Reader<'_> {
     }
 }
 
+/// Key of the admin endpoint in a legacy file (tt-dbproxy's own addition).
+pub const ADMIN_LISTEN_KEY: &str = "AdminListen";
+
+/// The admin endpoint of a legacy file: none unless `AdminListen` names an
+/// address. Operators of the original never configured an admin port, and
+/// a default one could be the PDU port of a second instance on the host
+/// (10600 and 10601 are a common pair), so it is opt-in here.
+/// `AdminListen=off` says "none" explicitly.
+fn admin_listen(r: &mut Reader<'_>) -> Option<SocketAddr> {
+    let raw = r.file.get(ADMIN_LISTEN_KEY)?;
+    if raw.eq_ignore_ascii_case("off") {
+        return None;
+    }
+    match raw.parse::<SocketAddr>() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            r.problems.push(Problem::new(
+                ADMIN_LISTEN_KEY,
+                format!("{raw:?} is not an IP:port address (or off)"),
+            ));
+            None
+        }
+    }
+}
+
 /// Maps a legacy file onto a [`Config`] (defaults for everything the
 /// original has no key for), with every missing or malformed key listed.
 pub fn to_config(file: &LegacyFile) -> (Config, Vec<Problem>) {
@@ -156,6 +181,7 @@ pub fn to_config(file: &LegacyFile) -> (Config, Vec<Problem>) {
     if let Some(key) = r.text("aesKey") {
         config.media.aes_key = key;
     }
+    config.admin_listen = admin_listen(&mut r);
 
     let instances = r.list("DBInstances", ',');
     let mut primary = None;
@@ -215,6 +241,30 @@ mod tests {
         assert_eq!(f.get("c"), Some("x y"));
         assert_eq!(f.get("d"), None);
         assert_eq!(f.values.len(), 2);
+    }
+
+    #[test]
+    fn admin_endpoint_is_opt_in() {
+        let listen = |text: &str| {
+            let (c, problems) = to_config(&parse(text));
+            let mine: Vec<String> = problems
+                .iter()
+                .map(ToString::to_string)
+                .filter(|p| p.starts_with(ADMIN_LISTEN_KEY))
+                .collect();
+            (c.admin_listen, mine)
+        };
+        let none: Vec<String> = Vec::new();
+        assert_eq!(listen(""), (None, none.clone()));
+        assert_eq!(listen("AdminListen=off"), (None, none.clone()));
+        assert_eq!(listen("AdminListen="), (None, none.clone()));
+        assert_eq!(
+            listen("AdminListen = 127.0.0.1:10611"),
+            (Some("127.0.0.1:10611".parse().unwrap()), none)
+        );
+        let (addr, problems) = listen("AdminListen=10611");
+        assert_eq!(addr, None);
+        assert_eq!(problems.len(), 1, "{problems:?}");
     }
 
     #[test]

@@ -47,11 +47,24 @@ impl ServerProcess {
         Self::spawn_with(cmd, cwd, args, envs)
     }
 
+    /// Like [`spawn`](Self::spawn), but listening where the configuration
+    /// says (no ephemeral-port overrides for the PDU and admin addresses).
+    pub fn spawn_as_configured(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(bin());
+        cmd.env_remove("TT_DBPROXY_LISTEN")
+            .env_remove("TT_DBPROXY_ADMIN_LISTEN");
+        Self::start(cmd, cwd, args, envs)
+    }
+
     fn spawn_with(mut cmd: Command, cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        cmd.env("TT_DBPROXY_LISTEN", "127.0.0.1:0")
+            .env("TT_DBPROXY_ADMIN_LISTEN", "127.0.0.1:0");
+        Self::start(cmd, cwd, args, envs)
+    }
+
+    fn start(mut cmd: Command, cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Self {
         cmd.current_dir(cwd)
             .args(args)
-            .env("TT_DBPROXY_LISTEN", "127.0.0.1:0")
-            .env("TT_DBPROXY_ADMIN_LISTEN", "127.0.0.1:0")
             .env("TT_DBPROXY_LOG_LEVEL", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
