@@ -20,7 +20,8 @@
 //!   `/status`, `POST /reload`); [`metrics`]: metric names and the
 //!   Prometheus recorder.
 //! - [`bench`]: the built-in load generator, over the wire or `--direct`.
-//! - [`clock`]: injectable "now" for stored times and the throttle.
+//! - [`clock`]: injectable "now" for stored times and the throttle;
+//!   [`deadline`]: the per-request deadline every storage call honours.
 //! - [`state`]: [`state::AppState`], shared by every connection.
 //! - [`client`]: a small protocol client for `call`, benchmarks and tests.
 //! - [`cli`]: the `tt-dbproxy` command line (`serve`, `admin`, `call`,
@@ -42,6 +43,7 @@ pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod deadline;
 pub mod handler;
 pub mod logging;
 pub mod media;

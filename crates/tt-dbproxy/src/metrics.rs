@@ -17,7 +17,10 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 pub const REQUESTS: &str = "tt_dbproxy_requests_total";
 /// Request handling time in seconds, by `command`.
 pub const REQUEST_SECONDS: &str = "tt_dbproxy_request_duration_seconds";
-/// Storage failures, by `kind` (unavailable, query, ...).
+/// Requests that reached their deadline (`storage.request_timeout_ms`),
+/// by `command`.
+pub const DEADLINE_EXCEEDED: &str = "tt_dbproxy_request_deadline_exceeded_total";
+/// Storage failures, by `kind` (unavailable, query, deadline, ...).
 pub const STORE_ERRORS: &str = "tt_dbproxy_store_errors_total";
 /// Open client connections.
 pub const CONNECTIONS_OPEN: &str = "tt_dbproxy_connections_open";
@@ -111,6 +114,10 @@ fn describe() {
         "Request handling time, by command."
     );
     describe_counter!(STORE_ERRORS, "Storage failures, by kind.");
+    describe_counter!(
+        DEADLINE_EXCEEDED,
+        "Requests that reached their deadline (storage.request_timeout_ms), by command."
+    );
     describe_gauge!(CONNECTIONS_OPEN, "Open client connections.");
     describe_counter!(CONNECTIONS_ACCEPTED, "Connections accepted.");
     describe_counter!(

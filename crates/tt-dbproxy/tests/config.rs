@@ -402,3 +402,29 @@ fn version_flags() {
         );
     }
 }
+
+#[test]
+fn request_timeout_bounds_the_acquire_timeout() {
+    let c = config::from_toml_str("[storage]\nrequest_timeout_ms = 750\n", &no_env).unwrap();
+    assert_eq!(c.storage.request_timeout_ms, 750);
+    assert_eq!(Config::default().storage.request_timeout_ms, 2_000);
+    let err = config::from_toml_str(
+        "[storage]\nacquire_timeout_ms = 3000\nrequest_timeout_ms = 2000\n",
+        &no_env,
+    )
+    .unwrap_err();
+    let p = problems(err);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with(
+            "storage.acquire_timeout_ms: must not exceed storage.request_timeout_ms (2000 ms)"
+        ),
+        "{p:?}"
+    );
+    let err =
+        config::from_toml_str("", &env_of(&[("TT_DBPROXY_REQUEST_TIMEOUT_MS", "0")])).unwrap_err();
+    assert_eq!(
+        problems(err),
+        vec!["storage.request_timeout_ms: must be between 1 and 86400000 ms".to_string()]
+    );
+}

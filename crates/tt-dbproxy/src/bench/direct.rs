@@ -46,7 +46,11 @@ async fn worker(
         let req = kind.request(opts.users, conn, n);
         n += 1;
         let started = Instant::now();
-        let reply = Command::parse(req.command_id, &req.body).run(&state).await;
+        // The same per-request deadline the server applies.
+        let deadline = tokio::time::Instant::now()
+            + std::time::Duration::from_millis(state.config().storage.request_timeout_ms);
+        let command = Command::parse(req.command_id, &req.body);
+        let reply = crate::deadline::scope(deadline, command.run(&state)).await;
         out.answered(started);
         progress.done.fetch_add(1, Ordering::Relaxed);
         match reply {

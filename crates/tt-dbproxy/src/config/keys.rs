@@ -232,6 +232,19 @@ pub fn all() -> Vec<KeySpec> {
             },
         },
         KeySpec {
+            key: "storage.request_timeout_ms",
+            ty: "integer (ms)",
+            default: "2000",
+            env: "TT_DBPROXY_REQUEST_TIMEOUT_MS",
+            legacy: "",
+            reloadable: true,
+            doc: "Deadline of one request from its frame's arrival, covering the wait for a worker and every storage operation; then the handler's storage-failed reply. At least storage.acquire_timeout_ms.",
+            apply: |c, v| {
+                c.storage.request_timeout_ms = int(v)?;
+                Ok(())
+            },
+        },
+        KeySpec {
             key: "mysql.primary",
             ty: "URL",
             default: "none",

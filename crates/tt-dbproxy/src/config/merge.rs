@@ -70,6 +70,12 @@ pub fn merge(running: &Config, new: &Config) -> Merged {
         "storage.acquire_timeout_ms",
         storage.acquire_timeout_ms
     );
+    live!(
+        m,
+        new,
+        "storage.request_timeout_ms",
+        storage.request_timeout_ms
+    );
     merge_mysql(&mut m, new);
     merge_redis(&mut m, new);
     fixed!(m, new, "media.msfs_site", media.msfs_site);
@@ -189,6 +195,7 @@ mod tests {
             "storage.backend" => s("embedded"),
             "storage.data_dir" => s("/elsewhere"),
             "storage.acquire_timeout_ms" => Value::Integer(42),
+            "storage.request_timeout_ms" => Value::Integer(4321),
             "mysql.primary" => s("mysql://u:p@db2:3306/other"),
             "mysql.replicas" => Value::Array(vec![s("mysql://u:p@replica9:3306/tt")]),
             "mysql.max_connections" => Value::Integer(3),

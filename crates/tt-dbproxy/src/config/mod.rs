@@ -150,6 +150,10 @@ pub struct StorageConfig {
     /// Longest wait for a MySQL connection or a Redis permit (ms); then
     /// the request fails the way the spec says for a backend error.
     pub acquire_timeout_ms: u64,
+    /// Deadline of one request (ms), counted from its frame's arrival and
+    /// covering the wait for a worker and every storage operation; then
+    /// the request gets its handler's "storage failed" reply.
+    pub request_timeout_ms: u64,
 }
 
 impl Default for StorageConfig {
@@ -158,6 +162,7 @@ impl Default for StorageConfig {
             backend: BackendKind::Embedded,
             data_dir: PathBuf::from("./data"),
             acquire_timeout_ms: 500,
+            request_timeout_ms: 2_000,
         }
     }
 }
@@ -509,6 +514,20 @@ impl Config {
                 format!("must be between 1 and {MAX_TIMER_MS} ms"),
             ));
         }
+        if self.storage.request_timeout_ms == 0 || self.storage.request_timeout_ms > MAX_TIMER_MS {
+            p.push(Problem::new(
+                name("storage.request_timeout_ms"),
+                format!("must be between 1 and {MAX_TIMER_MS} ms"),
+            ));
+        } else if self.storage.acquire_timeout_ms > self.storage.request_timeout_ms {
+            p.push(Problem::new(
+                name("storage.acquire_timeout_ms"),
+                format!(
+                    "must not exceed storage.request_timeout_ms ({} ms): a request would give up before its connection arrives",
+                    self.storage.request_timeout_ms
+                ),
+            ));
+        }
         if self.media.aes_key.len() != 32 {
             p.push(Problem::new(
                 name("media.aes_key"),
@@ -537,7 +556,7 @@ impl Config {
     pub fn show(&self) -> String {
         let s = &self.server;
         let mut out = format!(
-            "listen={:?} admin_listen={:?} max_connections={} max_frame_bytes={} heartbeat_interval_ms={} idle_timeout_ms={} drain_timeout_ms={} workers={} max_in_flight_per_connection={} backend={:?} data_dir={} acquire_timeout_ms={} msfs_site={} aes_key=<{} bytes> log.level={} log.format={:?}",
+            "listen={:?} admin_listen={:?} max_connections={} max_frame_bytes={} heartbeat_interval_ms={} idle_timeout_ms={} drain_timeout_ms={} workers={} max_in_flight_per_connection={} backend={:?} data_dir={} acquire_timeout_ms={} request_timeout_ms={} msfs_site={} aes_key=<{} bytes> log.level={} log.format={:?}",
             s.listen,
             self.admin_listen,
             s.max_connections,
@@ -550,6 +569,7 @@ impl Config {
             self.storage.backend,
             self.storage.data_dir.display(),
             self.storage.acquire_timeout_ms,
+            self.storage.request_timeout_ms,
             self.media.msfs_site,
             self.media.aes_key.len(),
             self.log.level,

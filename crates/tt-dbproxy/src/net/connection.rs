@@ -293,14 +293,29 @@ fn dispatch(ctx: &Arc<ServerCtx>, conn: &Arc<ConnShared>, pdu: Pdu) {
     let guard = InFlight::start(conn);
     let key = command.ordering_key();
     let task_ctx = ctx.clone();
+    // The deadline counts from the frame's arrival: the wait behind an
+    // ordered predecessor and for a worker slot included.
+    let arrived = tokio::time::Instant::now();
+    let deadline =
+        arrived + std::time::Duration::from_millis(ctx.state.config().storage.request_timeout_ms);
     let job = async move {
-        let Ok(_permit) = task_ctx.workers.clone().acquire_owned().await else {
-            return;
+        let permit =
+            tokio::time::timeout_at(deadline, task_ctx.workers.clone().acquire_owned()).await;
+        let _permit = match permit {
+            Ok(Ok(p)) => Some(p),
+            Ok(Err(_)) => return,
+            // No worker in time: run anyway, past the deadline, so every
+            // storage call fails at once and the handler gives its
+            // "storage failed" reply (cheap: nothing waits).
+            Err(_) => None,
         };
         let name = command.name();
         let started = std::time::Instant::now();
-        let reply = command.run(&task_ctx.state).await;
+        let reply = crate::deadline::scope(deadline, command.run(&task_ctx.state)).await;
         let elapsed = started.elapsed();
+        if tokio::time::Instant::now() >= deadline {
+            metrics::counter!(m::DEADLINE_EXCEEDED, "command" => name).increment(1);
+        }
         metrics::counter!(m::REQUESTS, "command" => name).increment(1);
         metrics::histogram!(m::REQUEST_SECONDS, "command" => name).record(elapsed.as_secs_f64());
         let slow_ms = task_ctx.state.config().log.slow_request_ms;

@@ -50,6 +50,9 @@ pub enum StoreError {
     /// A stored value cannot be represented (e.g. a negative id).
     #[error("stored data is invalid: {0}")]
     InvalidData(String),
+    /// The request's deadline passed before the operation finished.
+    #[error("request deadline passed during {0}")]
+    Deadline(String),
     /// A failure injected by [`FaultyStore`] for tests.
     #[error("injected failure in {0:?}")]
     Injected(StoreOp),
@@ -62,6 +65,7 @@ impl StoreError {
             Self::Unavailable(_) => "unavailable",
             Self::Query(_) => "query",
             Self::InvalidData(_) => "invalid_data",
+            Self::Deadline(_) => "deadline",
             Self::Injected(_) => "injected",
         }
     }

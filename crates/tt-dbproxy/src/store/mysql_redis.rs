@@ -7,7 +7,6 @@
 //! admin, or a flushed Redis) it is rebuilt from `IMGroupMember` instead of
 //! the group silently not existing.
 
-use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,20 +19,7 @@ use super::{
     SessionRecord, SingleMessageRow, Store, StoreError, StoreResult, UserRecord, UserUpdate,
 };
 use crate::config::Config;
-
-/// Longest time one storage operation may take in total; a stuck backend
-/// becomes an error, never a hung request.
-const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
-
-async fn bounded<T>(what: &str, fut: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
-    tokio::time::timeout(OPERATION_TIMEOUT, fut)
-        .await
-        .unwrap_or_else(|_| {
-            Err(StoreError::Unavailable(format!(
-                "{what} took longer than {OPERATION_TIMEOUT:?}"
-            )))
-        })
-}
+use crate::deadline::bounded;
 
 /// MySQL + Redis.
 pub struct MysqlRedisStore {

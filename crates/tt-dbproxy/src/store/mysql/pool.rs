@@ -3,7 +3,7 @@
 //!
 //! Every acquire waits at most `acquire_timeout`. An endpoint whose
 //! connection attempt fails is taken out for a back-off period that doubles
-//! with each consecutive failure (100 ms up to 5 s), so an outage costs one
+//! with each consecutive failure (100 ms up to 1 s), so an outage costs one
 //! quick error per request instead of a connect storm; the first success
 //! puts it back. Reads skip replicas that are out and fall back to the
 //! primary.

@@ -4,9 +4,14 @@
 //! with exponential back-off. The database is selected while connecting,
 //! so a failed `SELECT` is a failed connect (the original silently used
 //! db 0).
+//!
+//! Every wait (a permit, a connect, a reply) ends at the request's deadline
+//! ([`crate::deadline`]). A command cut off by it leaves the shared
+//! connection in an unknown state (a reply may still arrive, or never), so
+//! the connection is marked stale and the next lease opens a fresh one.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
@@ -15,18 +20,23 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use tracing::warn;
 
 use crate::config::RedisPool as RedisPoolConfig;
+use crate::deadline;
 use crate::store::backoff::Backoff;
 use crate::store::pool_stats::{InUse, PoolStats};
 use crate::store::{StoreError, StoreResult};
 
-/// Longest time one command may take once sent.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(3);
+/// The driver's own limit on a reply, a safety net under the request
+/// deadline (which normally ends a wait first).
+const RESPONSE_TIMEOUT: Duration = deadline::UNSCOPED_TIMEOUT;
 
 /// One named Redis pool.
 pub struct RedisPool {
     label: String,
     client: redis::Client,
     conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    /// Set when a command was cut off mid-flight: the connection is
+    /// replaced at the next lease.
+    stale: AtomicBool,
     permits: Arc<Semaphore>,
     /// The size `permits` was last set to.
     max: AtomicUsize,
@@ -44,8 +54,21 @@ fn slots(max_connections: usize) -> usize {
 pub struct Lease<'a> {
     pool: &'a RedisPool,
     conn: MultiplexedConnection,
+    /// A command is on the wire and its reply not read yet; if the lease
+    /// is dropped in this state (the request's deadline cut it off) the
+    /// connection is marked stale.
+    in_flight: bool,
     _permit: SemaphorePermit<'a>,
     _in_use: InUse,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if self.in_flight {
+            self.pool.stats.failed("deadline");
+            self.pool.stale.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 impl RedisPool {
@@ -59,6 +82,7 @@ impl RedisPool {
             label: format!("{}({}:{}/{})", cfg.name, cfg.host, cfg.port, cfg.db),
             client,
             conn: tokio::sync::Mutex::new(None),
+            stale: AtomicBool::new(false),
             permits: Arc::new(Semaphore::new(max)),
             max: AtomicUsize::new(max),
             wait_ms: AtomicU64::new(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),
@@ -95,7 +119,10 @@ impl RedisPool {
     /// Borrows the connection, waiting at most the acquire timeout for a
     /// permit and for (re)connecting.
     pub async fn lease(&self) -> StoreResult<Lease<'_>> {
-        let wait = self.wait();
+        let end = deadline::effective();
+        let wait = self
+            .wait()
+            .min(end.saturating_duration_since(tokio::time::Instant::now()));
         let started = Instant::now();
         let permit = tokio::time::timeout(wait, self.permits.acquire())
             .await
@@ -108,11 +135,17 @@ impl RedisPool {
                 ))
             })?
             .map_err(|_| StoreError::Unavailable(format!("redis pool {} closed", self.label)))?;
-        let mut slot = self.conn.lock().await;
+        let mut slot = tokio::time::timeout_at(end, self.conn.lock())
+            .await
+            .map_err(|_| deadline::expired("a redis connect"))?;
+        if self.stale.swap(false, Ordering::Relaxed) {
+            *slot = None;
+        }
         if let Some(conn) = slot.as_ref() {
             return Ok(Lease {
                 pool: self,
                 conn: conn.clone(),
+                in_flight: false,
                 _permit: permit,
                 _in_use: self.stats.acquired(started.elapsed()),
             });
@@ -126,7 +159,7 @@ impl RedisPool {
         }
         let cfg = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(wait))
-            .set_response_timeout(Some(COMMAND_TIMEOUT));
+            .set_response_timeout(Some(RESPONSE_TIMEOUT));
         match tokio::time::timeout(
             wait,
             self.client
@@ -140,6 +173,7 @@ impl RedisPool {
                 Ok(Lease {
                     pool: self,
                     conn,
+                    in_flight: false,
                     _permit: permit,
                     _in_use: self.stats.acquired(started.elapsed()),
                 })
@@ -183,20 +217,39 @@ impl Lease<'_> {
         }
     }
 
+    /// Waits for one round trip until the deadline; cut off, the
+    /// connection is marked stale.
+    async fn round_trip<T>(
+        &mut self,
+        what: &str,
+        call: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> StoreResult<T> {
+        self.in_flight = true;
+        let outcome = tokio::time::timeout_at(deadline::effective(), call).await;
+        self.in_flight = false;
+        match outcome {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(self.fail(e).await),
+            Err(_) => {
+                self.pool.stats.failed("deadline");
+                self.pool.stale.store(true, Ordering::Relaxed);
+                Err(deadline::expired(what))
+            }
+        }
+    }
+
     /// Runs one command.
     pub async fn cmd<T: FromRedisValue>(&mut self, cmd: &redis::Cmd) -> StoreResult<T> {
-        match cmd.query_async(&mut self.conn).await {
-            Ok(v) => Ok(v),
-            Err(e) => Err(self.fail(e).await),
-        }
+        let mut conn = self.conn.clone();
+        self.round_trip("a redis command", cmd.query_async(&mut conn))
+            .await
     }
 
     /// Runs a pipeline (atomic when built with `.atomic()`).
     pub async fn pipe<T: FromRedisValue>(&mut self, pipe: &redis::Pipeline) -> StoreResult<T> {
-        match pipe.query_async(&mut self.conn).await {
-            Ok(v) => Ok(v),
-            Err(e) => Err(self.fail(e).await),
-        }
+        let mut conn = self.conn.clone();
+        self.round_trip("a redis pipeline", pipe.query_async(&mut conn))
+            .await
     }
 
     /// Runs a Lua script (atomic on the server).
@@ -204,9 +257,8 @@ impl Lease<'_> {
         &mut self,
         invocation: &redis::ScriptInvocation<'_>,
     ) -> StoreResult<T> {
-        match invocation.invoke_async(&mut self.conn).await {
-            Ok(v) => Ok(v),
-            Err(e) => Err(self.fail(e).await),
-        }
+        let mut conn = self.conn.clone();
+        self.round_trip("a redis script", invocation.invoke_async(&mut conn))
+            .await
     }
 }

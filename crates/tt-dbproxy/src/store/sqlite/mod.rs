@@ -161,13 +161,17 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
+        let task = tokio::task::spawn_blocking(move || {
             let i = inner.next_reader.fetch_add(1, Ordering::Relaxed) % inner.readers.len();
             f(&lock(&inner.readers[i]))
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("storage task failed: {e}")))?
-        .map_err(map_err)
+        });
+        // Past the deadline the read is left to finish on its own (it
+        // changes nothing) and the request is answered.
+        tokio::time::timeout_at(crate::deadline::effective(), task)
+            .await
+            .map_err(|_| crate::deadline::expired("a read"))?
+            .map_err(|e| StoreError::Unavailable(format!("storage task failed: {e}")))?
+            .map_err(map_err)
     }
 
     /// Runs a short indexed read (a few rows by key) on the calling
