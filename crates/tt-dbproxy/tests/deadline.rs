@@ -51,7 +51,11 @@ async fn a_silent_mysql_costs_a_request_its_deadline_and_no_more() {
         let started = Instant::now();
         let rsp = login(&mut c, "zhangyl", GOOD_PASSWORD).await;
         let took = started.elapsed();
-        assert_eq!(rsp.result_code, Some(2), "round {round}: storage failed (internal error)");
+        assert_eq!(
+            rsp.result_code,
+            Some(2),
+            "round {round}: storage failed (internal error)"
+        );
         assert!(
             took < Duration::from_millis(2 * DEADLINE_MS),
             "round {round}: answered after {took:?}"

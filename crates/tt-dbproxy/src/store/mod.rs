@@ -24,6 +24,7 @@ pub mod mysql_redis;
 mod pool_stats;
 pub mod redis;
 pub mod sqlite;
+pub mod unresolved;
 
 use async_trait::async_trait;
 

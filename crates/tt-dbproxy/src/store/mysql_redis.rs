@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::mysql::{MysqlPools, MysqlStore, schema};
+use super::mysql::{CommitFailure, MysqlPools, MysqlStore, schema};
 use super::redis::RedisStore;
+use super::unresolved::{Journal, Unresolved};
 use super::{
     AudioRow, DepartRecord, DeviceToken, GroupMessageRow, GroupRecord, LastMessage, MessageRow,
     NewGroup, NewMessage, NewUser, OfflineFile, Platform, SESSION_GROUP, SESSION_SINGLE,
@@ -25,6 +26,11 @@ use crate::deadline::bounded;
 pub struct MysqlRedisStore {
     sql: MysqlStore,
     redis: RedisStore,
+    /// Sends whose commit outcome is unknown, settled before messages are
+    /// read (in `storage.data_dir`).
+    unresolved: Journal,
+    /// One settling pass at a time.
+    settling: tokio::sync::Mutex<()>,
 }
 
 impl MysqlRedisStore {
@@ -44,6 +50,8 @@ impl MysqlRedisStore {
         Ok(Self {
             sql: MysqlStore::new(MysqlPools::new(mysql, wait)),
             redis: RedisStore::new(redis, wait)?,
+            unresolved: Journal::open(&config.storage.data_dir),
+            settling: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -72,8 +80,64 @@ impl MysqlRedisStore {
         if let Some(id) = self.redis.next_msg_id(group, conv).await? {
             return Ok(id);
         }
+        self.settle_unresolved().await?;
         let stored_max = bounded("max message id", self.sql.max_msg_id(group, conv)).await?;
         self.redis.seed_msg_id(group, conv, stored_max).await
+    }
+
+    /// A send whose `COMMIT` may or may not have landed: resolved by a
+    /// locking read while the deadline allows (`Ok(())`: stored, ack it);
+    /// otherwise recorded durably and answered "not stored", and its row,
+    /// if any, is deleted before messages are read again.
+    async fn resolve_commit(&self, u: Unresolved, cause: StoreError) -> StoreResult<()> {
+        match bounded("resolving a commit", self.sql.message_committed(u)).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => return Err(cause),
+            Err(_) => {}
+        }
+        match self.unresolved.record(u).await {
+            Ok(()) => {
+                tracing::warn!(?u, error = %cause, "send outcome unknown; answered not stored, settled once MySQL answers")
+            }
+            Err(e) => {
+                tracing::error!(?u, error = %e, "send outcome unknown and cannot be recorded; if its commit landed the message is stored although answered not stored")
+            }
+        }
+        Err(cause)
+    }
+
+    /// Deletes the rows of every recorded unresolved send (see
+    /// [`Self::resolve_commit`]); until that succeeds, message reads fail.
+    async fn settle_unresolved(&self) -> StoreResult<()> {
+        if !self.unresolved.has_pending() {
+            return Ok(());
+        }
+        let _one = tokio::time::timeout_at(crate::deadline::effective(), self.settling.lock())
+            .await
+            .map_err(|_| crate::deadline::expired("settling unresolved sends"))?;
+        let pending = self.unresolved.pending();
+        let mut done = Vec::new();
+        for u in pending {
+            bounded("settling an unresolved send", self.sql.delete_message(u)).await?;
+            done.push(u);
+        }
+        if !done.is_empty() {
+            tracing::info!(count = done.len(), "unresolved sends settled");
+        }
+        self.unresolved.settled(&done).await
+    }
+
+    /// The outcome of a send's commit: `Ok` when the message is stored.
+    async fn committed(
+        &self,
+        outcome: Result<(), CommitFailure>,
+        u: Unresolved,
+    ) -> StoreResult<()> {
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(CommitFailure::NotStored(e)) => Err(e),
+            Err(CommitFailure::Unknown(e)) => self.resolve_commit(u, e).await,
+        }
     }
 
     /// A one-to-one send: the sessions and relation are looked up in one
@@ -82,18 +146,30 @@ impl MysqlRedisStore {
     /// together.
     async fn store_single(&self, m: NewMessage, now: u32) -> StoreResult<u32> {
         let (to, from) = (m.to_id, m.from_id);
-        let [mine, theirs, rel] = self.sql.single_send_ids(from, to).await?;
+        let [mine, theirs, rel] = bounded("a send", self.sql.single_send_ids(from, to)).await?;
         let mine = match mine {
             Some(id) => id,
-            None => self.sql.add_session(from, to, SESSION_SINGLE, now).await?,
+            None => {
+                bounded(
+                    "a send",
+                    self.sql.add_session(from, to, SESSION_SINGLE, now),
+                )
+                .await?
+            }
         };
         let theirs = match theirs {
             Some(id) => id,
-            None => self.sql.add_session(to, from, SESSION_SINGLE, now).await?,
+            None => {
+                bounded(
+                    "a send",
+                    self.sql.add_session(to, from, SESSION_SINGLE, now),
+                )
+                .await?
+            }
         };
         let rel = match rel {
             Some(id) => id,
-            None => self.sql.create_relation(from, to, now).await?,
+            None => bounded("a send", self.sql.create_relation(from, to, now)).await?,
         };
         let msg_id = self.next_msg_id(false, rel).await?;
         let row = SingleMessageRow {
@@ -105,7 +181,13 @@ impl MysqlRedisStore {
             content: m.content,
             created: m.created,
         };
-        self.sql.commit_single([mine, theirs], now, row).await?;
+        let unresolved = Unresolved {
+            group: false,
+            conversation: rel,
+            msg_id,
+        };
+        let outcome = self.sql.commit_single([mine, theirs], now, row).await;
+        self.committed(outcome, unresolved).await?;
         if let Err(e) = self.redis.add_unread(to, from, 1).await {
             tracing::warn!(error = %e, to, from, msg_id, "message stored but its unread count was not raised");
         }
@@ -116,9 +198,15 @@ impl MysqlRedisStore {
     /// update, the insert and `lastChated` commit together.
     async fn store_group(&self, m: NewMessage, now: u32) -> StoreResult<u32> {
         let (g, from) = (m.to_id, m.from_id);
-        let session = match self.sql.group_session_id(from, g).await? {
+        let session = match bounded("a group send", self.sql.group_session_id(from, g)).await? {
             Some(id) => id,
-            None => self.sql.add_session(from, g, SESSION_GROUP, now).await?,
+            None => {
+                bounded(
+                    "a group send",
+                    self.sql.add_session(from, g, SESSION_GROUP, now),
+                )
+                .await?
+            }
         };
         let msg_id = self.next_msg_id(true, g).await?;
         let row = GroupMessageRow {
@@ -129,7 +217,13 @@ impl MysqlRedisStore {
             content: m.content,
             created: m.created,
         };
-        self.sql.commit_group(session, now, row).await?;
+        let unresolved = Unresolved {
+            group: true,
+            conversation: g,
+            msg_id,
+        };
+        let outcome = self.sql.commit_group(session, now, row).await;
+        self.committed(outcome, unresolved).await?;
         if let Err(e) = self.redis.group_message_stored(g, from).await {
             tracing::warn!(error = %e, group = g, msg_id, "message stored but group counters not updated");
         }
@@ -307,14 +401,18 @@ impl Store for MysqlRedisStore {
         user_id: u32,
         sessions: &[(u32, u32)],
     ) -> StoreResult<Vec<Option<LastMessage>>> {
+        self.settle_unresolved().await?;
         bounded("last messages", self.sql.last_messages(user_id, sessions)).await
     }
 
     async fn store_message(&self, msg: NewMessage, now: u32) -> StoreResult<u32> {
+        // Each step is bounded by the deadline on its own, so a commit cut
+        // off by it is still resolved (see `resolve_commit`).
+        self.settle_unresolved().await?;
         if msg.group {
-            bounded("store group message", self.store_group(msg, now)).await
+            self.store_group(msg, now).await
         } else {
-            bounded("store message", self.store_single(msg, now)).await
+            self.store_single(msg, now).await
         }
     }
 
@@ -325,6 +423,7 @@ impl Store for MysqlRedisStore {
         begin: u32,
         count: u32,
     ) -> StoreResult<Vec<MessageRow>> {
+        self.settle_unresolved().await?;
         bounded(
             "history",
             self.sql.single_history(user_id, peer_id, begin, count),
@@ -339,6 +438,7 @@ impl Store for MysqlRedisStore {
         begin: u32,
         count: u32,
     ) -> StoreResult<Vec<MessageRow>> {
+        self.settle_unresolved().await?;
         bounded(
             "group history",
             self.sql.group_history(group_id, joined, begin, count),
@@ -353,6 +453,7 @@ impl Store for MysqlRedisStore {
         ids: &[u32],
         limit: u32,
     ) -> StoreResult<Vec<MessageRow>> {
+        self.settle_unresolved().await?;
         bounded(
             "messages by id",
             self.sql.single_by_ids(user_id, peer_id, ids, limit),
@@ -367,6 +468,7 @@ impl Store for MysqlRedisStore {
         ids: &[u32],
         limit: u32,
     ) -> StoreResult<Vec<MessageRow>> {
+        self.settle_unresolved().await?;
         bounded(
             "group messages by id",
             self.sql.group_by_ids(group_id, joined, ids, limit),

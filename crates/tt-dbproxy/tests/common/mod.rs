@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod backends;
+pub mod faults;
 pub mod fixtures;
 pub mod msfs;
 pub mod process;

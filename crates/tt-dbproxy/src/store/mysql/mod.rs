@@ -12,4 +12,5 @@ mod send;
 mod sql;
 
 pub use pool::{MysqlPools, PooledConn};
+pub(crate) use send::CommitFailure;
 pub use sql::MysqlStore;

@@ -8,9 +8,55 @@ use mysql_async::{Transaction, TxOpts, Value};
 
 use super::pool::map_err;
 use super::sql::{MysqlStore, int, params, rows};
+use crate::deadline::{self, bounded};
+use crate::store::unresolved::Unresolved;
 use crate::store::{
-    GroupMessageRow, MESSAGE_SHARDS, SESSION_GROUP, SESSION_SINGLE, SingleMessageRow, StoreResult,
+    GroupMessageRow, MESSAGE_SHARDS, SESSION_GROUP, SESSION_SINGLE, SingleMessageRow, StoreError,
+    StoreResult,
 };
+
+/// Why a send's transaction did not (knowingly) commit.
+#[derive(Debug)]
+pub(crate) enum CommitFailure {
+    /// It failed before `COMMIT` was sent, or the server refused it: the
+    /// message is not stored.
+    NotStored(StoreError),
+    /// The connection failed or the deadline passed during `COMMIT`: the
+    /// message may or may not be stored.
+    Unknown(StoreError),
+}
+
+impl From<StoreError> for CommitFailure {
+    fn from(e: StoreError) -> Self {
+        Self::NotStored(e)
+    }
+}
+
+/// Sends `COMMIT` and says what is known of its outcome.
+async fn commit(tx: Transaction<'_>) -> Result<(), CommitFailure> {
+    match tokio::time::timeout_at(deadline::effective(), tx.commit()).await {
+        Ok(Ok(())) => Ok(()),
+        // The server answered with an error: the transaction is rolled back.
+        Ok(Err(e @ mysql_async::Error::Server(_))) => Err(CommitFailure::NotStored(map_err(e))),
+        Ok(Err(e)) => Err(CommitFailure::Unknown(map_err(e))),
+        Err(_) => Err(CommitFailure::Unknown(deadline::expired("a commit"))),
+    }
+}
+
+/// The table and key column of an unresolved message's row.
+fn message_table(u: Unresolved) -> (String, &'static str) {
+    if u.group {
+        (
+            format!("IMGroupMessage_{}", u.conversation % MESSAGE_SHARDS),
+            "groupId",
+        )
+    } else {
+        (
+            format!("IMMessage_{}", u.conversation % MESSAGE_SHARDS),
+            "relateId",
+        )
+    }
+}
 
 /// Highest session id of a user with a peer (any status).
 const SESSION_ID: &str =
@@ -127,15 +173,17 @@ impl MysqlStore {
         sessions: [u32; 2],
         now: u32,
         row: SingleMessageRow,
-    ) -> StoreResult<()> {
-        let mut c = self.pools.primary().await?;
-        let mut tx = c
-            .start_transaction(TxOpts::default())
-            .await
-            .map_err(map_err)?;
-        touch_sessions(&mut tx, &sessions, now).await?;
-        insert_single(&mut tx, row).await?;
-        tx.commit().await.map_err(map_err)
+    ) -> Result<(), CommitFailure> {
+        let mut c = bounded("a send", self.pools.primary()).await?;
+        let mut tx = bounded("a send", async {
+            c.start_transaction(TxOpts::default())
+                .await
+                .map_err(map_err)
+        })
+        .await?;
+        bounded("a send", touch_sessions(&mut tx, &sessions, now)).await?;
+        bounded("a send", insert_single(&mut tx, row)).await?;
+        commit(tx).await
     }
 
     /// Revives and touches the sender's group session, inserts the message
@@ -147,24 +195,63 @@ impl MysqlStore {
         session: u32,
         now: u32,
         row: GroupMessageRow,
-    ) -> StoreResult<()> {
+    ) -> Result<(), CommitFailure> {
         let group = row.group_id;
-        let mut c = self.pools.primary().await?;
-        let mut tx = c
-            .start_transaction(TxOpts::default())
-            .await
-            .map_err(map_err)?;
-        touch_sessions(&mut tx, &[session], now).await?;
-        insert_group(&mut tx, row).await?;
-        let touched = tx
-            .exec_drop(
+        let mut c = bounded("a group send", self.pools.primary()).await?;
+        let mut tx = bounded("a group send", async {
+            c.start_transaction(TxOpts::default())
+                .await
+                .map_err(map_err)
+        })
+        .await?;
+        bounded("a group send", touch_sessions(&mut tx, &[session], now)).await?;
+        bounded("a group send", insert_group(&mut tx, row)).await?;
+        let touched = bounded("a group send", async {
+            tx.exec_drop(
                 "UPDATE IMGroup SET lastChated = ? WHERE id = ?",
                 (now, group),
             )
-            .await;
+            .await
+            .map_err(map_err)
+        })
+        .await;
         if let Err(e) = touched {
             tracing::warn!(error = %e, group, "message stored but lastChated not updated");
         }
-        tx.commit().await.map_err(map_err)
+        commit(tx).await
+    }
+
+    /// Whether an unresolved message's row is committed, by a locking
+    /// read on the primary: it waits for a transaction still holding the
+    /// row, so the answer is final.
+    pub(crate) async fn message_committed(&self, u: Unresolved) -> StoreResult<bool> {
+        let (table, key) = message_table(u);
+        let mut c = self.pools.primary().await?;
+        let sql = format!(
+            "SELECT COUNT(*) FROM {table} WHERE {key} = ? AND msgId = ? LOCK IN SHARE MODE"
+        );
+        let mut found = rows(
+            &mut c,
+            &sql,
+            params(vec![u.conversation.into(), u.msg_id.into()]),
+        )
+        .await?;
+        match found.pop() {
+            Some(mut r) => Ok(int(&mut r, 0)? > 0),
+            None => Ok(false),
+        }
+    }
+
+    /// Deletes an unresolved message's row, if it was committed after all
+    /// (its sender was told "not stored" and resends it).
+    pub(crate) async fn delete_message(&self, u: Unresolved) -> StoreResult<()> {
+        let (table, key) = message_table(u);
+        let mut c = self.pools.primary().await?;
+        c.exec_drop(
+            format!("DELETE FROM {table} WHERE {key} = ? AND msgId = ?"),
+            (u.conversation, u.msg_id),
+        )
+        .await
+        .map_err(map_err)
     }
 }
