@@ -31,7 +31,8 @@
 //! - [`shutdown`]: reacting to SIGTERM and SIGINT (drain) and SIGHUP.
 //! - [`reload`]: applying a changed configuration while serving;
 //!   [`logging`]: `tracing` output with a reloadable filter;
-//!   [`semaphore`]: resizing the limits a reload changes.
+//!   [`semaphore`]: resizing the limits a reload changes; [`rate_log`]:
+//!   at most one warning a second per kind.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -49,6 +50,7 @@ pub mod logging;
 pub mod media;
 pub mod metrics;
 pub mod net;
+pub mod rate_log;
 pub mod reload;
 pub mod semaphore;
 pub mod shutdown;

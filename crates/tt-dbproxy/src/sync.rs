@@ -16,6 +16,8 @@ use tracing::{debug, info, warn};
 use crate::state::AppState;
 use crate::store::StoreResult;
 
+static CYCLE_FAILED: crate::rate_log::RateLimited =
+    crate::rate_log::RateLimited::new("sync center cycle failed");
 /// Time between cycles.
 pub const SYNC_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -69,7 +71,9 @@ pub async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
     loop {
         match cycle(&state, cursor).await {
             Ok(next) => cursor = next,
-            Err(e) => warn!(error = %e, cursor, "sync center cycle failed; cursor kept"),
+            Err(e) => {
+                crate::warn_limited!(CYCLE_FAILED, error = %e, cursor, "sync center cycle failed; cursor kept");
+            }
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,

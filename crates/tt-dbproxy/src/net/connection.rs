@@ -273,6 +273,11 @@ async fn drive(
     }
 }
 
+static UNKNOWN_COMMAND_LOG: crate::rate_log::RateLimited =
+    crate::rate_log::RateLimited::new("unknown command");
+static SLOW_REQUEST_LOG: crate::rate_log::RateLimited =
+    crate::rate_log::RateLimited::new("slow request");
+
 /// Hands one request frame to a request task (or the ordered queue).
 fn dispatch(ctx: &Arc<ServerCtx>, conn: &Arc<ConnShared>, pdu: Pdu) {
     let header = pdu.header;
@@ -282,7 +287,8 @@ fn dispatch(ctx: &Arc<ServerCtx>, conn: &Arc<ConnShared>, pdu: Pdu) {
         Command::Heartbeat => return,
         Command::Unknown(id) => {
             metrics::counter!(m::UNKNOWN_COMMANDS).increment(1);
-            warn!(
+            crate::warn_limited!(
+                UNKNOWN_COMMAND_LOG,
                 command_id = format_args!("{id:#06x}"),
                 "no handler for command; dropped"
             );
@@ -320,7 +326,8 @@ fn dispatch(ctx: &Arc<ServerCtx>, conn: &Arc<ConnShared>, pdu: Pdu) {
         metrics::histogram!(m::REQUEST_SECONDS, "command" => name).record(elapsed.as_secs_f64());
         let slow_ms = task_ctx.state.config().log.slow_request_ms;
         if slow_ms > 0 && elapsed.as_millis() >= u128::from(slow_ms) {
-            warn!(
+            crate::warn_limited!(
+                SLOW_REQUEST_LOG,
                 command = name,
                 seq = header.seq_num,
                 elapsed_ms = elapsed.as_millis() as u64,

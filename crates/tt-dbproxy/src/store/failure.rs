@@ -3,17 +3,35 @@
 //! "database unavailable or query failed". Used by the handlers and by the
 //! media client alike, so it lives with the store rather than above it.
 
-use tracing::warn;
+use super::{StoreError, StoreResult};
+use crate::rate_log::RateLimited;
 
-use super::StoreResult;
+static UNAVAILABLE: RateLimited = RateLimited::new("storage failed: unavailable");
+static QUERY: RateLimited = RateLimited::new("storage failed: query");
+static INVALID_DATA: RateLimited = RateLimited::new("storage failed: invalid data");
+static DEADLINE: RateLimited = RateLimited::new("storage failed: deadline");
+static INJECTED: RateLimited = RateLimited::new("storage failed: injected");
 
-/// Logs a storage failure and turns the result into an `Option`.
+/// The log limit of one kind of failure: an outage fails every request the
+/// same way, and one line a second says so as well as thousands would.
+fn limit(e: &StoreError) -> &'static RateLimited {
+    match e {
+        StoreError::Unavailable(_) => &UNAVAILABLE,
+        StoreError::Query(_) => &QUERY,
+        StoreError::InvalidData(_) => &INVALID_DATA,
+        StoreError::Deadline(_) => &DEADLINE,
+        StoreError::Injected(_) => &INJECTED,
+    }
+}
+
+/// Logs a storage failure (at most one line a second per kind; the metric
+/// counts every one) and turns the result into an `Option`.
 pub fn logged<T>(what: &str, result: StoreResult<T>) -> Option<T> {
     match result {
         Ok(v) => Some(v),
         Err(e) => {
             metrics::counter!(crate::metrics::STORE_ERRORS, "kind" => e.kind()).increment(1);
-            warn!(error = %e, kind = e.kind(), "{what}: storage failed");
+            crate::warn_limited!(limit(&e), error = %e, kind = e.kind(), "{what}: storage failed");
             None
         }
     }

@@ -21,6 +21,10 @@ use super::{
 };
 use crate::config::Config;
 use crate::deadline::bounded;
+use crate::rate_log::RateLimited;
+
+static OUTCOME_UNKNOWN: RateLimited = RateLimited::new("send outcome unknown");
+static COUNTER_MISSED: RateLimited = RateLimited::new("counter not raised");
 
 /// MySQL + Redis.
 pub struct MysqlRedisStore {
@@ -97,7 +101,7 @@ impl MysqlRedisStore {
         }
         match self.unresolved.record(u).await {
             Ok(()) => {
-                tracing::warn!(?u, error = %cause, "send outcome unknown; answered not stored, settled once MySQL answers")
+                crate::warn_limited!(OUTCOME_UNKNOWN, ?u, error = %cause, "send outcome unknown; answered not stored, settled once MySQL answers");
             }
             Err(e) => {
                 tracing::error!(?u, error = %e, "send outcome unknown and cannot be recorded; if its commit landed the message is stored although answered not stored")
@@ -189,7 +193,7 @@ impl MysqlRedisStore {
         let outcome = self.sql.commit_single([mine, theirs], now, row).await;
         self.committed(outcome, unresolved).await?;
         if let Err(e) = self.redis.add_unread(to, from, 1).await {
-            tracing::warn!(error = %e, to, from, msg_id, "message stored but its unread count was not raised");
+            crate::warn_limited!(COUNTER_MISSED, error = %e, to, from, msg_id, "message stored but its unread count was not raised");
         }
         Ok(msg_id)
     }
@@ -225,7 +229,7 @@ impl MysqlRedisStore {
         let outcome = self.sql.commit_group(session, now, row).await;
         self.committed(outcome, unresolved).await?;
         if let Err(e) = self.redis.group_message_stored(g, from).await {
-            tracing::warn!(error = %e, group = g, msg_id, "message stored but group counters not updated");
+            crate::warn_limited!(COUNTER_MISSED, error = %e, group = g, msg_id, "message stored but group counters not updated");
         }
         Ok(msg_id)
     }

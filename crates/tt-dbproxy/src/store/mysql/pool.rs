@@ -17,6 +17,7 @@ use mysql_async::{Conn, OptsBuilder, Pool, PoolConstraints, PoolOpts};
 use tracing::warn;
 
 use crate::config::{MysqlConfig, MysqlEndpoint};
+use crate::rate_log::RateLimited;
 use crate::store::backoff::Backoff;
 use crate::store::pool_stats::{InUse, PoolStats};
 use crate::store::{StoreError, StoreResult};
@@ -31,6 +32,8 @@ struct Endpoint {
     pool: Pool,
     health: Backoff,
     stats: PoolStats,
+    /// One "connect failed" line a second at most.
+    connect_log: RateLimited,
 }
 
 /// Maps a driver error: transport problems mean "unavailable", server
@@ -96,6 +99,7 @@ impl Endpoint {
             pool: Pool::new(opts),
             health: Backoff::default(),
             stats: PoolStats::new("mysql", &e.name, max),
+            connect_log: RateLimited::new("mysql connect failed"),
         }
     }
 
@@ -123,7 +127,7 @@ impl Endpoint {
             Ok(Err(e)) => {
                 self.stats.failed("connect");
                 let backoff = self.health.failed();
-                warn!(endpoint = %self.label, error = %e, backoff_ms = backoff.as_millis() as u64, "mysql connect failed");
+                crate::warn_limited!(self.connect_log, endpoint = %self.label, error = %e, backoff_ms = backoff.as_millis() as u64, "mysql connect failed");
                 Err(map_err(e))
             }
             Err(_) => {

@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, FromRedisValue, RedisError};
 use tokio::sync::{Semaphore, SemaphorePermit};
-use tracing::warn;
 
 use crate::config::RedisPool as RedisPoolConfig;
 use crate::deadline;
+use crate::rate_log::RateLimited;
 use crate::store::backoff::Backoff;
 use crate::store::pool_stats::{InUse, PoolStats};
 use crate::store::{StoreError, StoreResult};
@@ -43,6 +43,8 @@ pub struct RedisPool {
     wait_ms: AtomicU64,
     health: Backoff,
     stats: PoolStats,
+    /// One "connect failed" line a second at most.
+    connect_log: RateLimited,
 }
 
 /// A pool size as a semaphore size: at least 1.
@@ -88,6 +90,7 @@ impl RedisPool {
             wait_ms: AtomicU64::new(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),
             health: Backoff::default(),
             stats: PoolStats::new("redis", &cfg.name, max),
+            connect_log: RateLimited::new("redis connect failed"),
         })
     }
 
@@ -113,7 +116,7 @@ impl RedisPool {
     fn note_failure(&self, e: &dyn std::fmt::Display) {
         self.stats.failed("connect");
         let backoff = self.health.failed();
-        warn!(pool = %self.label, error = %e, backoff_ms = backoff.as_millis() as u64, "redis connect failed");
+        crate::warn_limited!(self.connect_log, pool = %self.label, error = %e, backoff_ms = backoff.as_millis() as u64, "redis connect failed");
     }
 
     /// Borrows the connection, waiting at most the acquire timeout for a
