@@ -105,9 +105,16 @@ async fn case05_coalesced_and_split_frames() {
     assert_silent(&mut c, 100).await;
 }
 
+/// With a paused clock tokio jumps to the next timer whenever the runtime
+/// waits (here: on SQLite's threads), so a request deadline would fire at
+/// once; these timer tests push it out of the way.
+fn paused_clock_deadline(c: &mut tt_dbproxy::config::Config) {
+    c.storage.request_timeout_ms = tt_dbproxy::config::MAX_TIMER_MS;
+}
+
 #[tokio::test(start_paused = true)]
 async fn case06_server_heartbeat_and_idle_timeout() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_with(paused_clock_deadline).await;
     let mut c = s.client().await;
     let start = Instant::now();
     let mut beats = Vec::new();
@@ -141,7 +148,7 @@ async fn case06_server_heartbeat_and_idle_timeout() {
 
 #[tokio::test(start_paused = true)]
 async fn case06_client_heartbeats_keep_the_connection_open() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_with(paused_clock_deadline).await;
     seed_spec_users(s.store.as_ref()).await;
     let mut c = s.client().await;
     let heartbeat = [0u8, 0, 0, 0x10, 0, 1, 0, 0, 0, 7, 7, 1, 0, 0, 0, 0];

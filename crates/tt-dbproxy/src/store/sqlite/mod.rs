@@ -165,11 +165,16 @@ impl SqliteStore {
             let i = inner.next_reader.fetch_add(1, Ordering::Relaxed) % inner.readers.len();
             f(&lock(&inner.readers[i]))
         });
-        // Past the deadline the read is left to finish on its own (it
-        // changes nothing) and the request is answered.
-        tokio::time::timeout_at(crate::deadline::effective(), task)
-            .await
-            .map_err(|_| crate::deadline::expired("a read"))?
+        // Past the request's deadline the read is left to finish on its
+        // own (it changes nothing) and the request is answered. Outside a
+        // request a local read just runs.
+        let joined = match crate::deadline::current() {
+            Some(end) => tokio::time::timeout_at(end, task)
+                .await
+                .map_err(|_| crate::deadline::expired("a read"))?,
+            None => task.await,
+        };
+        joined
             .map_err(|e| StoreError::Unavailable(format!("storage task failed: {e}")))?
             .map_err(map_err)
     }

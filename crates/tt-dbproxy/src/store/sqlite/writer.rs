@@ -76,9 +76,13 @@ impl Writer {
             let _ = done.send(catch_unwind(AssertUnwindSafe(|| f(c))));
         });
         self.jobs.send(job).map_err(|_| stopped())?;
+        // Outside a request (admin, start-up) a local write just runs.
+        let Some(end) = deadline::current() else {
+            return finish(result.await);
+        };
         let outcome = tokio::select! {
             outcome = &mut result => outcome,
-            () = tokio::time::sleep_until(deadline::effective()) => {
+            () = tokio::time::sleep_until(end) => {
                 if state
                     .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
@@ -89,13 +93,21 @@ impl Writer {
                 result.await
             }
         };
-        match outcome {
-            Ok(Ok(r)) => r.map_err(map_err),
-            Ok(Err(_)) => Err(StoreError::Unavailable(
-                "storage task failed: panicked".into(),
-            )),
-            Err(_) => Err(stopped()),
-        }
+        finish(outcome)
+    }
+}
+
+type Outcome<T> =
+    Result<std::thread::Result<rusqlite::Result<T>>, tokio::sync::oneshot::error::RecvError>;
+
+/// What a write's channel delivered, as the caller's result.
+fn finish<T>(outcome: Outcome<T>) -> StoreResult<T> {
+    match outcome {
+        Ok(Ok(r)) => r.map_err(map_err),
+        Ok(Err(_)) => Err(StoreError::Unavailable(
+            "storage task failed: panicked".into(),
+        )),
+        Err(_) => Err(stopped()),
     }
 }
 
