@@ -70,7 +70,7 @@ struct Sent {
 struct Deployment {
     db: OwnMariaDb,
     redis: OwnRedis,
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
     server: ServerProcess,
 }
 
@@ -119,7 +119,7 @@ impl Deployment {
         Self {
             db,
             redis,
-            dir,
+            _dir: dir,
             server,
         }
     }
@@ -239,20 +239,14 @@ async fn under_load<F: std::future::Future<Output = ()>>(
     d: &Deployment,
     fault: F,
 ) -> (Vec<Sent>, Duration) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let senders: Vec<_> = (0..CONNECTIONS)
-        .map(|c| tokio::spawn(sender(d.server.addr, c, stop.clone(), "")))
-        .collect();
-    let read = tokio::spawn(reader(d.server.addr, stop.clone()));
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    fault.await;
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
-    for s in senders {
-        all.extend(s.await.unwrap());
-    }
-    (all, read.await.unwrap())
+    load_around(
+        "",
+        d.server.addr,
+        Duration::from_millis(800),
+        fault,
+        Duration::from_millis(1_500),
+    )
+    .await
 }
 
 /// Waits until a send is acknowledged again; returns how long it took.
@@ -495,39 +489,76 @@ fn report(name: &str, sent: &[Sent], reader_worst: Duration, resumed: Duration) 
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mariadb_kill9_and_restart_under_send_load() {
+/// The time bounds of a stall: no request over twice the deadline, and
+/// a send acknowledged within 2.5 s of the backend's return.
+fn assert_stall_bounds(name: &str, sent: &[Sent], worst_read: Duration, resumed_at: Instant) {
+    let first_ack = sent
+        .iter()
+        .filter(|s| s.at > resumed_at && matches!(s.outcome, Outcome::Acked(_)))
+        .map(|s| s.at)
+        .min()
+        .expect("sends acknowledged after SIGCONT");
+    let resumed = first_ack - resumed_at;
+    report(name, sent, worst_read, resumed);
+    let limit = Duration::from_millis(2 * REQUEST_TIMEOUT_MS);
+    for s in sent {
+        assert!(
+            s.latency < limit,
+            "{s:?} took longer than twice the deadline"
+        );
+    }
+    assert!(worst_read < limit, "a read took {worst_read:?}");
+    assert!(
+        resumed < Duration::from_millis(2_500),
+        "resumed after {resumed:?}"
+    );
+}
+
+/// The end of every MariaDB/Redis scenario: invariants, no panic, bounded
+/// logs.
+async fn assert_after_fault(d: &Deployment, sent: &[Sent], redis_lost: bool) {
+    check_invariants(d, sent, redis_lost).await;
+    let loud = assert_no_panic(d);
+    assert!(
+        loud <= 50,
+        "{loud} lines at WARN or above: warnings are not rate-limited"
+    );
+}
+
+/// kill -9 of MariaDB (or Redis) under load, restarted 3 s later (Redis
+/// empty).
+async fn kill_and_restart(name: &str, redis: bool) {
     if !harness_available() {
         return;
     }
     let _serial = SERIAL.lock().await;
     let mut d = Deployment::start().await;
-    let (sent, worst_read) = {
-        let stop = Arc::new(AtomicBool::new(false));
-        let senders: Vec<_> = (0..CONNECTIONS)
-            .map(|c| tokio::spawn(sender(d.server.addr, c, stop.clone(), "")))
-            .collect();
-        let read = tokio::spawn(reader(d.server.addr, stop.clone()));
-        tokio::time::sleep(Duration::from_millis(1_000)).await;
-        d.db.kill9();
-        tokio::time::sleep(Duration::from_millis(3_000)).await;
-        d.db.restart();
-        tokio::time::sleep(Duration::from_millis(2_000)).await;
-        stop.store(true, Ordering::Relaxed);
-        let mut all = Vec::new();
-        for s in senders {
-            all.extend(s.await.unwrap());
-        }
-        (all, read.await.unwrap())
-    };
+    let addr = d.server.addr;
+    let (db, cache) = (&mut d.db, &mut d.redis);
+    let (sent, worst_read) = load_around(
+        "",
+        addr,
+        Duration::from_millis(1_000),
+        async {
+            if redis {
+                cache.kill9()
+            } else {
+                db.kill9()
+            }
+            tokio::time::sleep(Duration::from_millis(3_000)).await;
+            if redis { cache.restart() } else { db.restart() }
+        },
+        Duration::from_millis(2_000),
+    )
+    .await;
     let resumed = serves_again(&d).await;
-    report("mariadb kill -9", &sent, worst_read, resumed);
-    check_invariants(&d, &sent, false).await;
-    let loud = assert_no_panic(&d);
-    assert!(
-        loud <= 50,
-        "{loud} lines at WARN or above: warnings are not rate-limited"
-    );
+    report(name, &sent, worst_read, resumed);
+    assert_after_fault(&d, &sent, redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mariadb_kill9_and_restart_under_send_load() {
+    kill_and_restart("mariadb kill -9", false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -545,70 +576,19 @@ async fn mariadb_stalled_for_5s_under_load() {
         resumed_at = Some(Instant::now());
     })
     .await;
-    let resumed_at = resumed_at.unwrap();
-    let first_ack = sent
-        .iter()
-        .filter(|s| s.at > resumed_at && matches!(s.outcome, Outcome::Acked(_)))
-        .map(|s| s.at)
-        .min()
-        .expect("sends acknowledged after SIGCONT");
-    let resumed = first_ack - resumed_at;
-    report("mariadb SIGSTOP 5 s", &sent, worst_read, resumed);
+    assert_stall_bounds(
+        "mariadb SIGSTOP 5 s",
+        &sent,
+        worst_read,
+        resumed_at.unwrap(),
+    );
     serves_again(&d).await;
-    let limit = Duration::from_millis(2 * REQUEST_TIMEOUT_MS);
-    for s in &sent {
-        assert!(
-            s.latency < limit,
-            "{s:?} took longer than twice the deadline"
-        );
-    }
-    assert!(worst_read < limit, "a read took {worst_read:?}");
-    assert!(
-        resumed < Duration::from_secs(2) + Duration::from_millis(500),
-        "resumed after {resumed:?}"
-    );
-    check_invariants(&d, &sent, false).await;
-    let loud = assert_no_panic(&d);
-    assert!(
-        loud <= 50,
-        "{loud} lines at WARN or above: warnings are not rate-limited"
-    );
+    assert_after_fault(&d, &sent, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_kill9_and_restart_empty_under_send_load() {
-    if !harness_available() {
-        return;
-    }
-    let _serial = SERIAL.lock().await;
-    let mut d = Deployment::start().await;
-    let (sent, worst_read) = {
-        let stop = Arc::new(AtomicBool::new(false));
-        let senders: Vec<_> = (0..CONNECTIONS)
-            .map(|c| tokio::spawn(sender(d.server.addr, c, stop.clone(), "")))
-            .collect();
-        let read = tokio::spawn(reader(d.server.addr, stop.clone()));
-        tokio::time::sleep(Duration::from_millis(1_000)).await;
-        d.redis.kill9();
-        tokio::time::sleep(Duration::from_millis(3_000)).await;
-        d.redis.restart();
-        tokio::time::sleep(Duration::from_millis(2_000)).await;
-        stop.store(true, Ordering::Relaxed);
-        let mut all = Vec::new();
-        for s in senders {
-            all.extend(s.await.unwrap());
-        }
-        (all, read.await.unwrap())
-    };
-    let resumed = serves_again(&d).await;
-    report("redis kill -9", &sent, worst_read, resumed);
-    check_invariants(&d, &sent, true).await;
-    let _ = d.dir.path();
-    let loud = assert_no_panic(&d);
-    assert!(
-        loud <= 50,
-        "{loud} lines at WARN or above: warnings are not rate-limited"
-    );
+    kill_and_restart("redis kill -9", true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -626,35 +606,11 @@ async fn redis_stalled_for_5s_under_load() {
         resumed_at = Some(Instant::now());
     })
     .await;
-    let resumed_at = resumed_at.unwrap();
-    let first_ack = sent
-        .iter()
-        .filter(|s| s.at > resumed_at && matches!(s.outcome, Outcome::Acked(_)))
-        .map(|s| s.at)
-        .min()
-        .expect("sends acknowledged after SIGCONT");
-    report(
-        "redis SIGSTOP 5 s",
-        &sent,
-        worst_read,
-        first_ack - resumed_at,
-    );
-    let limit = Duration::from_millis(2 * REQUEST_TIMEOUT_MS);
-    for s in &sent {
-        assert!(
-            s.latency < limit,
-            "{s:?} took longer than twice the deadline"
-        );
-    }
-    assert!(first_ack - resumed_at < Duration::from_millis(2_500));
+    assert_stall_bounds("redis SIGSTOP 5 s", &sent, worst_read, resumed_at.unwrap());
+    serves_again(&d).await;
     // Increments cut off by the deadline may be lost with the stale
     // connection: counters never overcount.
-    check_invariants(&d, &sent, true).await;
-    let loud = assert_no_panic(&d);
-    assert!(
-        loud <= 50,
-        "{loud} lines at WARN or above: warnings are not rate-limited"
-    );
+    assert_after_fault(&d, &sent, true).await;
 }
 
 // ---- the embedded store -------------------------------------------------
