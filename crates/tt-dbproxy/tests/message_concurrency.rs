@@ -172,7 +172,15 @@ async fn concurrent_sends_get_unique_ids_and_exact_counters(b: Backend) {
 }
 
 async fn pipelined_sends_into_one_conversation_keep_their_order(b: Backend) {
-    let s = TestServer::start_on(b, |c| c.server.max_in_flight_per_connection = 256).await;
+    // 200 sends queued behind each other: the last waits for all the
+    // others, which on a loaded debug build can pass the default 2 s
+    // request deadline (its clock starts at arrival); ordering is tested
+    // here, not the deadline.
+    let s = TestServer::start_on(b, |c| {
+        c.server.max_in_flight_per_connection = 256;
+        c.storage.request_timeout_ms = 60_000;
+    })
+    .await;
     let mut c = s.client().await;
     let n = 200u16;
     let mut bytes = Vec::new();
