@@ -30,7 +30,8 @@
 //! - [`shutdown`]: reacting to SIGTERM and SIGINT (drain) and SIGHUP.
 //! - [`reload`]: applying a changed configuration while serving;
 //!   [`logging`]: `tracing` output with a reloadable filter;
-//!   [`semaphore`]: resizing the limits a reload changes.
+//!   [`semaphore`]: resizing the limits a reload changes;
+//!   [`rate_log`]: at most one warning a second of one kind.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -47,6 +48,7 @@ pub mod logging;
 pub mod media;
 pub mod metrics;
 pub mod net;
+pub mod rate_log;
 pub mod reload;
 pub mod semaphore;
 pub mod shutdown;
