@@ -2,6 +2,7 @@
 //! keeps requests sharing an ordering key in arrival order.
 
 mod admission;
+pub mod cidr;
 mod connection;
 pub mod ordering;
 pub mod server;
