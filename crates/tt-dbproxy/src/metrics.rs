@@ -25,6 +25,11 @@ pub const CONNECTIONS_OPEN: &str = "tt_dbproxy_connections_open";
 pub const CONNECTIONS_ACCEPTED: &str = "tt_dbproxy_connections_accepted_total";
 /// Connections closed at once because of the connection limit.
 pub const CONNECTIONS_REFUSED: &str = "tt_dbproxy_connections_refused_total";
+/// Served connections that ended, by `reason`: `by_peer`,
+/// `idle_timeout`, `frame_timeout` (a frame not completed within
+/// `server.frame_timeout_ms`), `bad_frame`, `io_error`, `drained`,
+/// `aborted`.
+pub const CONNECTIONS_CLOSED: &str = "tt_dbproxy_connections_closed_total";
 /// Frames received.
 pub const FRAMES_IN: &str = "tt_dbproxy_frames_in_total";
 /// Frames sent (replies, heartbeats, stop packets).
@@ -116,6 +121,10 @@ fn describe() {
     describe_counter!(
         CONNECTIONS_REFUSED,
         "Connections closed at once by the connection limit."
+    );
+    describe_counter!(
+        CONNECTIONS_CLOSED,
+        "Served connections that ended, by reason (frame_timeout, idle_timeout, ...)."
     );
     describe_counter!(FRAMES_IN, "Frames received.");
     describe_counter!(FRAMES_OUT, "Frames sent.");
