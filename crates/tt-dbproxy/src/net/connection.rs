@@ -47,6 +47,7 @@ pub(crate) struct ConnShared {
     notify: Notify,
     in_flight: AtomicUsize,
     closed: AtomicBool,
+    kicked: AtomicBool,
 }
 
 impl ConnShared {
@@ -79,7 +80,15 @@ impl ConnShared {
 
     fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Acquire)
-    }}
+    }
+
+    /// Closes the connection because its peer is no longer allowed (a
+    /// reload changed `server.allow_peers`).
+    pub(super) fn kick(&self) {
+        self.kicked.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+}
 
 /// Decrements the in-flight count when a request task ends, even if its
 /// handler panicked, and wakes the connection task once.
@@ -116,6 +125,7 @@ enum Closed {
     FrameTimeout,
     Frame(FrameError),
     Io(std::io::Error),
+    NotAllowed,
     Drained,
     Aborted,
 }
@@ -129,6 +139,7 @@ impl Closed {
             Self::FrameTimeout => "frame_timeout",
             Self::Frame(_) => "bad_frame",
             Self::Io(_) => "io_error",
+            Self::NotAllowed => "not_allowed",
             Self::Drained => "drained",
             Self::Aborted => "aborted",
         }
@@ -141,6 +152,7 @@ impl std::fmt::Display for Closed {
             Self::ByPeer => write!(f, "closed by peer"),
             Self::IdleTimeout => write!(f, "idle timeout"),
             Self::FrameTimeout => write!(f, "frame not completed within frame_timeout_ms"),
+            Self::NotAllowed => write!(f, "peer no longer allowed (server.allow_peers)"),
             Self::Frame(e) => write!(f, "bad frame: {e}"),
             Self::Io(e) => write!(f, "i/o error: {e}"),
             Self::Drained => write!(f, "server shutting down"),
@@ -158,18 +170,19 @@ fn frame_bytes(pdu: &Pdu) -> Bytes {
 /// (the rest are logged at info, as other closes).
 static SLOW_CLIENT: RateLimited = RateLimited::new("slow client closed");
 
-/// Serves one accepted connection until it closes.
+/// Serves one accepted connection until it closes; `conn` is its part that
+/// request tasks and the peer table reach.
 pub(crate) async fn run(
     ctx: Arc<ServerCtx>,
     stream: TcpStream,
     peer: SocketAddr,
     id: u64,
+    conn: Arc<ConnShared>,
     shutdown: CancellationToken,
 ) {
     info!(conn = id, %peer, "connection opened");
     metrics::gauge!(m::CONNECTIONS_OPEN).increment(1.0);
     ctx.state.stats.connection_opened();
-    let conn = Arc::new(ConnShared::default());
     let reason = drive(&ctx, &stream, &conn, &shutdown).await;
     metrics::gauge!(m::CONNECTIONS_OPEN).decrement(1.0);
     metrics::counter!(m::CONNECTIONS_CLOSED, "reason" => reason.label()).increment(1);
@@ -212,6 +225,9 @@ async fn drive(
     tokio::pin!(timer);
 
     loop {
+        if conn.kicked.load(Ordering::Acquire) {
+            return Closed::NotAllowed;
+        }
         // Read each turn, so a reload applies to open connections too.
         let (heartbeat_every, idle_after, frame_within, max_in_flight, mut codec) = {
             let config = ctx.state.config();
