@@ -45,7 +45,8 @@ trap stop_server EXIT
 
 start_server() { # dir
     (cd "$1" && TT_DBPROXY_LISTEN=$ADDR TT_DBPROXY_ADMIN_LISTEN= TT_DBPROXY_LOG_LEVEL=warn \
-        TT_DBPROXY_MAX_CONNECTIONS=$((IDLE_CONNS + 100)) exec "$BIN") &
+        TT_DBPROXY_MAX_CONNECTIONS=$((IDLE_CONNS + 100)) TT_DBPROXY_MAX_CONNECTIONS_PER_PEER=0 \
+        exec "$BIN") &
     SERVER_PID=$!
     for _ in $(seq 100); do
         kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited" >&2; exit 1; }

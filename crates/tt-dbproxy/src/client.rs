@@ -1,9 +1,11 @@
 //! A small async client of the PDU protocol, used by `call`, the load
 //! generator and the tests.
 
+use std::net::SocketAddr;
+
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpStream, ToSocketAddrs};
+use tokio::net::{TcpSocket, TcpStream, ToSocketAddrs};
 use tokio_util::codec::Framed;
 
 use crate::wire::command::cid;
@@ -35,6 +37,24 @@ impl Client {
         let stream = TcpStream::connect(addr)
             .await
             .map_err(ClientError::Connect)?;
+        Self::from_stream(stream)
+    }
+
+    /// Connects to `addr` from the local address `from` (port 0: any), so
+    /// one machine can be several peers (127.0.0.2, 127.0.0.3, ... on
+    /// loopback) for the per-peer cap and the allow-list.
+    pub async fn connect_from(from: SocketAddr, addr: SocketAddr) -> Result<Self, ClientError> {
+        let socket = match addr {
+            SocketAddr::V4(_) => TcpSocket::new_v4(),
+            SocketAddr::V6(_) => TcpSocket::new_v6(),
+        }
+        .map_err(ClientError::Connect)?;
+        socket.bind(from).map_err(ClientError::Connect)?;
+        let stream = socket.connect(addr).await.map_err(ClientError::Connect)?;
+        Self::from_stream(stream)
+    }
+
+    fn from_stream(stream: TcpStream) -> Result<Self, ClientError> {
         stream.set_nodelay(true).map_err(ClientError::Connect)?;
         Ok(Self {
             framed: Framed::new(stream, PduCodec::new(u32::MAX as usize)),

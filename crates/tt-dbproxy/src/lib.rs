@@ -31,8 +31,8 @@
 //! - [`shutdown`]: reacting to SIGTERM and SIGINT (drain) and SIGHUP.
 //! - [`reload`]: applying a changed configuration while serving;
 //!   [`logging`]: `tracing` output with a reloadable filter;
-//!   [`semaphore`]: resizing the limits a reload changes; [`rate_log`]:
-//!   at most one warning a second per kind.
+//!   [`semaphore`]: resizing the limits a reload changes;
+//!   [`rate_log`]: at most one warning a second of one kind.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

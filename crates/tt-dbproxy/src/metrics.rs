@@ -26,8 +26,16 @@ pub const STORE_ERRORS: &str = "tt_dbproxy_store_errors_total";
 pub const CONNECTIONS_OPEN: &str = "tt_dbproxy_connections_open";
 /// Connections accepted since start.
 pub const CONNECTIONS_ACCEPTED: &str = "tt_dbproxy_connections_accepted_total";
-/// Connections closed at once because of the connection limit.
+/// Connections closed at accept, by `reason`: `limit`
+/// (`server.max_connections`), `per_peer`
+/// (`server.max_connections_per_peer`), `not_allowed`
+/// (`server.allow_peers`).
 pub const CONNECTIONS_REFUSED: &str = "tt_dbproxy_connections_refused_total";
+/// Served connections that ended, by `reason`: `by_peer`,
+/// `idle_timeout`, `frame_timeout` (a frame not completed within
+/// `server.frame_timeout_ms`), `bad_frame`, `io_error`, `not_allowed` (a
+/// reload stopped allowing the peer), `drained`, `aborted`.
+pub const CONNECTIONS_CLOSED: &str = "tt_dbproxy_connections_closed_total";
 /// Frames received.
 pub const FRAMES_IN: &str = "tt_dbproxy_frames_in_total";
 /// Frames sent (replies, heartbeats, stop packets).
@@ -122,7 +130,11 @@ fn describe() {
     describe_counter!(CONNECTIONS_ACCEPTED, "Connections accepted.");
     describe_counter!(
         CONNECTIONS_REFUSED,
-        "Connections closed at once by the connection limit."
+        "Connections closed at accept, by reason (limit, per_peer, not_allowed)."
+    );
+    describe_counter!(
+        CONNECTIONS_CLOSED,
+        "Served connections that ended, by reason (frame_timeout, idle_timeout, ...)."
     );
     describe_counter!(FRAMES_IN, "Frames received.");
     describe_counter!(FRAMES_OUT, "Frames sent.");

@@ -5,6 +5,8 @@
 
 use std::net::SocketAddr;
 
+use crate::net::cidr::IpNet;
+
 use toml::Value;
 
 use super::{BackendKind, Config, KeyNaming, LogFormat};
@@ -79,6 +81,16 @@ pub fn addresses(v: &Value) -> Result<Vec<SocketAddr>, String> {
         .collect()
 }
 
+/// Address ranges from a TOML array of strings or a comma-separated
+/// string (`server.allow_peers`, `AllowPeers`); the first invalid entry
+/// is the reason.
+pub fn peer_list(v: &Value) -> Result<Vec<IpNet>, String> {
+    strings(v)?
+        .iter()
+        .map(|s| s.parse::<IpNet>().map_err(|e| e.to_string()))
+        .collect()
+}
+
 /// Every key, in documentation order.
 pub fn all() -> Vec<KeySpec> {
     vec![
@@ -96,6 +108,19 @@ pub fn all() -> Vec<KeySpec> {
             },
         },
         KeySpec {
+            key: "server.allow_peers",
+            ty: "list of addresses and CIDR ranges",
+            default: "[]",
+            env: "TT_DBPROXY_ALLOW_PEERS",
+            legacy: "AllowPeers",
+            reloadable: true,
+            doc: "Peers allowed to connect (10.0.0.0/8, fd00::/8, 127.0.0.1); others are closed at accept. Empty: anyone. A reload closes the open connections of peers it no longer allows.",
+            apply: |c, v| {
+                c.server.allow_peers = peer_list(v)?;
+                Ok(())
+            },
+        },
+        KeySpec {
             key: "server.max_connections",
             ty: "integer",
             default: "10000",
@@ -105,6 +130,19 @@ pub fn all() -> Vec<KeySpec> {
             doc: "Connections beyond this are accepted, logged and closed at once.",
             apply: |c, v| {
                 c.server.max_connections = int(v)?;
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "server.max_connections_per_peer",
+            ty: "integer",
+            default: "1000",
+            env: "TT_DBPROXY_MAX_CONNECTIONS_PER_PEER",
+            legacy: "",
+            reloadable: true,
+            doc: "Open connections of one peer IP address beyond this are closed at accept; 0: no cap.",
+            apply: |c, v| {
+                c.server.max_connections_per_peer = int(v)?;
                 Ok(())
             },
         },
@@ -141,9 +179,22 @@ pub fn all() -> Vec<KeySpec> {
             env: "TT_DBPROXY_IDLE_TIMEOUT_MS",
             legacy: "",
             reloadable: true,
-            doc: "A connection that sends nothing for this long is closed.",
+            doc: "A connection that sends no complete frame for this long is closed.",
             apply: |c, v| {
                 c.server.idle_timeout_ms = int(v)?;
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "server.frame_timeout_ms",
+            ty: "integer (ms)",
+            default: "10000",
+            env: "TT_DBPROXY_FRAME_TIMEOUT_MS",
+            legacy: "",
+            reloadable: true,
+            doc: "A frame whose first byte has arrived must be complete within this long, or the connection is closed.",
+            apply: |c, v| {
+                c.server.frame_timeout_ms = int(v)?;
                 Ok(())
             },
         },
@@ -482,6 +533,17 @@ mod tests {
             2
         );
         assert!(addresses(&Value::String("localhost".into())).is_err());
+        assert_eq!(
+            peer_list(&Value::String("10.0.0.0/8, ::1".into())).unwrap(),
+            vec!["10.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()]
+        );
+        assert_eq!(peer_list(&Value::String(String::new())).unwrap(), vec![]);
+        let refused = peer_list(&Value::Array(vec![
+            Value::String("10.0.0.0/8".into()),
+            Value::String("10.0.0.0/33".into()),
+        ]))
+        .unwrap_err();
+        assert!(refused.contains("10.0.0.0/33"), "{refused}");
         assert_eq!(normalize_site("127.0.0.1"), "http://127.0.0.1");
         assert_eq!(normalize_site("https://m.example"), "https://m.example");
     }

@@ -11,8 +11,9 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-use super::keys::normalize_site;
+use super::keys::{normalize_site, peer_list};
 use super::{BackendKind, Config, MysqlConfig, MysqlEndpoint, Problem, RedisConfig, RedisPool};
+use crate::net::cidr::IpNet;
 
 /// The key/value pairs of a legacy file.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -123,6 +124,21 @@ impl Reader<'_> {
 
 /// Key of the admin endpoint in a legacy file (tt-dbproxy's own addition).
 pub const ADMIN_LISTEN_KEY: &str = "AdminListen";
+/// Key of the allow-list in a legacy file (tt-dbproxy's own addition):
+/// `AllowPeers=10.0.0.0/8,192.168.1.7`; absent means anyone.
+pub const ALLOW_PEERS_KEY: &str = "AllowPeers";
+
+/// `server.allow_peers` from `AllowPeers`, if the file has it.
+fn allow_peers(r: &mut Reader<'_>) -> Option<Vec<IpNet>> {
+    let raw = r.file.get(ALLOW_PEERS_KEY)?;
+    match peer_list(&toml::Value::String(raw.to_string())) {
+        Ok(list) => Some(list),
+        Err(reason) => {
+            r.problems.push(Problem::new(ALLOW_PEERS_KEY, reason));
+            None
+        }
+    }
+}
 
 /// The admin endpoint of a legacy file: none unless `AdminListen` names an
 /// address. Operators of the original never configured an admin port, and
@@ -174,6 +190,9 @@ pub fn to_config(file: &LegacyFile) -> (Config, Vec<Problem>) {
     }
     if let Some(n) = r.number::<usize>("ThreadNum") {
         config.server.workers = n;
+    }
+    if let Some(list) = allow_peers(&mut r) {
+        config.server.allow_peers = list;
     }
     if let Some(site) = r.text("MsfsSite") {
         config.media.msfs_site = normalize_site(&site);
@@ -265,6 +284,36 @@ mod tests {
         let (addr, problems) = listen("AdminListen=10611");
         assert_eq!(addr, None);
         assert_eq!(problems.len(), 1, "{problems:?}");
+    }
+
+    #[test]
+    fn allow_peers_is_optional_and_checked() {
+        let read = |text: &str| {
+            let (c, problems) = to_config(&parse(text));
+            let mine: Vec<String> = problems
+                .iter()
+                .map(ToString::to_string)
+                .filter(|p| p.starts_with(ALLOW_PEERS_KEY))
+                .collect();
+            (c.server.allow_peers, mine)
+        };
+        assert_eq!(read(""), (vec![], vec![]));
+        assert_eq!(read("AllowPeers="), (vec![], vec![]));
+        assert_eq!(
+            read("AllowPeers = 10.0.0.0/8, 192.168.1.7,::1\r\n"),
+            (
+                vec![
+                    "10.0.0.0/8".parse().unwrap(),
+                    "192.168.1.7".parse().unwrap(),
+                    "::1".parse().unwrap()
+                ],
+                vec![]
+            )
+        );
+        let (list, problems) = read("AllowPeers=10.0.0.0/8,10.0.0.0/40");
+        assert_eq!(list, vec![]);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("10.0.0.0/40"), "{problems:?}");
     }
 
     #[test]

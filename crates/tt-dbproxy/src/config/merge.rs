@@ -45,7 +45,14 @@ pub fn merge(running: &Config, new: &Config) -> Merged {
         need_restart: Vec::new(),
     };
     fixed!(m, new, "server.listen", server.listen);
+    live!(m, new, "server.allow_peers", server.allow_peers);
     live!(m, new, "server.max_connections", server.max_connections);
+    live!(
+        m,
+        new,
+        "server.max_connections_per_peer",
+        server.max_connections_per_peer
+    );
     live!(m, new, "server.max_frame_bytes", server.max_frame_bytes);
     live!(
         m,
@@ -54,6 +61,7 @@ pub fn merge(running: &Config, new: &Config) -> Merged {
         server.heartbeat_interval_ms
     );
     live!(m, new, "server.idle_timeout_ms", server.idle_timeout_ms);
+    live!(m, new, "server.frame_timeout_ms", server.frame_timeout_ms);
     live!(m, new, "server.drain_timeout_ms", server.drain_timeout_ms);
     live!(m, new, "server.workers", server.workers);
     live!(
@@ -185,10 +193,13 @@ mod tests {
         let s = |v: &str| Value::String(v.to_string());
         match key {
             "server.listen" => Value::Array(vec![s("127.0.0.1:20600")]),
+            "server.allow_peers" => Value::Array(vec![s("10.0.0.0/8")]),
             "server.max_connections" => Value::Integer(7),
+            "server.max_connections_per_peer" => Value::Integer(0),
             "server.max_frame_bytes" => Value::Integer(4096),
             "server.heartbeat_interval_ms" => Value::Integer(1234),
             "server.idle_timeout_ms" => Value::Integer(9999),
+            "server.frame_timeout_ms" => Value::Integer(300),
             "server.drain_timeout_ms" => Value::Integer(77),
             "server.workers" => Value::Integer(3),
             "server.max_in_flight_per_connection" => Value::Integer(5),

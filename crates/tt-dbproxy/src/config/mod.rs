@@ -15,6 +15,8 @@ pub mod merge;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::net::cidr::IpNet;
+
 pub use load::{ConfigSource, from_legacy_str, from_toml_str, load, process_env};
 
 /// The AES key of the default TeamTalk configuration.
@@ -99,14 +101,24 @@ impl Default for BackendUrls {
 pub struct ServerConfig {
     /// Addresses to listen on.
     pub listen: Vec<SocketAddr>,
+    /// Peers allowed to connect (addresses and CIDR ranges); others are
+    /// closed at accept. Empty: anyone, as the original.
+    pub allow_peers: Vec<IpNet>,
     /// Open connections beyond this are accepted and closed at once.
     pub max_connections: usize,
+    /// Open connections of one peer address beyond this are closed at
+    /// accept; 0 means no cap.
+    pub max_connections_per_peer: usize,
     /// Frames longer than this (header included) close the connection.
     pub max_frame_bytes: usize,
     /// A heartbeat is sent after this long without sending (ms).
     pub heartbeat_interval_ms: u64,
-    /// A connection is closed after this long without receiving (ms).
+    /// A connection is closed after this long without a complete frame
+    /// (ms).
     pub idle_timeout_ms: u64,
+    /// A frame whose first byte has arrived must be complete within this
+    /// long (ms), or the connection is closed (slow clients).
+    pub frame_timeout_ms: u64,
     /// On SIGTERM/SIGINT, in-flight work gets this long to finish (ms).
     pub drain_timeout_ms: u64,
     /// Requests executing at once across all connections (`ThreadNum`).
@@ -119,10 +131,13 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 10600))],
+            allow_peers: Vec::new(),
             max_connections: 10_000,
+            max_connections_per_peer: 1_000,
             max_frame_bytes: crate::wire::codec::DEFAULT_MAX_FRAME_LEN,
             heartbeat_interval_ms: 5_000,
             idle_timeout_ms: 30_000,
+            frame_timeout_ms: 10_000,
             drain_timeout_ms: 4_000,
             workers: 48,
             max_in_flight_per_connection: 1024,
@@ -473,6 +488,12 @@ impl Config {
                 ));
             }
         }
+        if s.max_connections_per_peer > MAX_CONNECTIONS {
+            p.push(Problem::new(
+                name("server.max_connections_per_peer"),
+                format!("must be between 0 (no cap) and {MAX_CONNECTIONS}"),
+            ));
+        }
         if s.max_frame_bytes < crate::wire::HEADER_LEN || s.max_frame_bytes > u32::MAX as usize {
             p.push(Problem::new(
                 name("server.max_frame_bytes"),
@@ -482,6 +503,7 @@ impl Config {
         for (key, v, min) in [
             ("server.heartbeat_interval_ms", s.heartbeat_interval_ms, 1),
             ("server.idle_timeout_ms", s.idle_timeout_ms, 1),
+            ("server.frame_timeout_ms", s.frame_timeout_ms, 1),
             ("server.drain_timeout_ms", s.drain_timeout_ms, 0),
         ] {
             if v < min || v > MAX_TIMER_MS {
@@ -556,13 +578,16 @@ impl Config {
     pub fn show(&self) -> String {
         let s = &self.server;
         let mut out = format!(
-            "listen={:?} admin_listen={:?} max_connections={} max_frame_bytes={} heartbeat_interval_ms={} idle_timeout_ms={} drain_timeout_ms={} workers={} max_in_flight_per_connection={} backend={:?} data_dir={} acquire_timeout_ms={} request_timeout_ms={} msfs_site={} aes_key=<{} bytes> log.level={} log.format={:?}",
+            "listen={:?} allow_peers={} admin_listen={:?} max_connections={} max_connections_per_peer={} max_frame_bytes={} heartbeat_interval_ms={} idle_timeout_ms={} frame_timeout_ms={} drain_timeout_ms={} workers={} max_in_flight_per_connection={} backend={:?} data_dir={} acquire_timeout_ms={} request_timeout_ms={} msfs_site={} aes_key=<{} bytes> log.level={} log.format={:?}",
             s.listen,
+            show_peers(&s.allow_peers),
             self.admin_listen,
             s.max_connections,
+            s.max_connections_per_peer,
             s.max_frame_bytes,
             s.heartbeat_interval_ms,
             s.idle_timeout_ms,
+            s.frame_timeout_ms,
             s.drain_timeout_ms,
             s.workers,
             s.max_in_flight_per_connection,
@@ -595,6 +620,19 @@ impl Config {
     }
 }
 
+/// `allow_peers` for [`Config::show`]: `any`, or the entries
+/// comma-separated.
+fn show_peers(allow: &[IpNet]) -> String {
+    if allow.is_empty() {
+        return "any".into();
+    }
+    allow
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -625,5 +663,9 @@ mod tests {
         assert!(!shown.contains(DEFAULT_AES_KEY));
         assert!(!shown.contains("hunter2"));
         assert!(shown.contains("aes_key=<32 bytes>"));
+        assert!(shown.contains(" allow_peers=any "), "{shown}");
+        let mut c = Config::default();
+        c.server.allow_peers = vec!["10.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()];
+        assert!(c.show().contains(" allow_peers=10.0.0.0/8,::1 "));
     }
 }

@@ -1,5 +1,6 @@
 //! The connection limit: admitted connections counted against the live
-//! `server.max_connections`.
+//! `server.max_connections`; and [`Refusal`], why a new connection is
+//! closed at accept.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,6 +11,28 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 #[derive(Default)]
 pub(super) struct Admission {
     open: AtomicUsize,
+}
+
+/// Why a connection is closed at accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// `server.max_connections` are open.
+    Limit,
+    /// The peer already has `server.max_connections_per_peer` open.
+    PerPeer,
+    /// The peer is not in `server.allow_peers`.
+    NotAllowed,
+}
+
+impl Refusal {
+    /// The `reason` label of the refused-connections metric.
+    pub(super) fn label(self) -> &'static str {
+        match self {
+            Self::Limit => "limit",
+            Self::PerPeer => "per_peer",
+            Self::NotAllowed => "not_allowed",
+        }
+    }
 }
 
 /// One admitted connection; frees its place when dropped.

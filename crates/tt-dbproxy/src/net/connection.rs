@@ -1,5 +1,8 @@
 //! One task per connection: reads frames, hands requests to request tasks,
-//! writes their replies, sends heartbeats and enforces the idle timeout.
+//! writes their replies, sends heartbeats and enforces the idle timeout
+//! (counted from the last complete frame) and the frame timeout (a frame
+//! that has started must complete in time, so a client dribbling a frame
+//! byte by byte cannot hold the connection).
 //!
 //! An idle connection holds no read or write buffer: buffers are allocated
 //! when bytes arrive or replies are queued and dropped as soon as they are
@@ -25,6 +28,7 @@ use tracing::{debug, error, info, warn};
 use super::server::ServerCtx;
 use crate::handler::Command;
 use crate::metrics as m;
+use crate::rate_log::RateLimited;
 use crate::wire::command::{cid, sid};
 use crate::wire::{FrameError, Pdu, PduCodec};
 
@@ -43,6 +47,7 @@ pub(crate) struct ConnShared {
     notify: Notify,
     in_flight: AtomicUsize,
     closed: AtomicBool,
+    kicked: AtomicBool,
 }
 
 impl ConnShared {
@@ -76,6 +81,13 @@ impl ConnShared {
     fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Acquire)
     }
+
+    /// Closes the connection because its peer is no longer allowed (a
+    /// reload changed `server.allow_peers`).
+    pub(super) fn kick(&self) {
+        self.kicked.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
 }
 
 /// Decrements the in-flight count when a request task ends, even if its
@@ -105,15 +117,33 @@ impl Drop for InFlight {
     }
 }
 
-/// Why a connection ended, for the log line.
+/// Why a connection ended, for the log line and the metric.
 #[derive(Debug)]
 enum Closed {
     ByPeer,
     IdleTimeout,
+    FrameTimeout,
     Frame(FrameError),
     Io(std::io::Error),
+    NotAllowed,
     Drained,
     Aborted,
+}
+
+impl Closed {
+    /// The `reason` label of [`m::CONNECTIONS_CLOSED`].
+    fn label(&self) -> &'static str {
+        match self {
+            Self::ByPeer => "by_peer",
+            Self::IdleTimeout => "idle_timeout",
+            Self::FrameTimeout => "frame_timeout",
+            Self::Frame(_) => "bad_frame",
+            Self::Io(_) => "io_error",
+            Self::NotAllowed => "not_allowed",
+            Self::Drained => "drained",
+            Self::Aborted => "aborted",
+        }
+    }
 }
 
 impl std::fmt::Display for Closed {
@@ -121,6 +151,8 @@ impl std::fmt::Display for Closed {
         match self {
             Self::ByPeer => write!(f, "closed by peer"),
             Self::IdleTimeout => write!(f, "idle timeout"),
+            Self::FrameTimeout => write!(f, "frame not completed within frame_timeout_ms"),
+            Self::NotAllowed => write!(f, "peer no longer allowed (server.allow_peers)"),
             Self::Frame(e) => write!(f, "bad frame: {e}"),
             Self::Io(e) => write!(f, "i/o error: {e}"),
             Self::Drained => write!(f, "server shutting down"),
@@ -134,25 +166,37 @@ fn frame_bytes(pdu: &Pdu) -> Bytes {
     pdu.to_bytes().unwrap_or_default()
 }
 
-/// Serves one accepted connection until it closes.
+/// Slow clients closed by the frame timeout: a warning a second at most
+/// (the rest are logged at info, as other closes).
+static SLOW_CLIENT: RateLimited = RateLimited::new("slow client closed");
+
+/// Serves one accepted connection until it closes; `conn` is its part that
+/// request tasks and the peer table reach.
 pub(crate) async fn run(
     ctx: Arc<ServerCtx>,
     stream: TcpStream,
     peer: SocketAddr,
     id: u64,
+    conn: Arc<ConnShared>,
     shutdown: CancellationToken,
 ) {
     info!(conn = id, %peer, "connection opened");
     metrics::gauge!(m::CONNECTIONS_OPEN).increment(1.0);
     ctx.state.stats.connection_opened();
-    let conn = Arc::new(ConnShared::default());
     let reason = drive(&ctx, &stream, &conn, &shutdown).await;
     metrics::gauge!(m::CONNECTIONS_OPEN).decrement(1.0);
+    metrics::counter!(m::CONNECTIONS_CLOSED, "reason" => reason.label()).increment(1);
     ctx.state.stats.connection_closed();
     conn.closed.store(true, Ordering::Release);
     *conn.lock() = VecDeque::new();
     match &reason {
         Closed::Frame(_) => warn!(conn = id, %peer, reason = %reason, "connection closed"),
+        Closed::FrameTimeout => {
+            if !crate::warn_limited!(SLOW_CLIENT, conn = id, %peer, reason = %reason, "connection closed")
+            {
+                info!(conn = id, %peer, reason = %reason, "connection closed");
+            }
+        }
         _ => info!(conn = id, %peer, reason = %reason, "connection closed"),
     }
 }
@@ -165,37 +209,59 @@ async fn drive(
 ) -> Closed {
     let mut rbuf = BytesMut::new();
     let mut wbuf = BytesMut::new();
-    let mut last_recv = Instant::now();
-    let mut last_send = last_recv;
+    // The last byte received (the drain waits for quiet) and the last
+    // complete frame (the idle timeout counts from it).
+    let mut last_byte = Instant::now();
+    let mut last_frame = last_byte;
+    // When the first byte of the incomplete frame in `rbuf` arrived.
+    let mut frame_started: Option<Instant> = None;
+    let mut reading = true;
+    let mut last_send = last_byte;
     let mut draining_since: Option<Instant> = None;
     // One timer for the connection's life, moved rather than re-created
     // each turn (re-creating costs a timer-wheel insert and removal per
     // wake-up).
-    let timer = tokio::time::sleep_until(last_recv);
+    let timer = tokio::time::sleep_until(last_byte);
     tokio::pin!(timer);
 
     loop {
+        if conn.kicked.load(Ordering::Acquire) {
+            return Closed::NotAllowed;
+        }
         // Read each turn, so a reload applies to open connections too.
-        let (heartbeat_every, idle_after, max_in_flight, mut codec) = {
+        let (heartbeat_every, idle_after, frame_within, max_in_flight, mut codec) = {
             let config = ctx.state.config();
             let s = &config.server;
             (
                 Duration::from_millis(s.heartbeat_interval_ms),
                 Duration::from_millis(s.idle_timeout_ms),
+                Duration::from_millis(s.frame_timeout_ms),
                 s.max_in_flight_per_connection,
                 PduCodec::new(s.max_frame_bytes),
             )
         };
         conn.take_into(&mut wbuf);
         let can_read = conn.in_flight() < max_in_flight && wbuf.len() < WRITE_HIGH_WATER;
+        if can_read != reading {
+            reading = can_read;
+            // While the server does not read (its own back-pressure) the
+            // peer is not to blame: the frame gets a full timeout again.
+            if let Some(started) = frame_started.as_mut().filter(|_| can_read) {
+                *started = Instant::now();
+            }
+        }
         let heartbeat_at = last_send + heartbeat_every;
-        let idle_at = last_recv + idle_after;
+        let idle_at = last_frame + idle_after;
+        let frame_due = frame_started
+            .filter(|_| can_read)
+            .map(|started| started + frame_within);
         let drain_close_at = draining_since
             .filter(|_| conn.in_flight() == 0 && wbuf.is_empty())
-            .map(|since| since.max(last_recv) + DRAIN_QUIET);
-        let wake_at = drain_close_at.map_or(heartbeat_at.min(idle_at), |d| {
-            d.min(heartbeat_at).min(idle_at)
-        });
+            .map(|since| since.max(last_byte) + DRAIN_QUIET);
+        let wake_at = [drain_close_at, frame_due]
+            .into_iter()
+            .flatten()
+            .fold(heartbeat_at.min(idle_at), Instant::min);
         if timer.deadline() != wake_at {
             timer.as_mut().reset(wake_at);
         }
@@ -215,24 +281,36 @@ async fn drive(
                 if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
                     rbuf.reserve(READ_CHUNK);
                 }
+                let started_empty = rbuf.is_empty();
                 match stream.try_read_buf(&mut rbuf) {
                     Ok(0) => return Closed::ByPeer,
                     Ok(n) => {
-                        last_recv = Instant::now();
+                        last_byte = Instant::now();
                         metrics::counter!(m::BYTES_IN).increment(n as u64);
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(e) => return Closed::Io(e),
                 }
+                let mut completed = false;
                 loop {
                     match codec.decode(&mut rbuf) {
-                        Ok(Some(pdu)) => dispatch(ctx, conn, pdu),
+                        Ok(Some(pdu)) => {
+                            completed = true;
+                            dispatch(ctx, conn, pdu);
+                        }
                         Ok(None) => break,
                         Err(e) => return Closed::Frame(e),
                     }
                 }
+                if completed {
+                    last_frame = last_byte;
+                }
                 if rbuf.is_empty() {
                     rbuf = BytesMut::new();
+                    frame_started = None;
+                } else if started_empty || completed {
+                    // What is left is a frame that began in this read.
+                    frame_started = Some(last_byte);
                 }
             }
             ready = stream.writable(), if !wbuf.is_empty() => {
@@ -257,6 +335,9 @@ async fn drive(
                 let now = Instant::now();
                 if now >= idle_at {
                     return Closed::IdleTimeout;
+                }
+                if frame_due.is_some_and(|d| now >= d) {
+                    return Closed::FrameTimeout;
                 }
                 if drain_close_at.is_some_and(|d| now >= d) {
                     return Closed::Drained;

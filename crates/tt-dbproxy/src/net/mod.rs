@@ -1,9 +1,12 @@
-//! Sockets: the accept loop, one task per connection, and the queue that
-//! keeps requests sharing an ordering key in arrival order.
+//! Sockets: the accept loop (connection limit, allow-list, per-peer cap),
+//! one task per connection, and the queue that keeps requests sharing an
+//! ordering key in arrival order.
 
 mod admission;
+pub mod cidr;
 mod connection;
 pub mod ordering;
+mod peers;
 pub mod server;
 
 pub use server::run;

@@ -17,10 +17,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use super::admission::Admission;
-use super::connection;
+use super::admission::{Admission, Refusal};
+use super::connection::{self, ConnShared};
 use super::ordering::KeyedQueue;
+use super::peers::{Peers, follow_allow_list};
 use crate::handler::OrderKey;
+use crate::rate_log::RateLimited;
 use crate::state::AppState;
 
 /// First pause after a failed `accept` (EMFILE and the like); doubles up
@@ -83,12 +85,21 @@ pub async fn run(listeners: Vec<TcpListener>, state: Arc<AppState>, shutdown: Ca
         shutdown.clone(),
     ));
     let limit = Arc::new(Admission::default());
+    let peers = Arc::new(Peers::default());
+    tokio::spawn(follow_allow_list(
+        state.clone(),
+        peers.clone(),
+        shutdown.clone(),
+    ));
     let mut accept_loops = tokio::task::JoinSet::new();
     for listener in listeners {
         accept_loops.spawn(accept_loop(
             listener,
             ctx.clone(),
-            limit.clone(),
+            Gates {
+                limit: limit.clone(),
+                peers: peers.clone(),
+            },
             shutdown.clone(),
         ));
     }
@@ -110,10 +121,46 @@ pub async fn run(listeners: Vec<TcpListener>, state: Arc<AppState>, shutdown: Ca
     info!("server stopped");
 }
 
+/// What a new connection must pass before it is served.
+struct Gates {
+    /// `server.max_connections`.
+    limit: Arc<Admission>,
+    /// `server.allow_peers` and `server.max_connections_per_peer`.
+    peers: Arc<Peers>,
+}
+
+// Refusals are logged at most once a second per kind, so a flood of
+// connections does not flood the log (the metric counts every one).
+static REFUSED_LIMIT: RateLimited = RateLimited::new("connection refused: limit");
+static REFUSED_PER_PEER: RateLimited = RateLimited::new("connection refused: per-peer cap");
+static REFUSED_NOT_ALLOWED: RateLimited = RateLimited::new("connection refused: peer not allowed");
+
+/// Counts and logs a connection closed at accept.
+fn refused(reason: Refusal, peer: SocketAddr) {
+    metrics::counter!(crate::metrics::CONNECTIONS_REFUSED, "reason" => reason.label()).increment(1);
+    match reason {
+        Refusal::NotAllowed => crate::warn_limited!(
+            REFUSED_NOT_ALLOWED,
+            %peer,
+            "peer not in server.allow_peers; closing the new connection"
+        ),
+        Refusal::PerPeer => crate::warn_limited!(
+            REFUSED_PER_PEER,
+            %peer,
+            "the peer has server.max_connections_per_peer open; closing the new connection"
+        ),
+        Refusal::Limit => crate::warn_limited!(
+            REFUSED_LIMIT,
+            %peer,
+            "connection limit reached; closing the new connection"
+        ),
+    };
+}
+
 async fn accept_loop(
     listener: TcpListener,
     ctx: Arc<ServerCtx>,
-    limit: Arc<Admission>,
+    gates: Gates,
     shutdown: CancellationToken,
 ) {
     let mut backoff = MIN_ACCEPT_BACKOFF;
@@ -126,22 +173,32 @@ async fn accept_loop(
             Ok((stream, peer)) => {
                 backoff = MIN_ACCEPT_BACKOFF;
                 metrics::counter!(crate::metrics::CONNECTIONS_ACCEPTED).increment(1);
+                let id = ctx.next_conn_id.fetch_add(1, Ordering::Relaxed);
+                let conn = Arc::new(ConnShared::default());
+                // Dropping the stream closes a refused connection.
+                let slot = match gates
+                    .peers
+                    .admit(peer.ip(), id, &conn, || Arc::clone(&ctx.state.config()))
+                {
+                    Ok(slot) => slot,
+                    Err(refusal) => {
+                        refused(refusal, peer);
+                        continue;
+                    }
+                };
                 let max = ctx.state.config().server.max_connections;
-                let Some(permit) = limit.try_admit(max) else {
-                    metrics::counter!(crate::metrics::CONNECTIONS_REFUSED).increment(1);
-                    warn!(%peer, "connection limit reached; closing the new connection");
-                    drop(stream);
+                let Some(permit) = gates.limit.try_admit(max) else {
+                    refused(Refusal::Limit, peer);
                     continue;
                 };
                 if let Err(e) = stream.set_nodelay(true) {
                     warn!(%peer, error = %e, "cannot set TCP_NODELAY");
                 }
-                let id = ctx.next_conn_id.fetch_add(1, Ordering::Relaxed);
                 let conn_ctx = ctx.clone();
                 let token = shutdown.clone();
                 ctx.tracker.spawn(async move {
-                    connection::run(conn_ctx, stream, peer, id, token).await;
-                    drop(permit);
+                    connection::run(conn_ctx, stream, peer, id, conn, token).await;
+                    drop((permit, slot));
                 });
             }
             Err(e) => {
