@@ -50,11 +50,54 @@ fn which(binary: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// A backend child process a test can kill, pause and resume; killed (and
+/// resumed first, if paused) when dropped.
+#[derive(Default)]
+pub struct Supervised {
+    child: Option<Child>,
+}
+
+impl Supervised {
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// kill -9.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGSTOP: connections stay open, nothing is answered.
+    pub fn pause(&self) {
+        signal(self.pid(), "-STOP");
+    }
+
+    /// SIGCONT.
+    pub fn resume(&self) {
+        signal(self.pid(), "-CONT");
+    }
+}
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill")
+                .args(["-CONT", &c.id().to_string()])
+                .status();
+        }
+        self.kill9();
+    }
+}
+
 /// A `mariadbd` of the test's own.
 pub struct OwnMariaDb {
     dir: tempfile::TempDir,
     pub port: u16,
-    child: Option<Child>,
+    /// The running server.
+    pub process: Supervised,
 }
 
 impl OwnMariaDb {
@@ -77,7 +120,7 @@ impl OwnMariaDb {
         let mut db = Self {
             dir,
             port: free_port(),
-            child: None,
+            process: Supervised::default(),
         };
         db.spawn();
         db
@@ -109,7 +152,7 @@ impl OwnMariaDb {
             .stderr(log)
             .spawn()
             .unwrap();
-        self.child = Some(child);
+        self.process.child = Some(child);
         wait_for_port(self.port, "mariadbd", Duration::from_secs(60));
     }
 
@@ -118,50 +161,23 @@ impl OwnMariaDb {
         format!("mysql://root:@127.0.0.1:{}/{database}", self.port)
     }
 
-    fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
-    }
-
-    /// kill -9 (no shutdown, InnoDB recovers at the next start).
+    /// kill -9 (no shutdown; InnoDB recovers at the next start).
     pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.process.kill9();
     }
 
     /// Starts it again on the same data and port.
     pub fn restart(&mut self) {
-        self.kill9();
+        self.process.kill9();
         self.spawn();
-    }
-
-    /// SIGSTOP: connections stay open, nothing is answered.
-    pub fn pause(&self) {
-        signal(self.pid(), "-STOP");
-    }
-
-    /// SIGCONT.
-    pub fn resume(&self) {
-        signal(self.pid(), "-CONT");
-    }
-}
-
-impl Drop for OwnMariaDb {
-    fn drop(&mut self) {
-        if let Some(c) = &self.child {
-            let _ = Command::new("kill")
-                .args(["-CONT", &c.id().to_string()])
-                .status();
-        }
-        self.kill9();
     }
 }
 
 /// A `redis-server` of the test's own, keeping nothing on disk.
 pub struct OwnRedis {
     pub port: u16,
-    child: Option<Child>,
+    /// The running server.
+    pub process: Supervised,
 }
 
 impl OwnRedis {
@@ -169,7 +185,7 @@ impl OwnRedis {
     pub fn start() -> Self {
         let mut r = Self {
             port: free_port(),
-            child: None,
+            process: Supervised::default(),
         };
         r.spawn();
         r
@@ -193,7 +209,7 @@ impl OwnRedis {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        self.child = Some(child);
+        self.process.child = Some(child);
         wait_for_port(self.port, "redis-server", Duration::from_secs(20));
     }
 
@@ -202,42 +218,14 @@ impl OwnRedis {
         format!("redis://127.0.0.1:{}/{db}", self.port)
     }
 
-    fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
-    }
-
     /// kill -9: every key is lost (nothing is persisted).
     pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.process.kill9();
     }
 
     /// Starts it again, empty, on the same port.
     pub fn restart(&mut self) {
-        self.kill9();
+        self.process.kill9();
         self.spawn();
-    }
-
-    /// SIGSTOP.
-    pub fn pause(&self) {
-        signal(self.pid(), "-STOP");
-    }
-
-    /// SIGCONT.
-    pub fn resume(&self) {
-        signal(self.pid(), "-CONT");
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        if let Some(c) = &self.child {
-            let _ = Command::new("kill")
-                .args(["-CONT", &c.id().to_string()])
-                .status();
-        }
-        self.kill9();
     }
 }
