@@ -14,7 +14,6 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use prost::Message;
@@ -26,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use super::server::ServerCtx;
+use super::timers::{Clocks, Expired};
 use crate::handler::Command;
 use crate::metrics as m;
 use crate::rate_log::RateLimited;
@@ -36,9 +36,6 @@ use crate::wire::{FrameError, Pdu, PduCodec};
 const READ_CHUNK: usize = 8 * 1024;
 /// Reading pauses while this many reply bytes wait to be written.
 const WRITE_HIGH_WATER: usize = 4 * 1024 * 1024;
-/// While draining, a connection closes after this long with nothing in
-/// flight and nothing received.
-const DRAIN_QUIET: Duration = Duration::from_millis(200);
 
 /// The part of a connection that request tasks can reach.
 #[derive(Default)]
@@ -209,67 +206,40 @@ async fn drive(
 ) -> Closed {
     let mut rbuf = BytesMut::new();
     let mut wbuf = BytesMut::new();
-    // The last byte received (the drain waits for quiet) and the last
-    // complete frame (the idle timeout counts from it).
-    let mut last_byte = Instant::now();
-    let mut last_frame = last_byte;
-    // When the first byte of the incomplete frame in `rbuf` arrived.
-    let mut frame_started: Option<Instant> = None;
-    let mut reading = true;
-    let mut last_send = last_byte;
-    let mut draining_since: Option<Instant> = None;
+    let mut clocks = Clocks::new(Instant::now());
     // One timer for the connection's life, moved rather than re-created
     // each turn (re-creating costs a timer-wheel insert and removal per
     // wake-up).
-    let timer = tokio::time::sleep_until(last_byte);
+    let timer = tokio::time::sleep_until(clocks.last_send);
     tokio::pin!(timer);
 
     loop {
         if conn.kicked.load(Ordering::Acquire) {
             return Closed::NotAllowed;
         }
+        conn.take_into(&mut wbuf);
         // Read each turn, so a reload applies to open connections too.
-        let (heartbeat_every, idle_after, frame_within, max_in_flight, mut codec) = {
+        let (can_read, mut codec, wake_at) = {
             let config = ctx.state.config();
             let s = &config.server;
+            let can_read =
+                conn.in_flight() < s.max_in_flight_per_connection && wbuf.len() < WRITE_HIGH_WATER;
+            clocks.set_reading(can_read);
+            let quiet = conn.in_flight() == 0 && wbuf.is_empty();
             (
-                Duration::from_millis(s.heartbeat_interval_ms),
-                Duration::from_millis(s.idle_timeout_ms),
-                Duration::from_millis(s.frame_timeout_ms),
-                s.max_in_flight_per_connection,
+                can_read,
                 PduCodec::new(s.max_frame_bytes),
+                clocks.next_wake(s, quiet),
             )
         };
-        conn.take_into(&mut wbuf);
-        let can_read = conn.in_flight() < max_in_flight && wbuf.len() < WRITE_HIGH_WATER;
-        if can_read != reading {
-            reading = can_read;
-            // While the server does not read (its own back-pressure) the
-            // peer is not to blame: the frame gets a full timeout again.
-            if let Some(started) = frame_started.as_mut().filter(|_| can_read) {
-                *started = Instant::now();
-            }
-        }
-        let heartbeat_at = last_send + heartbeat_every;
-        let idle_at = last_frame + idle_after;
-        let frame_due = frame_started
-            .filter(|_| can_read)
-            .map(|started| started + frame_within);
-        let drain_close_at = draining_since
-            .filter(|_| conn.in_flight() == 0 && wbuf.is_empty())
-            .map(|since| since.max(last_byte) + DRAIN_QUIET);
-        let wake_at = [drain_close_at, frame_due]
-            .into_iter()
-            .flatten()
-            .fold(heartbeat_at.min(idle_at), Instant::min);
         if timer.deadline() != wake_at {
             timer.as_mut().reset(wake_at);
         }
 
         tokio::select! {
             _ = ctx.abort.cancelled() => return Closed::Aborted,
-            _ = shutdown.cancelled(), if draining_since.is_none() => {
-                draining_since = Some(Instant::now());
+            _ = shutdown.cancelled(), if clocks.draining_since.is_none() => {
+                clocks.draining_since = Some(Instant::now());
                 let stop = tt_proto::im::server::ImStopReceivePacket { result: Some(0) };
                 wbuf.extend_from_slice(&frame_bytes(&Pdu::new(sid::OTHER, cid::STOP_RECV_PACKET, 0, stop.encode_to_vec())));
                 metrics::counter!(m::FRAMES_OUT).increment(1);
@@ -284,10 +254,7 @@ async fn drive(
                 let started_empty = rbuf.is_empty();
                 match stream.try_read_buf(&mut rbuf) {
                     Ok(0) => return Closed::ByPeer,
-                    Ok(n) => {
-                        last_byte = Instant::now();
-                        metrics::counter!(m::BYTES_IN).increment(n as u64);
-                    }
+                    Ok(n) => metrics::counter!(m::BYTES_IN).increment(n as u64),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(e) => return Closed::Io(e),
                 }
@@ -302,15 +269,16 @@ async fn drive(
                         Err(e) => return Closed::Frame(e),
                     }
                 }
+                let now = Instant::now();
                 if completed {
-                    last_frame = last_byte;
+                    clocks.last_frame = now;
                 }
                 if rbuf.is_empty() {
                     rbuf = BytesMut::new();
-                    frame_started = None;
+                    clocks.frame_started = None;
                 } else if started_empty || completed {
                     // What is left is a frame that began in this read.
-                    frame_started = Some(last_byte);
+                    clocks.frame_started = Some(now);
                 }
             }
             ready = stream.writable(), if !wbuf.is_empty() => {
@@ -321,7 +289,7 @@ async fn drive(
                     Ok(n) => {
                         metrics::counter!(m::BYTES_OUT).increment(n as u64);
                         wbuf.advance(n);
-                        last_send = Instant::now();
+                        clocks.last_send = Instant::now();
                         if wbuf.is_empty() {
                             wbuf = BytesMut::new();
                         }
@@ -333,21 +301,20 @@ async fn drive(
             _ = conn.notify.notified() => {}
             _ = &mut timer => {
                 let now = Instant::now();
-                if now >= idle_at {
-                    return Closed::IdleTimeout;
-                }
-                if frame_due.is_some_and(|d| now >= d) {
-                    return Closed::FrameTimeout;
-                }
-                if drain_close_at.is_some_and(|d| now >= d) {
-                    return Closed::Drained;
-                }
-                if now >= heartbeat_at {
-                    wbuf.extend_from_slice(&frame_bytes(&Pdu::new(sid::OTHER, cid::HEARTBEAT, 0, Bytes::new())));
-                    metrics::counter!(m::FRAMES_OUT).increment(1);
-                    // Counts as a send even if the socket is slow to take it,
-                    // so a stalled peer gets one heartbeat per interval.
-                    last_send = now;
+                let quiet = conn.in_flight() == 0 && wbuf.is_empty();
+                let expired = clocks.expired(&ctx.state.config().server, quiet, now);
+                match expired {
+                    Some(Expired::Idle) => return Closed::IdleTimeout,
+                    Some(Expired::Frame) => return Closed::FrameTimeout,
+                    Some(Expired::Drained) => return Closed::Drained,
+                    Some(Expired::Heartbeat) => {
+                        wbuf.extend_from_slice(&frame_bytes(&Pdu::new(sid::OTHER, cid::HEARTBEAT, 0, Bytes::new())));
+                        metrics::counter!(m::FRAMES_OUT).increment(1);
+                        // Counts as a send even if the socket is slow to take
+                        // it, so a stalled peer gets one heartbeat per interval.
+                        clocks.last_send = now;
+                    }
+                    None => {}
                 }
             }
         }

@@ -8,5 +8,6 @@ mod connection;
 pub mod ordering;
 mod peers;
 pub mod server;
+mod timers;
 
 pub use server::run;
