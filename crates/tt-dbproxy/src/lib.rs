@@ -3,7 +3,7 @@
 //! # Layout
 //!
 //! - [`wire`]: the PDU protocol. 16-byte header, frame codec with a size
-//!   limit, and the table of commands.
+//!   limit, the table of commands, and bodies as JSON (for `call`).
 //! - [`net`]: sockets. Accept loop with a connection limit, one task per
 //!   connection (heartbeat, idle timeout, replies), ordered queues, drain.
 //! - [`handler`]: parsing requests (proto2 rules) and one module per group
