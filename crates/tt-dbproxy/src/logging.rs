@@ -7,6 +7,17 @@ use tracing_subscriber::{EnvFilter, Layer, Registry, reload};
 
 use crate::config::LogFormat;
 
+/// Parses a `tracing` filter such as `info` or `tt_dbproxy=debug`. Only
+/// ASCII is accepted: tracing-subscriber 0.3 panics on some non-ASCII
+/// filters (it slices the text at byte offsets; found by the
+/// `config_toml_env` fuzz target), and no level or target needs more.
+pub fn parse_filter(level: &str) -> Result<EnvFilter, String> {
+    if !level.is_ascii() {
+        return Err(format!("{level:?} is not ASCII"));
+    }
+    EnvFilter::try_new(level).map_err(|e| e.to_string())
+}
+
 /// Replaces the log filter of the running process (`log.level` on reload).
 #[derive(Clone)]
 pub struct LogFilter {
@@ -23,7 +34,7 @@ impl LogFilter {
     /// Switches to `level` (a `tracing` filter such as `info` or
     /// `tt_dbproxy=debug`); the error says why it was refused.
     pub fn set(&self, level: &str) -> Result<(), String> {
-        let filter = EnvFilter::try_new(level).map_err(|e| e.to_string())?;
+        let filter = parse_filter(level)?;
         self.handle.reload(filter).map_err(|e| e.to_string())
     }
 }
@@ -31,7 +42,7 @@ impl LogFilter {
 /// Sets up logging on stderr. Returns the filter handle, or `None` when a
 /// subscriber was already installed (only possible in tests).
 pub fn init(level: &str, format: LogFormat) -> Option<LogFilter> {
-    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = parse_filter(level).unwrap_or_else(|_| EnvFilter::new("info"));
     let (filter, handle) = reload::Layer::new(filter);
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let output = tracing_subscriber::fmt::layer()

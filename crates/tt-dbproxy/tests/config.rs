@@ -428,3 +428,18 @@ fn request_timeout_bounds_the_acquire_timeout() {
         vec!["storage.request_timeout_ms: must be between 1 and 86400000 ms".to_string()]
     );
 }
+
+/// Found by the `config_toml_env` fuzz target: a non-ASCII log filter made
+/// tracing-subscriber panic while validating; it is refused instead.
+#[test]
+fn a_non_ascii_log_level_is_refused_not_a_panic() {
+    for level in ["\u{fffd}=info", "tt_dbproxy[\u{fffd}]=debug", "a,\u{e9}"] {
+        let toml = format!("[log]\nlevel = {level:?}\n");
+        let p = problems(config::from_toml_str(&toml, &no_env).unwrap_err());
+        assert_eq!(p.len(), 1, "{level}: {p:?}");
+        assert!(
+            p[0].starts_with("log.level: not a valid log filter"),
+            "{p:?}"
+        );
+    }
+}

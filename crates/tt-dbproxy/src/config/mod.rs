@@ -564,7 +564,7 @@ impl Config {
                 "must be an http:// or https:// URL",
             ));
         }
-        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+        if let Err(e) = crate::logging::parse_filter(&self.log.level) {
             p.push(Problem::new(
                 name("log.level"),
                 format!("not a valid log filter: {e}"),
