@@ -11,11 +11,15 @@ use crate::config::LogFormat;
 /// ASCII is accepted: tracing-subscriber 0.3 panics on some non-ASCII
 /// filters (it slices the text at byte offsets; found by the
 /// `config_toml_env` fuzz target), and no level or target needs more.
+/// Spaces around each comma-separated directive are dropped.
 pub fn parse_filter(level: &str) -> Result<EnvFilter, String> {
     if !level.is_ascii() {
         return Err(format!("{level:?} is not ASCII"));
     }
-    EnvFilter::try_new(level).map_err(|e| e.to_string())
+    // tracing-subscriber trims each directive but slices the untrimmed
+    // text, so " tt_dbproxy=debug" would filter on " tt_dbprox".
+    let directives: Vec<&str> = level.split(',').map(str::trim).collect();
+    EnvFilter::try_new(directives.join(",")).map_err(|e| e.to_string())
 }
 
 /// Replaces the log filter of the running process (`log.level` on reload).

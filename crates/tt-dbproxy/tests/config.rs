@@ -443,3 +443,12 @@ fn a_non_ascii_log_level_is_refused_not_a_panic() {
         );
     }
 }
+
+/// Spaces around a directive are not part of its target (tracing-subscriber
+/// alone would read " tt_dbproxy=debug" as the target " tt_dbprox").
+#[test]
+fn spaces_around_log_directives_are_ignored() {
+    let c = config::from_toml_str("[log]\nlevel = \"info, tt_dbproxy=debug\"\n", &no_env).unwrap();
+    let filter = tt_dbproxy::logging::parse_filter(&c.log.level).unwrap();
+    assert_eq!(filter.to_string(), "tt_dbproxy=debug,info");
+}
