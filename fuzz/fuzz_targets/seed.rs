@@ -125,6 +125,7 @@ async fn seed(st: &dyn Store) {
             msg_type,
             content: content.into(),
             created: T0,
+            resend: None,
         };
         st.store_message(m, T0).await.expect("seed message");
     }

@@ -63,6 +63,14 @@ pub const POOL_ACQUIRE_SECONDS: &str = "tt_dbproxy_pool_acquire_seconds";
 /// backoff, transport).
 pub const POOL_ERRORS: &str = "tt_dbproxy_pool_errors_total";
 
+/// Writes stored by one group commit, by `backend` (sqlite, mysql).
+pub const GROUP_COMMIT_SIZE: &str = "tt_dbproxy_group_commit_size";
+/// Sends answered with the id of the message they repeat (a resend
+/// within `storage.resend_window_s`), by `backend`.
+pub const RESENDS: &str = "tt_dbproxy_resends_total";
+
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1000.0];
+
 const LATENCY_BUCKETS: &[f64] = &[
     0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
     1.0, 2.5,
@@ -86,6 +94,8 @@ pub fn install() -> Option<&'static PrometheusHandle> {
                     Matcher::Full(POOL_ACQUIRE_SECONDS.to_string()),
                     LATENCY_BUCKETS,
                 )
+                .ok()?
+                .set_buckets_for_metric(Matcher::Full(GROUP_COMMIT_SIZE.to_string()), BATCH_BUCKETS)
                 .ok()?
                 .build_recorder();
             let handle = recorder.handle();
@@ -156,6 +166,14 @@ fn describe() {
         POOL_ACQUIRE_SECONDS,
         metrics::Unit::Seconds,
         "Time spent acquiring a pooled connection or slot."
+    );
+    describe_histogram!(
+        GROUP_COMMIT_SIZE,
+        "Writes stored by one group commit (storage.batch_max), by backend."
+    );
+    describe_counter!(
+        RESENDS,
+        "Sends answered with the id of the stored message they repeat, by backend."
     );
     describe_counter!(
         POOL_ERRORS,

@@ -76,3 +76,27 @@ async fn acknowledged_sends_survive_a_kill_right_after_the_ack() {
     }
     assert_eq!(stored, acked);
 }
+
+/// A fresh store's connections, writer and readers, run with the
+/// configured `storage.sync`: FULL (2) by default, so an acknowledged
+/// write is on disk before its reply; NORMAL (1) only when asked for.
+#[tokio::test]
+async fn the_embedded_store_syncs_as_configured() {
+    use tt_dbproxy::store::{SqliteOptions, SqliteStore};
+    for (toml, expected) in [
+        ("", 2),
+        ("[storage]\nsync = \"full\"\n", 2),
+        ("[storage]\nsync = \"normal\"\n", 1),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = tt_dbproxy::config::from_toml_str(toml, &|_| None).unwrap();
+        let store = SqliteStore::open_with(dir.path(), SqliteOptions::from_config(&config))
+            .await
+            .unwrap();
+        let levels = store.synchronous().await.unwrap();
+        assert_eq!(levels.len(), 5, "the writer and four readers");
+        assert!(levels.iter().all(|l| *l == expected), "{toml:?}: {levels:?}");
+    }
+    let refused = tt_dbproxy::config::from_toml_str("[storage]\nsync = \"off\"\n", &|_| None);
+    assert!(refused.is_err(), "only full or normal");
+}

@@ -69,6 +69,17 @@ impl Workload {
     }
 }
 
+/// A number that differs between runs of the load generator.
+fn run_nonce() -> u32 {
+    static NONCE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *NONCE.get_or_init(|| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        t.subsec_nanos() ^ (t.as_secs() as u32) ^ std::process::id()
+    })
+}
+
 /// The users a run uses: ids `first..first + count`, named
 /// `bench_<i>` with password `bench`.
 #[derive(Debug, Clone, Copy)]
@@ -129,10 +140,13 @@ impl Kind {
                     body: ImMsgData {
                         from_user_id: Some(from),
                         to_session_id: Some(to),
-                        msg_id: Some(0),
+                        // As a client numbers its messages; the data names
+                        // the run, so no send repeats an earlier run's
+                        // (which would be answered as a resend).
+                        msg_id: Some(u32::try_from(n % u64::from(u32::MAX)).unwrap_or(0) + 1),
                         create_time: Some(u32::try_from(n).unwrap_or(u32::MAX)),
                         msg_type: Some(1),
-                        msg_data: Some(b"bench message".to_vec()),
+                        msg_data: Some(format!("bench message {:08x}", run_nonce()).into_bytes()),
                         attach_data: Some(Vec::new()),
                     }
                     .encode_to_vec(),

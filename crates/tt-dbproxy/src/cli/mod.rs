@@ -125,7 +125,8 @@ fn load_config(args: &ConfigArgs) -> anyhow::Result<(Config, ConfigSource)> {
 async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     match config.storage.backend {
         BackendKind::Embedded => {
-            let store = SqliteStore::open(&config.storage.data_dir)
+            let options = crate::store::SqliteOptions::from_config(config);
+            let store = SqliteStore::open_with(&config.storage.data_dir, options)
                 .await
                 .with_context(|| {
                     format!(

@@ -9,7 +9,7 @@ use crate::net::cidr::IpNet;
 
 use toml::Value;
 
-use super::{BackendKind, Config, KeyNaming, LogFormat};
+use super::{BackendKind, Config, KeyNaming, LogFormat, SyncMode};
 
 /// Sets one field of a [`Config`] from a TOML value (environment values
 /// arrive as strings); the error is the reason shown to the operator.
@@ -292,6 +292,49 @@ pub fn all() -> Vec<KeySpec> {
             doc: "Deadline of one request from its frame's arrival, covering the wait for a worker and every storage operation; then the handler's storage-failed reply. At least storage.acquire_timeout_ms.",
             apply: |c, v| {
                 c.storage.request_timeout_ms = int(v)?;
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "storage.sync",
+            ty: "\"full\" or \"normal\"",
+            default: "\"full\"",
+            env: "TT_DBPROXY_SYNC",
+            legacy: "",
+            reloadable: false,
+            doc: "Embedded store: \"full\" syncs every commit to disk before its reply (an acknowledged write survives a power cut); \"normal\" replies before the sync (faster; the last acknowledged writes may be lost on a power cut or kernel crash, not on a process crash).",
+            apply: |c, v| {
+                c.storage.sync = match string(v)?.as_str() {
+                    "full" => SyncMode::Full,
+                    "normal" => SyncMode::Normal,
+                    other => return Err(format!("expected \"full\" or \"normal\", got {other:?}")),
+                };
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "storage.resend_window_s",
+            ty: "integer (s)",
+            default: "120",
+            env: "TT_DBPROXY_RESEND_WINDOW_S",
+            legacy: "",
+            reloadable: true,
+            doc: "A send with the same sender, conversation, non-zero client msg_id and data as one stored this long ago or less is a resend: it gets the stored id and stores nothing. 0 turns it off; at most 86400.",
+            apply: |c, v| {
+                c.storage.resend_window_s = int(v)?;
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "storage.batch_max",
+            ty: "integer",
+            default: "64",
+            env: "TT_DBPROXY_BATCH_MAX",
+            legacy: "",
+            reloadable: true,
+            doc: "Most writes stored by one group commit: writes that arrive while a commit is in flight share the next one (no timer: a lone write commits at once). 1 turns batching off; at most 1000.",
+            apply: |c, v| {
+                c.storage.batch_max = int(v)?;
                 Ok(())
             },
         },

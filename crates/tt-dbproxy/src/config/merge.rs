@@ -84,6 +84,9 @@ pub fn merge(running: &Config, new: &Config) -> Merged {
         "storage.request_timeout_ms",
         storage.request_timeout_ms
     );
+    fixed!(m, new, "storage.sync", storage.sync);
+    live!(m, new, "storage.resend_window_s", storage.resend_window_s);
+    live!(m, new, "storage.batch_max", storage.batch_max);
     merge_mysql(&mut m, new);
     merge_redis(&mut m, new);
     fixed!(m, new, "media.msfs_site", media.msfs_site);
@@ -207,6 +210,9 @@ mod tests {
             "storage.data_dir" => s("/elsewhere"),
             "storage.acquire_timeout_ms" => Value::Integer(42),
             "storage.request_timeout_ms" => Value::Integer(4321),
+            "storage.sync" => s("normal"),
+            "storage.resend_window_s" => Value::Integer(30),
+            "storage.batch_max" => Value::Integer(8),
             "mysql.primary" => s("mysql://u:p@db2:3306/other"),
             "mysql.replicas" => Value::Array(vec![s("mysql://u:p@replica9:3306/tt")]),
             "mysql.max_connections" => Value::Integer(3),

@@ -155,6 +155,29 @@ pub enum BackendKind {
     Mysql,
 }
 
+/// When the embedded store's commits reach the disk (`storage.sync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SyncMode {
+    /// Every commit is synced before it returns (and before its reply):
+    /// an acknowledged write survives a power cut.
+    #[default]
+    Full,
+    /// Commits return before the WAL is synced: an acknowledged write
+    /// survives a crash of the process but the last ones may be lost on a
+    /// power cut or kernel crash.
+    Normal,
+}
+
+impl SyncMode {
+    /// The value of SQLite's `synchronous` pragma.
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+}
+
 /// Storage settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageConfig {
@@ -169,7 +192,22 @@ pub struct StorageConfig {
     /// covering the wait for a worker and every storage operation; then
     /// the request gets its handler's "storage failed" reply.
     pub request_timeout_ms: u64,
+    /// When the embedded store's commits are synced to disk.
+    pub sync: SyncMode,
+    /// How long (s) a send is remembered so that its resend (same sender,
+    /// conversation, client `msg_id` and data) gets the stored id instead
+    /// of a second row; 0 disables.
+    pub resend_window_s: u32,
+    /// Most sends stored by one group commit.
+    pub batch_max: usize,
 }
+
+/// Longest resend window (a day): the memory of recent sends is kept
+/// that long, one entry per send.
+pub const MAX_RESEND_WINDOW_S: u32 = 86_400;
+
+/// Largest group commit (`storage.batch_max`).
+pub const MAX_BATCH: usize = 1_000;
 
 impl Default for StorageConfig {
     fn default() -> Self {
@@ -178,6 +216,9 @@ impl Default for StorageConfig {
             data_dir: PathBuf::from("./data"),
             acquire_timeout_ms: 500,
             request_timeout_ms: 2_000,
+            sync: SyncMode::Full,
+            resend_window_s: 120,
+            batch_max: 64,
         }
     }
 }
@@ -550,6 +591,18 @@ impl Config {
                 ),
             ));
         }
+        if self.storage.resend_window_s > MAX_RESEND_WINDOW_S {
+            p.push(Problem::new(
+                name("storage.resend_window_s"),
+                format!("must be between 0 (off) and {MAX_RESEND_WINDOW_S} s"),
+            ));
+        }
+        if self.storage.batch_max == 0 || self.storage.batch_max > MAX_BATCH {
+            p.push(Problem::new(
+                name("storage.batch_max"),
+                format!("must be between 1 (no batching) and {MAX_BATCH}"),
+            ));
+        }
         if self.media.aes_key.len() != 32 {
             p.push(Problem::new(
                 name("media.aes_key"),
@@ -578,7 +631,7 @@ impl Config {
     pub fn show(&self) -> String {
         let s = &self.server;
         let mut out = format!(
-            "listen={:?} allow_peers={} admin_listen={:?} max_connections={} max_connections_per_peer={} max_frame_bytes={} heartbeat_interval_ms={} idle_timeout_ms={} frame_timeout_ms={} drain_timeout_ms={} workers={} max_in_flight_per_connection={} backend={:?} data_dir={} acquire_timeout_ms={} request_timeout_ms={} msfs_site={} aes_key=<{} bytes> log.level={} log.format={:?}",
+            "listen={:?} allow_peers={} admin_listen={:?} max_connections={} max_connections_per_peer={} max_frame_bytes={} heartbeat_interval_ms={} idle_timeout_ms={} frame_timeout_ms={} drain_timeout_ms={} workers={} max_in_flight_per_connection={} backend={:?} data_dir={} acquire_timeout_ms={} request_timeout_ms={} sync={:?} resend_window_s={} batch_max={} msfs_site={} aes_key=<{} bytes> log.level={} log.format={:?}",
             s.listen,
             show_peers(&s.allow_peers),
             self.admin_listen,
@@ -595,6 +648,9 @@ impl Config {
             self.storage.data_dir.display(),
             self.storage.acquire_timeout_ms,
             self.storage.request_timeout_ms,
+            self.storage.sync,
+            self.storage.resend_window_s,
+            self.storage.batch_max,
             self.media.msfs_site,
             self.media.aes_key.len(),
             self.log.level,

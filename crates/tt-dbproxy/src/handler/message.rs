@@ -107,6 +107,11 @@ async fn store(state: &AppState, req: &ImMsgData) -> Option<u32> {
         msg_type: u32::try_from(msg_type).unwrap_or(0),
         content,
         created: req.create_time.unwrap_or(0),
+        resend: crate::store::resend::key(
+            req.msg_id.unwrap_or(0),
+            req.msg_data.as_deref().unwrap_or_default(),
+            state.config().storage.resend_window_s,
+        ),
     };
     logged(
         "store message",

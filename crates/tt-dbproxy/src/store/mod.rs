@@ -23,6 +23,7 @@ pub mod mysql;
 pub mod mysql_redis;
 mod pool_stats;
 pub mod redis;
+pub mod resend;
 pub mod sqlite;
 pub mod unresolved;
 
@@ -32,15 +33,15 @@ pub use failure::logged;
 pub use faulty::{FaultyStore, StoreOp};
 pub use model::{
     AudioRow, DepartRecord, DeviceToken, GroupMessageRow, GroupRecord, LastMessage, MessageRow,
-    NewGroup, NewMessage, NewUser, OfflineFile, Platform, SESSION_GROUP, SESSION_SINGLE,
+    NewGroup, NewMessage, NewUser, OfflineFile, Platform, ResendKey, SESSION_GROUP, SESSION_SINGLE,
     SessionRecord, SingleMessageRow, UserRecord, UserUpdate,
 };
 pub use mysql_redis::MysqlRedisStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// What went wrong in a backend. Handlers map every variant to the reply
 /// the spec gives for "database unavailable or query failed".
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The backend cannot be reached or has no free connection in time.
     #[error("storage backend unavailable: {0}")]

@@ -200,6 +200,22 @@ pub struct NewMessage {
     pub content: String,
     /// msg_server's time, stored unchanged as `created` and `updated`.
     pub created: u32,
+    /// Set when the send may be a resend of one stored shortly before
+    /// (`storage.resend_window_s`): it then gets that message's id.
+    pub resend: Option<ResendKey>,
+}
+
+/// What makes a send the resend of an earlier one: the same sender and
+/// conversation (from [`NewMessage`]), the same non-zero client `msg_id`
+/// and the same data, within the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResendKey {
+    /// The `msg_id` the client put in the request (never 0).
+    pub client_msg_id: u32,
+    /// [`crate::store::resend::data_hash`] of the request's `msg_data`.
+    pub data_hash: u64,
+    /// How long (s) a send is remembered.
+    pub window_s: u32,
 }
 
 /// A stored message as history returns it.

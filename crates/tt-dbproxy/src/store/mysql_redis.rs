@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::mysql::{CommitFailure, MysqlPools, MysqlStore, schema};
-use super::redis::RedisStore;
+use super::redis::{Claim, RedisStore};
 use super::unresolved::{Journal, Unresolved};
 use super::{
     AudioRow, DepartRecord, DeviceToken, GroupMessageRow, GroupRecord, LastMessage, MessageRow,
@@ -144,11 +144,47 @@ impl MysqlRedisStore {
         }
     }
 
+    /// Looks a send up in the memory of recent sends: `Err(id)` when it
+    /// resends a stored message; otherwise the key it claimed (with the
+    /// window), if it has one. Being stored elsewhere right now (another
+    /// instance) is a failure: the client's next resend gets the id.
+    async fn claim_resend(
+        &self,
+        m: &NewMessage,
+    ) -> StoreResult<Result<Option<(String, u32)>, u32>> {
+        let Some(k) = &m.resend else {
+            return Ok(Ok(None));
+        };
+        let key = super::resend::redis_key(m, k);
+        // Held until shortly after this request's deadline: by then the
+        // send has an outcome, and a lost claim cannot block resends long.
+        let left =
+            crate::deadline::effective().saturating_duration_since(tokio::time::Instant::now());
+        let claim_ms = u64::try_from(left.as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1_000);
+        match self.redis.claim_resend(&key, claim_ms).await? {
+            Claim::Mine => Ok(Ok(Some((key, k.window_s)))),
+            Claim::Stored(id) => {
+                metrics::counter!(crate::metrics::RESENDS, "backend" => "mysql").increment(1);
+                Ok(Err(id))
+            }
+            Claim::InFlight => Err(StoreError::Unavailable(
+                "the same message is being stored by another request".into(),
+            )),
+        }
+    }
+
     /// A one-to-one send: the sessions and relation are looked up in one
     /// statement (created under their named locks only when missing), the
     /// id comes from Redis, and the session updates and the insert commit
     /// together.
-    async fn store_single(&self, m: NewMessage, now: u32) -> StoreResult<u32> {
+    async fn store_single(
+        &self,
+        m: NewMessage,
+        now: u32,
+        resend: Option<&(String, u32)>,
+    ) -> StoreResult<u32> {
         let (to, from) = (m.to_id, m.from_id);
         let [mine, theirs, rel] = bounded("a send", self.sql.single_send_ids(from, to)).await?;
         let mine = match mine {
@@ -192,7 +228,8 @@ impl MysqlRedisStore {
         };
         let outcome = self.sql.commit_single([mine, theirs], now, row).await;
         self.committed(outcome, unresolved).await?;
-        if let Err(e) = self.redis.add_unread(to, from, 1).await {
+        let remember = resend.map(|(key, window)| (key.as_str(), msg_id, *window));
+        if let Err(e) = self.redis.single_message_stored(to, from, remember).await {
             crate::warn_limited!(COUNTER_MISSED, error = %e, to, from, msg_id, "message stored but its unread count was not raised");
         }
         Ok(msg_id)
@@ -200,7 +237,12 @@ impl MysqlRedisStore {
 
     /// A group send: the sender's session is found (or created), and its
     /// update, the insert and `lastChated` commit together.
-    async fn store_group(&self, m: NewMessage, now: u32) -> StoreResult<u32> {
+    async fn store_group(
+        &self,
+        m: NewMessage,
+        now: u32,
+        resend: Option<&(String, u32)>,
+    ) -> StoreResult<u32> {
         let (g, from) = (m.to_id, m.from_id);
         let session = match bounded("a group send", self.sql.group_session_id(from, g)).await? {
             Some(id) => id,
@@ -228,7 +270,8 @@ impl MysqlRedisStore {
         };
         let outcome = self.sql.commit_group(session, now, row).await;
         self.committed(outcome, unresolved).await?;
-        if let Err(e) = self.redis.group_message_stored(g, from).await {
+        let remember = resend.map(|(key, window)| (key.as_str(), msg_id, *window));
+        if let Err(e) = self.redis.group_message_stored(g, from, remember).await {
             crate::warn_limited!(COUNTER_MISSED, error = %e, group = g, msg_id, "message stored but group counters not updated");
         }
         Ok(msg_id)
@@ -413,11 +456,23 @@ impl Store for MysqlRedisStore {
         // Each step is bounded by the deadline on its own, so a commit cut
         // off by it is still resolved (see `resolve_commit`).
         self.settle_unresolved().await?;
-        if msg.group {
-            self.store_group(msg, now).await
+        let claimed = match self.claim_resend(&msg).await? {
+            Ok(claimed) => claimed,
+            Err(stored_id) => return Ok(stored_id),
+        };
+        let stored = if msg.group {
+            self.store_group(msg, now, claimed.as_ref()).await
         } else {
-            self.store_single(msg, now).await
+            self.store_single(msg, now, claimed.as_ref()).await
+        };
+        if stored.is_err()
+            && let Some((key, _)) = &claimed
+            && let Err(e) = self.redis.release_resend(key).await
+        {
+            // The claim expires shortly after the deadline anyway.
+            tracing::debug!(error = %e, "resend claim not released");
         }
+        stored
     }
 
     async fn single_history(

@@ -197,6 +197,28 @@ impl TestServer {
         Client::connect(self.addr).await.unwrap()
     }
 
+    /// Stops the server and starts a new one (a new process would do the
+    /// same) on the same data: the same data directory, or the same
+    /// MariaDB database and Redis db index, with `tweak` applied.
+    pub async fn restart(mut self, tweak: impl FnOnce(&mut Config)) -> Self {
+        let (db, lease) = (self.mysql.take(), self.redis.take());
+        let dir = self.data_dir.clone();
+        let tmp = self.stop().await;
+        let mut s = match (db, lease) {
+            (Some(db), Some(lease)) => {
+                let mut s = Self::start_mysql(&db.url(), &lease.url(), false, tweak).await;
+                s.mysql = Some(db);
+                s.redis = Some(lease);
+                s
+            }
+            _ => Self::start_in(&dir, tweak).await,
+        };
+        if s._tmp.is_none() {
+            s._tmp = tmp;
+        }
+        s
+    }
+
     /// Cancels and waits for the server to finish draining.
     pub async fn stop(self) -> Option<tempfile::TempDir> {
         self.shutdown.cancel();

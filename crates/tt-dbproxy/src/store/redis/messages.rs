@@ -19,11 +19,13 @@ redis.call('SET', KEYS[1], ARGV[1], 'NX')
 return redis.call('INCRBY', KEYS[1], 1)";
 
 /// A stored group message: the group total grows and the sender's read
-/// mark becomes the new total.
+/// mark becomes the new total; with a third key, the send is remembered
+/// for its resends (id `ARGV[1]`, for `ARGV[2]` seconds).
 const GROUP_MESSAGE_STORED: &str = r"
 redis.call('HINCRBY', KEYS[1], 'count', 1)
 local v = redis.call('HGETALL', KEYS[1])
 redis.call('HSET', KEYS[2], unpack(v))
+if KEYS[3] then redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[2]) end
 return 1";
 
 /// The message scripts, loaded once.
@@ -83,10 +85,26 @@ impl RedisStore {
         to_id(v, &key)
     }
 
-    /// Counters after a stored group message.
-    pub(crate) async fn group_message_stored(&self, group: u32, sender: u32) -> StoreResult<()> {
-        self.group_script(&self.scripts.group_stored, group, sender)
+    /// Counters after a stored group message, and the memory of the send
+    /// when `resend` names its key (key, id, window in seconds).
+    pub(crate) async fn group_message_stored(
+        &self,
+        group: u32,
+        sender: u32,
+        resend: Option<(&str, u32, u32)>,
+    ) -> StoreResult<()> {
+        let mut inv = self.scripts.group_stored.prepare_invoke();
+        inv.key(keys::group_total(group))
+            .key(keys::group_mark(sender, group));
+        if let Some((key, id, window_s)) = resend {
+            inv.key(key).arg(id).arg(window_s);
+        }
+        self.unread
+            .lease()
+            .await?
+            .script::<i64>(&inv)
             .await
+            .map(drop)
     }
 
     /// A member's join time from `group_member_<G>`, `None` if not a member.

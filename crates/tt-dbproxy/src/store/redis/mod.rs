@@ -6,6 +6,8 @@ mod keys;
 mod messages;
 mod ops;
 mod pool;
+mod resend;
 
 pub use ops::RedisStore;
 pub use pool::RedisPool;
+pub(crate) use resend::Claim;

@@ -53,6 +53,7 @@ pub struct RedisStore {
     mark_read: Script,
     register_token: Script,
     pub(super) scripts: super::messages::MessageScripts,
+    pub(super) resend: super::resend::ResendScripts,
 }
 
 fn pool(cfg: &RedisConfig, name: &str, wait: Duration) -> StoreResult<RedisPool> {
@@ -98,6 +99,7 @@ impl RedisStore {
             mark_read: Script::new(MARK_READ),
             register_token: Script::new(REGISTER_TOKEN),
             scripts: super::messages::MessageScripts::default(),
+            resend: super::resend::ResendScripts::default(),
         })
     }
 

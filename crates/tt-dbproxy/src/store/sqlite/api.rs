@@ -16,6 +16,11 @@ impl Store for SqliteStore {
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
     }
 
+    async fn reconfigure(&self, config: &crate::config::Config) -> StoreResult<()> {
+        self.apply(config);
+        Ok(())
+    }
+
     async fn find_active_user_by_name(&self, name: &str) -> StoreResult<Option<UserRecord>> {
         let name = name.to_owned();
         self.read(move |c| user::find_active_by_name(c, &name))

@@ -27,7 +27,7 @@ pub(super) fn register(
     platform: Platform,
     token: &str,
 ) -> rusqlite::Result<()> {
-    let tx = c.transaction()?;
+    let tx = c.savepoint()?;
     // A previous owner of this token stops receiving this device's pushes.
     tx.execute(
         "DELETE FROM tt_device_token WHERE token = ?1 AND user_id != ?2",

@@ -12,7 +12,7 @@ pub(super) fn add_member(
     user_id: u32,
     now: u32,
 ) -> rusqlite::Result<()> {
-    let tx = c.transaction()?;
+    let tx = c.savepoint()?;
     add_member_in(&tx, group_id, user_id, now)?;
     tx.commit()
 }
@@ -93,7 +93,7 @@ fn recount(c: &Connection, group_id: u32, bump_version: bool) -> rusqlite::Resul
 }
 
 pub(super) fn create(c: &mut Connection, g: &NewGroup, now: u32) -> rusqlite::Result<u32> {
-    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let tx = c.savepoint()?;
     tx.execute(
         "INSERT INTO IMGroup (name, avatar, creator, type, userCnt, status, version, lastChated, updated, created)          VALUES (?1, ?2, ?3, ?4, 0, 0, 1, 0, ?5, ?5)",
         params![g.name, g.avatar, g.creator, g.group_type, now],
@@ -115,7 +115,7 @@ pub(super) fn change_members(
     users: &[u32],
     now: u32,
 ) -> rusqlite::Result<()> {
-    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let tx = c.savepoint()?;
     for user in users {
         if add {
             add_member_in(&tx, group_id, *user, now)?;

@@ -9,8 +9,8 @@ use super::user::{last_id, text_col, u32_col};
 use super::{counter, group};
 use crate::store::history::{HistorySource, newest};
 use crate::store::{
-    AudioRow, GroupMessageRow, ID_CHUNK, MESSAGE_SHARDS, MessageRow, NewMessage, SESSION_GROUP,
-    SESSION_SINGLE, SingleMessageRow,
+    AudioRow, GroupMessageRow, ID_CHUNK, MESSAGE_SHARDS, MessageRow, NewMessage, ResendKey,
+    SESSION_GROUP, SESSION_SINGLE, SingleMessageRow,
 };
 
 /// Counter kind of a one-to-one conversation (keyed by relation id).
@@ -56,8 +56,75 @@ fn next_msg_id(c: &Connection, kind: u32, conv: u32) -> rusqlite::Result<u32> {
     Ok(next)
 }
 
+/// Most expired recent-send rows one send deletes: the table shrinks as
+/// fast as it grows, and no send pays for a backlog.
+const EXPIRE_PER_SEND: u32 = 8;
+
+/// The id of the message `m` resends, if one was stored within its window.
+fn resent_id(
+    c: &Connection,
+    m: &NewMessage,
+    k: &ResendKey,
+    now: u32,
+) -> rusqlite::Result<Option<u32>> {
+    c.prepare_cached(
+        "SELECT msg_id FROM tt_recent_send WHERE from_id = ?1 AND to_id = ?2 AND grp = ?3 \
+         AND client_msg_id = ?4 AND hash = ?5 AND at >= ?6",
+    )?
+    .query_row(
+        params![
+            m.from_id,
+            m.to_id,
+            m.group,
+            k.client_msg_id,
+            k.data_hash as i64,
+            i64::from(now) - i64::from(k.window_s)
+        ],
+        |r| u32_col(r, 0),
+    )
+    .optional()
+}
+
+/// Remembers a stored send (for its resends) and forgets a few expired.
+fn remember(
+    c: &Connection,
+    m: &NewMessage,
+    k: &ResendKey,
+    id: u32,
+    now: u32,
+) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT OR REPLACE INTO tt_recent_send \
+         (from_id, to_id, grp, client_msg_id, hash, msg_id, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        m.from_id,
+        m.to_id,
+        m.group,
+        k.client_msg_id,
+        k.data_hash as i64,
+        id,
+        now
+    ])?;
+    c.prepare_cached(
+        "DELETE FROM tt_recent_send WHERE (from_id, to_id, grp, client_msg_id, hash) IN \
+         (SELECT from_id, to_id, grp, client_msg_id, hash FROM tt_recent_send WHERE at < ?1 LIMIT ?2)",
+    )?
+    .execute(params![
+        i64::from(now) - i64::from(k.window_s),
+        EXPIRE_PER_SEND
+    ])?;
+    Ok(())
+}
+
 pub(super) fn store(c: &mut Connection, m: &NewMessage, now: u32) -> rusqlite::Result<u32> {
-    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    if let Some(k) = &m.resend
+        && let Some(id) = resent_id(c, m, k, now)?
+    {
+        metrics::counter!(crate::metrics::RESENDS, "backend" => "sqlite").increment(1);
+        return Ok(id);
+    }
+    let tx = c.savepoint()?;
     let id = if m.group {
         add_in(&tx, m.from_id, m.to_id, SESSION_GROUP, now)?;
         let id = next_msg_id(&tx, KIND_GROUP, m.to_id)?;
@@ -93,6 +160,9 @@ pub(super) fn store(c: &mut Connection, m: &NewMessage, now: u32) -> rusqlite::R
         counter::add_unread(&tx, m.to_id, m.from_id, 1)?;
         id
     };
+    if let Some(k) = &m.resend {
+        remember(&tx, m, k, id, now)?;
+    }
     tx.commit()?;
     Ok(id)
 }

@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusqlite::{Connection, OpenFlags};
 
 use super::{StoreError, StoreResult};
+use crate::config::SyncMode;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE_NAME: &str = "tt-dbproxy.sqlite3";
@@ -94,7 +95,36 @@ fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, DatabaseBusy | DatabaseLocked))
 }
 
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
+/// How the embedded store is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// When commits reach the disk (`storage.sync`).
+    pub sync: SyncMode,
+    /// Most writes per group commit (`storage.batch_max`).
+    pub batch_max: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        let storage = crate::config::StorageConfig::default();
+        Self {
+            sync: storage.sync,
+            batch_max: storage.batch_max,
+        }
+    }
+}
+
+impl SqliteOptions {
+    /// The options `config` asks for.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            sync: config.storage.sync,
+            batch_max: config.storage.batch_max,
+        }
+    }
+}
+
+fn configure(conn: &Connection, sync: SyncMode) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // Plans never depend on bound values, so a cached statement is not
     // recompiled each time a parameter changes (without this, `x = ?1 ...
@@ -104,26 +134,33 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
         true,
     )?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "synchronous", sync.pragma())?;
     Ok(())
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database in `data_dir` and migrates it.
+    /// Opens (creating if needed) the database in `data_dir` and migrates
+    /// it, with the default options (every commit synced).
     pub async fn open(data_dir: &Path) -> StoreResult<Self> {
+        Self::open_with(data_dir, SqliteOptions::default()).await
+    }
+
+    /// Opens (creating if needed) the database in `data_dir` with
+    /// `options` and migrates it.
+    pub async fn open_with(data_dir: &Path, options: SqliteOptions) -> StoreResult<Self> {
         let dir = data_dir.to_path_buf();
-        tokio::task::spawn_blocking(move || Self::open_blocking(&dir))
+        tokio::task::spawn_blocking(move || Self::open_blocking(&dir, options))
             .await
             .map_err(|e| StoreError::Unavailable(format!("open task failed: {e}")))?
     }
 
-    fn open_blocking(data_dir: &Path) -> StoreResult<Self> {
+    fn open_blocking(data_dir: &Path, options: SqliteOptions) -> StoreResult<Self> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             StoreError::Unavailable(format!("cannot create {}: {e}", data_dir.display()))
         })?;
         let path = data_dir.join(DB_FILE_NAME);
         let mut writer = Connection::open(&path).map_err(map_err)?;
-        configure(&writer).map_err(map_err)?;
+        configure(&writer, options.sync).map_err(map_err)?;
         writer
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(map_err)?;
@@ -134,7 +171,7 @@ impl SqliteStore {
                     &path,
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
-                configure(&c)?;
+                configure(&c, options.sync)?;
                 Ok(Mutex::new(c))
             })
             .collect::<rusqlite::Result<Vec<_>>>()
@@ -142,7 +179,7 @@ impl SqliteStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
-                writer: writer::Writer::start(writer)?,
+                writer: writer::Writer::start(writer, options.batch_max)?,
                 readers,
                 next_reader: AtomicUsize::new(0),
             }),
@@ -152,6 +189,27 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// SQLite's `synchronous` setting of every connection (writer first),
+    /// as the connections report it: 2 is FULL, 1 NORMAL. For tests and
+    /// diagnostics.
+    pub async fn synchronous(&self) -> StoreResult<Vec<i64>> {
+        const SQL: &str = "PRAGMA synchronous";
+        let mut out = vec![self.write(|c| c.query_row(SQL, [], |r| r.get(0))).await?];
+        for reader in &self.inner.readers {
+            out.push(
+                lock(reader)
+                    .query_row(SQL, [], |r| r.get(0))
+                    .map_err(map_err)?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Applies the reloadable settings (`storage.batch_max`).
+    pub(crate) fn apply(&self, config: &crate::config::Config) {
+        self.inner.writer.set_batch_max(config.storage.batch_max);
     }
 
     /// Runs `f` on a reader connection on the blocking pool.
@@ -235,7 +293,7 @@ mod tests {
     #[test]
     fn cached_statements_are_not_recompiled_per_binding() {
         let c = Connection::open_in_memory().unwrap();
-        configure(&c).unwrap();
+        configure(&c, SyncMode::Full).unwrap();
         c.execute_batch(
             "CREATE TABLE t (a INTEGER NOT NULL, b INTEGER NOT NULL, n INTEGER NOT NULL, \
              PRIMARY KEY (a, b)); INSERT INTO t VALUES (1, 2, 3), (2, 3, 4);",

@@ -16,8 +16,27 @@ fn migrations() -> Vec<String> {
         teamtalk_tables(),
         EMBEDDED_STATE.to_string(),
         MESSAGE_COUNTERS.to_string(),
+        RECENT_SENDS.to_string(),
     ]
 }
+
+/// Recent sends, so a resend gets the stored id
+/// (`storage.resend_window_s`); rows older than the window are deleted as
+/// sends go by. `grp` is 1 for a group, `hash` the data hash as a signed
+/// 64-bit integer.
+const RECENT_SENDS: &str = r#"
+CREATE TABLE tt_recent_send (
+  from_id INTEGER NOT NULL,
+  to_id INTEGER NOT NULL,
+  grp INTEGER NOT NULL,
+  client_msg_id INTEGER NOT NULL,
+  hash INTEGER NOT NULL,
+  msg_id INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (from_id, to_id, grp, client_msg_id, hash)
+) WITHOUT ROWID;
+CREATE INDEX tt_recent_send_at ON tt_recent_send (at);
+"#;
 
 /// Per-conversation message-id counters (the original's `msg_id_<R>` and
 /// `group_msg_id_<G>`). `kind` is 1 for a relation, 2 for a group.

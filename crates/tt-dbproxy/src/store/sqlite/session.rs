@@ -66,7 +66,7 @@ pub(super) fn add(
     session_type: u32,
     now: u32,
 ) -> rusqlite::Result<u32> {
-    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let tx = c.savepoint()?;
     let id = add_in(&tx, user_id, peer_id, session_type, now)?;
     tx.commit()?;
     Ok(id)
@@ -106,7 +106,7 @@ pub(super) fn touch_group(
     at: u32,
     now: u32,
 ) -> rusqlite::Result<()> {
-    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let tx = c.savepoint()?;
     match find_any(&tx, user_id, group_id, crate::store::SESSION_GROUP, false)? {
         Some(id) => {
             tx.execute(
@@ -152,7 +152,7 @@ pub(super) fn create_relation(
     b: u32,
     now: u32,
 ) -> rusqlite::Result<u32> {
-    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let tx = c.savepoint()?;
     let id = create_relation_in(&tx, a, b, now)?;
     tx.commit()?;
     Ok(id)

@@ -170,7 +170,7 @@ pub(super) fn update(
     u: &UserUpdate,
     now: u32,
 ) -> rusqlite::Result<bool> {
-    let tx = c.transaction()?;
+    let tx = c.savepoint()?;
     let Some(mut row) = tx
         .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM IMUser WHERE id = ?1"))?
         .query_row(params![user_id], user_from_row)
