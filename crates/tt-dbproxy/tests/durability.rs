@@ -95,7 +95,10 @@ async fn the_embedded_store_syncs_as_configured() {
             .unwrap();
         let levels = store.synchronous().await.unwrap();
         assert_eq!(levels.len(), 5, "the writer and four readers");
-        assert!(levels.iter().all(|l| *l == expected), "{toml:?}: {levels:?}");
+        assert!(
+            levels.iter().all(|l| *l == expected),
+            "{toml:?}: {levels:?}"
+        );
     }
     let refused = tt_dbproxy::config::from_toml_str("[storage]\nsync = \"off\"\n", &|_| None);
     assert!(refused.is_err(), "only full or normal");

@@ -7,11 +7,12 @@
 //! admin, or a flushed Redis) it is rebuilt from `IMGroupMember` instead of
 //! the group silently not existing.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::mysql::{CommitFailure, MysqlPools, MysqlStore, schema};
+use super::mysql::{CommitFailure, MysqlPools, MysqlStore, PendingSend, schema};
 use super::redis::{Claim, RedisStore};
 use super::unresolved::{Journal, Unresolved};
 use super::{
@@ -28,7 +29,7 @@ static COUNTER_MISSED: RateLimited = RateLimited::new("counter not raised");
 
 /// MySQL + Redis.
 pub struct MysqlRedisStore {
-    sql: MysqlStore,
+    sql: Arc<MysqlStore>,
     redis: RedisStore,
     /// Sends whose commit outcome is unknown, settled before messages are
     /// read (in `storage.data_dir`).
@@ -52,7 +53,10 @@ impl MysqlRedisStore {
             .as_ref()
             .ok_or_else(|| StoreError::Unavailable("no Redis configured".into()))?;
         Ok(Self {
-            sql: MysqlStore::new(MysqlPools::new(mysql, wait)),
+            sql: Arc::new(MysqlStore::new(
+                MysqlPools::new(mysql, wait),
+                config.storage.batch_max,
+            )),
             redis: RedisStore::new(redis, wait)?,
             unresolved: Journal::open(&config.storage.data_dir),
             settling: tokio::sync::Mutex::new(()),
@@ -62,6 +66,7 @@ impl MysqlRedisStore {
     /// Applies the reloadable settings of `config` to the pools.
     fn apply(&self, config: &Config) {
         let wait = Duration::from_millis(config.storage.acquire_timeout_ms);
+        self.sql.set_batch_max(config.storage.batch_max);
         if let Some(m) = &config.mysql {
             self.sql.pools().reconfigure(m, wait);
         }
@@ -226,7 +231,11 @@ impl MysqlRedisStore {
             conversation: rel,
             msg_id,
         };
-        let outcome = self.sql.commit_single([mine, theirs], now, row).await;
+        let send = PendingSend::Single {
+            sessions: [mine, theirs],
+            row,
+        };
+        let outcome = self.sql.commit_send(send, now).await;
         self.committed(outcome, unresolved).await?;
         let remember = resend.map(|(key, window)| (key.as_str(), msg_id, *window));
         if let Err(e) = self.redis.single_message_stored(to, from, remember).await {
@@ -268,7 +277,8 @@ impl MysqlRedisStore {
             conversation: g,
             msg_id,
         };
-        let outcome = self.sql.commit_group(session, now, row).await;
+        let send = PendingSend::Group { session, row };
+        let outcome = self.sql.commit_send(send, now).await;
         self.committed(outcome, unresolved).await?;
         let remember = resend.map(|(key, window)| (key.as_str(), msg_id, *window));
         if let Err(e) = self.redis.group_message_stored(g, from, remember).await {

@@ -3,6 +3,7 @@
 //! statement parameterised. Updates report changed rows (the client never
 //! sets `CLIENT_FOUND_ROWS`), like the original.
 
+mod batch;
 mod group;
 mod last;
 mod message;
@@ -11,6 +12,7 @@ pub mod schema;
 mod send;
 mod sql;
 
+pub(crate) use batch::PendingSend;
 pub use pool::{MysqlPools, PooledConn};
 pub(crate) use send::CommitFailure;
 pub use sql::MysqlStore;

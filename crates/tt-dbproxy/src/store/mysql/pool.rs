@@ -85,7 +85,7 @@ impl Endpoint {
             .db_name(Some(e.database.clone()))
             .prefer_socket(false)
             .client_found_rows(false)
-            .stmt_cache_size(64)
+            .stmt_cache_size(256)
             .init(vec!["SET NAMES utf8mb4"])
             .pool_opts(
                 PoolOpts::default()

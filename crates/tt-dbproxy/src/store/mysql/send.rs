@@ -1,14 +1,14 @@
 //! The MySQL side of a send, in few round trips: one statement finds the
-//! sessions and relation a send needs, and the writes of the send (revive
-//! and touch the sessions, insert the message) commit together, one commit
-//! per send instead of one per statement.
+//! sessions and relation a send needs; the writes of the send (revive and
+//! touch the sessions, insert the message) are group-committed with the
+//! sends that arrive with it ([`super::batch`]).
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Transaction, TxOpts, Value};
+use mysql_async::{Transaction, Value};
 
 use super::pool::map_err;
 use super::sql::{MysqlStore, int, params, rows};
-use crate::deadline::{self, bounded};
+use crate::deadline;
 use crate::store::unresolved::Unresolved;
 use crate::store::{
     GroupMessageRow, MESSAGE_SHARDS, SESSION_GROUP, SESSION_SINGLE, SingleMessageRow, StoreError,
@@ -16,7 +16,7 @@ use crate::store::{
 };
 
 /// Why a send's transaction did not (knowingly) commit.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum CommitFailure {
     /// It failed before `COMMIT` was sent, or the server refused it: the
     /// message is not stored.
@@ -33,7 +33,7 @@ impl From<StoreError> for CommitFailure {
 }
 
 /// Sends `COMMIT` and says what is known of its outcome.
-async fn commit(tx: Transaction<'_>) -> Result<(), CommitFailure> {
+pub(super) async fn commit(tx: Transaction<'_>) -> Result<(), CommitFailure> {
     match tokio::time::timeout_at(deadline::effective(), tx.commit()).await {
         Ok(Ok(())) => Ok(()),
         // The server answered with an error: the transaction is rolled back.
@@ -69,52 +69,12 @@ fn found(id: u32) -> Option<u32> {
 
 /// Inserts a one-to-one message row (in a transaction or autocommit).
 pub(super) async fn insert_single<Q: Queryable>(q: &mut Q, m: SingleMessageRow) -> StoreResult<()> {
-    let sql = format!(
-        "INSERT INTO IMMessage_{} (relateId, fromId, toId, msgId, content, type, status, updated, created) \
-         VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
-        m.relation_id % MESSAGE_SHARDS
-    );
-    let p = vec![
-        m.relation_id.into(),
-        m.from_id.into(),
-        m.to_id.into(),
-        m.msg_id.into(),
-        m.content.into(),
-        m.msg_type.into(),
-        m.created.into(),
-        m.created.into(),
-    ];
-    q.exec_drop(sql, params(p)).await.map_err(map_err)
+    super::batch::insert_singles(q, m.relation_id % MESSAGE_SHARDS, &[&m]).await
 }
 
 /// Inserts a group message row (in a transaction or autocommit).
 pub(super) async fn insert_group<Q: Queryable>(q: &mut Q, m: GroupMessageRow) -> StoreResult<()> {
-    let sql = format!(
-        "INSERT INTO IMGroupMessage_{} (groupId, userId, msgId, content, type, status, updated, created) \
-         VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
-        m.group_id % MESSAGE_SHARDS
-    );
-    let p = vec![
-        m.group_id.into(),
-        m.from_id.into(),
-        m.msg_id.into(),
-        m.content.into(),
-        m.msg_type.into(),
-        m.created.into(),
-        m.created.into(),
-    ];
-    q.exec_drop(sql, params(p)).await.map_err(map_err)
-}
-
-/// Revives and touches sessions by id.
-async fn touch_sessions(tx: &mut Transaction<'_>, ids: &[u32], now: u32) -> StoreResult<()> {
-    let sql = format!(
-        "UPDATE IMRecentSession SET status = 0, updated = ? WHERE id IN ({})",
-        crate::store::placeholders(ids.len())
-    );
-    let mut p: Vec<Value> = vec![now.into()];
-    p.extend(ids.iter().map(|id| Value::from(*id)));
-    tx.exec_drop(sql, params(p)).await.map_err(map_err)
+    super::batch::insert_groups(q, m.group_id % MESSAGE_SHARDS, &[&m]).await
 }
 
 impl MysqlStore {
@@ -164,61 +124,6 @@ impl MysqlStore {
             Some(mut r) => Ok(found(int(&mut r, 0)?)),
             None => Ok(None),
         }
-    }
-
-    /// Revives and touches both sessions and inserts the message, in one
-    /// transaction: `Ok` means committed.
-    pub(crate) async fn commit_single(
-        &self,
-        sessions: [u32; 2],
-        now: u32,
-        row: SingleMessageRow,
-    ) -> Result<(), CommitFailure> {
-        let mut c = bounded("a send", self.pools.primary()).await?;
-        let mut tx = bounded("a send", async {
-            c.start_transaction(TxOpts::default())
-                .await
-                .map_err(map_err)
-        })
-        .await?;
-        bounded("a send", touch_sessions(&mut tx, &sessions, now)).await?;
-        bounded("a send", insert_single(&mut tx, row)).await?;
-        commit(tx).await
-    }
-
-    /// Revives and touches the sender's group session, inserts the message
-    /// and sets the group's `lastChated`, in one transaction: `Ok` means
-    /// the message is committed (a failed `lastChated` update is only
-    /// logged, as before).
-    pub(crate) async fn commit_group(
-        &self,
-        session: u32,
-        now: u32,
-        row: GroupMessageRow,
-    ) -> Result<(), CommitFailure> {
-        let group = row.group_id;
-        let mut c = bounded("a group send", self.pools.primary()).await?;
-        let mut tx = bounded("a group send", async {
-            c.start_transaction(TxOpts::default())
-                .await
-                .map_err(map_err)
-        })
-        .await?;
-        bounded("a group send", touch_sessions(&mut tx, &[session], now)).await?;
-        bounded("a group send", insert_group(&mut tx, row)).await?;
-        let touched = bounded("a group send", async {
-            tx.exec_drop(
-                "UPDATE IMGroup SET lastChated = ? WHERE id = ?",
-                (now, group),
-            )
-            .await
-            .map_err(map_err)
-        })
-        .await;
-        if let Err(e) = touched {
-            tracing::warn!(error = %e, group, "message stored but lastChated not updated");
-        }
-        commit(tx).await
     }
 
     /// Whether an unresolved message's row is committed, by a locking

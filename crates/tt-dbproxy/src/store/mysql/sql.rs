@@ -101,12 +101,17 @@ pub(super) fn first_int(row: Option<Row>) -> StoreResult<Option<u32>> {
 /// Every MySQL-side storage operation.
 pub struct MysqlStore {
     pub(super) pools: MysqlPools,
+    pub(super) batch: super::batch::GroupCommit,
 }
 
 impl MysqlStore {
-    /// Wraps the pools.
-    pub fn new(pools: MysqlPools) -> Self {
-        Self { pools }
+    /// Wraps the pools; sends are group-committed at most `batch_max` at
+    /// a time.
+    pub fn new(pools: MysqlPools, batch_max: usize) -> Self {
+        Self {
+            pools,
+            batch: super::batch::GroupCommit::new(batch_max),
+        }
     }
 
     /// The pools (for `migrate` and shutdown).

@@ -1,0 +1,420 @@
+//! Group commit of sends on MySQL. A send's id and sessions are found per
+//! request; its writes (revive and touch the sessions, insert the row,
+//! the group's `lastChated`) then queue here. A committer takes every
+//! queued send (at most `storage.batch_max`) into one transaction: one
+//! `UPDATE` for all sessions, multi-row `INSERT`s per shard table, one
+//! `UPDATE` of `lastChated`, one `COMMIT`. There is no timer: a committer
+//! starts as soon as a lane is free, so a lone send commits at once, and
+//! sends that arrive while [`LANES`] commits are in flight form the next
+//! batch.
+//!
+//! Each send keeps its own outcome. A batch the server refused (a bad
+//! row, a deadlock) stored nothing; its sends are retried one by one, so
+//! one that cannot be stored does not fail the others. A batch whose
+//! `COMMIT` was cut off has an unknown outcome for each send, resolved by
+//! the caller under the commit-outcome rule ([`CommitFailure::Unknown`]).
+//! Replies, counters and the memory of resends follow only a commit.
+//!
+//! Deadlines: a send still queued at its deadline is withdrawn (not
+//! stored); a batch runs under the earliest deadline of its sends, and a
+//! send whose deadline passes while its batch commits is answered as
+//! "outcome unknown".
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Transaction, TxOpts, Value};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::time::Instant;
+
+use super::pool::map_err;
+use super::send::{CommitFailure, commit};
+use super::sql::{MysqlStore, params};
+use crate::deadline::{self, bounded};
+use crate::store::{GroupMessageRow, MESSAGE_SHARDS, SingleMessageRow, StoreError, StoreResult};
+
+/// Group commits in flight at once: one batch can form while another
+/// commits.
+pub const LANES: usize = 2;
+
+/// Most rows (or ids) one statement carries; a larger batch uses several.
+/// Statement sizes are powers of two up to this, so each connection
+/// prepares a bounded set of statement texts.
+const MAX_ROWS_PER_STATEMENT: usize = 32;
+
+const QUEUED: u8 = 0;
+const STARTED: u8 = 1;
+const CANCELLED: u8 = 2;
+
+/// A send's writes, waiting for a group commit.
+#[derive(Debug, Clone)]
+pub(crate) enum PendingSend {
+    /// A one-to-one message and the two users' sessions.
+    Single {
+        /// Session ids of sender and receiver.
+        sessions: [u32; 2],
+        /// The row.
+        row: SingleMessageRow,
+    },
+    /// A group message and the sender's group session.
+    Group {
+        /// The sender's session id.
+        session: u32,
+        /// The row.
+        row: GroupMessageRow,
+    },
+}
+
+struct Item {
+    send: PendingSend,
+    now: u32,
+    deadline: Instant,
+    state: Arc<AtomicU8>,
+    done: oneshot::Sender<Result<(), CommitFailure>>,
+}
+
+/// The queue of sends and the committer lanes.
+pub(crate) struct GroupCommit {
+    queue: Mutex<VecDeque<Item>>,
+    lanes: Arc<Semaphore>,
+    batch_max: AtomicUsize,
+}
+
+impl GroupCommit {
+    /// Batches of at most `batch_max` sends.
+    pub(crate) fn new(batch_max: usize) -> Self {
+        Self {
+            queue: Mutex::new(VecDeque::new()),
+            lanes: Arc::new(Semaphore::new(LANES)),
+            batch_max: AtomicUsize::new(batch_max.max(1)),
+        }
+    }
+
+    /// Changes the largest batch (`storage.batch_max`, reloadable).
+    pub(crate) fn set_batch_max(&self, n: usize) {
+        self.batch_max.store(n.max(1), Ordering::Relaxed);
+    }
+
+    fn queue(&self) -> MutexGuard<'_, VecDeque<Item>> {
+        // Nothing panics while holding it; a poisoned queue is still valid.
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next batch: queued sends not withdrawn, claimed for committing.
+    fn take(&self) -> Vec<Item> {
+        let most = self.batch_max.load(Ordering::Relaxed).max(1);
+        let mut q = self.queue();
+        let mut batch = Vec::new();
+        while batch.len() < most {
+            let Some(item) = q.pop_front() else { break };
+            if item
+                .state
+                .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                batch.push(item);
+            }
+        }
+        batch
+    }
+}
+
+/// Sizes of the statements that carry `n` rows: powers of two, largest
+/// first (13 → 8, 4, 1).
+fn pieces(mut n: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    while n > 0 {
+        let mut p = MAX_ROWS_PER_STATEMENT;
+        while p > n {
+            p /= 2;
+        }
+        out.push(p);
+        n -= p;
+    }
+    out
+}
+
+/// `xs` cut into the pieces of [`pieces`].
+fn chunked<T>(xs: &[T]) -> Vec<&[T]> {
+    let mut rest = xs;
+    pieces(xs.len())
+        .into_iter()
+        .map(|p| {
+            let (head, tail) = rest.split_at(p);
+            rest = tail;
+            head
+        })
+        .collect()
+}
+
+/// Inserts one-to-one rows of one shard table in one statement.
+pub(super) async fn insert_singles<Q: Queryable>(
+    q: &mut Q,
+    shard: u32,
+    rows: &[&SingleMessageRow],
+) -> StoreResult<()> {
+    let sql = format!(
+        "INSERT INTO IMMessage_{shard} (relateId, fromId, toId, msgId, content, type, status, updated, created) VALUES {}",
+        vec!["(?, ?, ?, ?, ?, ?, 0, ?, ?)"; rows.len()].join(", ")
+    );
+    let mut p: Vec<Value> = Vec::with_capacity(rows.len() * 8);
+    for m in rows {
+        p.extend([
+            m.relation_id.into(),
+            m.from_id.into(),
+            m.to_id.into(),
+            m.msg_id.into(),
+            m.content.as_str().into(),
+            m.msg_type.into(),
+            m.created.into(),
+            m.created.into(),
+        ]);
+    }
+    q.exec_drop(sql, params(p)).await.map_err(map_err)
+}
+
+/// Inserts group rows of one shard table in one statement.
+pub(super) async fn insert_groups<Q: Queryable>(
+    q: &mut Q,
+    shard: u32,
+    rows: &[&GroupMessageRow],
+) -> StoreResult<()> {
+    let sql = format!(
+        "INSERT INTO IMGroupMessage_{shard} (groupId, userId, msgId, content, type, status, updated, created) VALUES {}",
+        vec!["(?, ?, ?, ?, ?, 0, ?, ?)"; rows.len()].join(", ")
+    );
+    let mut p: Vec<Value> = Vec::with_capacity(rows.len() * 7);
+    for m in rows {
+        p.extend([
+            m.group_id.into(),
+            m.from_id.into(),
+            m.msg_id.into(),
+            m.content.as_str().into(),
+            m.msg_type.into(),
+            m.created.into(),
+            m.created.into(),
+        ]);
+    }
+    q.exec_drop(sql, params(p)).await.map_err(map_err)
+}
+
+/// `UPDATE … SET <set> = ? WHERE id IN (ids)`, in statements of bounded
+/// size; `ids` sorted, so concurrent batches lock rows in one order.
+async fn update_by_ids(
+    tx: &mut Transaction<'_>,
+    table: &str,
+    set: &str,
+    value: u32,
+    ids: &[u32],
+) -> StoreResult<()> {
+    for chunk in chunked(ids) {
+        let sql = format!(
+            "UPDATE {table} SET {set} WHERE id IN ({})",
+            crate::store::placeholders(chunk.len())
+        );
+        let mut p: Vec<Value> = vec![value.into()];
+        p.extend(chunk.iter().map(|id| Value::from(*id)));
+        bounded("a group commit", async {
+            tx.exec_drop(sql, params(p)).await.map_err(map_err)
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+fn sorted(mut ids: Vec<u32>) -> Vec<u32> {
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+impl MysqlStore {
+    /// Changes the largest group commit (`storage.batch_max`).
+    pub(crate) fn set_batch_max(&self, n: usize) {
+        self.batch.set_batch_max(n);
+    }
+
+    /// Commits a send's writes with whatever sends share its batch: `Ok`
+    /// means committed.
+    pub(crate) async fn commit_send(
+        self: &Arc<Self>,
+        send: PendingSend,
+        now: u32,
+    ) -> Result<(), CommitFailure> {
+        let end = deadline::effective();
+        let state = Arc::new(AtomicU8::new(QUEUED));
+        let (done, mut result) = oneshot::channel();
+        self.batch.queue().push_back(Item {
+            send,
+            now,
+            deadline: end,
+            state: state.clone(),
+            done,
+        });
+        self.start_committer();
+        tokio::select! {
+            r = &mut result => r.unwrap_or_else(|_| {
+                Err(CommitFailure::Unknown(StoreError::Unavailable(
+                    "the group committer stopped".into(),
+                )))
+            }),
+            () = tokio::time::sleep_until(end) => {
+                if state
+                    .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    Err(CommitFailure::NotStored(deadline::expired("a send waiting for its commit")))
+                } else {
+                    Err(CommitFailure::Unknown(deadline::expired("a group commit")))
+                }
+            }
+        }
+    }
+
+    /// Starts a committer if a lane is free; otherwise a running one
+    /// takes the queued sends when its commit ends.
+    fn start_committer(self: &Arc<Self>) {
+        if let Ok(permit) = self.batch.lanes.clone().try_acquire_owned() {
+            let me = self.clone();
+            tokio::spawn(async move { me.committer(permit).await });
+        }
+    }
+
+    /// Commits batches while sends are queued.
+    async fn committer(self: Arc<Self>, permit: OwnedSemaphorePermit) {
+        let mut permit = Some(permit);
+        loop {
+            let batch = self.batch.take();
+            if batch.is_empty() {
+                drop(permit.take());
+                // A send queued after `take` may have found no free lane:
+                // look again now that this one is free.
+                if self.batch.queue().is_empty() {
+                    return;
+                }
+                match self.batch.lanes.clone().try_acquire_owned() {
+                    Ok(p) => permit = Some(p),
+                    // Another committer holds the lanes and will look.
+                    Err(_) => return,
+                }
+                continue;
+            }
+            self.commit_batch(batch).await;
+        }
+    }
+
+    /// Commits one batch and tells each send its outcome.
+    async fn commit_batch(&self, batch: Vec<Item>) {
+        let end = batch
+            .iter()
+            .map(|i| i.deadline)
+            .min()
+            .unwrap_or_else(deadline::effective);
+        let sends: Vec<(&PendingSend, u32)> = batch.iter().map(|i| (&i.send, i.now)).collect();
+        let outcome = deadline::scope(end, self.exec_batch(&sends)).await;
+        match outcome {
+            Err(CommitFailure::NotStored(_)) if batch.len() > 1 => {
+                // Nothing was stored: each send on its own, so one that
+                // cannot be stored fails alone.
+                for item in batch {
+                    let one = [(&item.send, item.now)];
+                    let r = deadline::scope(item.deadline, self.exec_batch(&one)).await;
+                    if r.is_ok() {
+                        record_size(1);
+                    }
+                    let _ = item.done.send(r);
+                }
+            }
+            outcome => {
+                if outcome.is_ok() {
+                    record_size(batch.len());
+                }
+                for item in batch {
+                    let _ = item.done.send(outcome.clone());
+                }
+            }
+        }
+    }
+
+    /// The writes of `sends` in one transaction.
+    async fn exec_batch(&self, sends: &[(&PendingSend, u32)]) -> Result<(), CommitFailure> {
+        let now = sends.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        let mut sessions = Vec::new();
+        let mut singles: BTreeMap<u32, Vec<&SingleMessageRow>> = BTreeMap::new();
+        let mut groups: BTreeMap<u32, Vec<&GroupMessageRow>> = BTreeMap::new();
+        for (send, _) in sends {
+            match send {
+                PendingSend::Single { sessions: s, row } => {
+                    sessions.extend(s);
+                    singles
+                        .entry(row.relation_id % MESSAGE_SHARDS)
+                        .or_default()
+                        .push(row);
+                }
+                PendingSend::Group { session, row } => {
+                    sessions.push(*session);
+                    groups
+                        .entry(row.group_id % MESSAGE_SHARDS)
+                        .or_default()
+                        .push(row);
+                }
+            }
+        }
+        let group_ids = sorted(groups.values().flatten().map(|r| r.group_id).collect());
+        let mut c = bounded("a group commit", self.pools.primary()).await?;
+        let mut tx = bounded("a group commit", async {
+            c.start_transaction(TxOpts::default())
+                .await
+                .map_err(map_err)
+        })
+        .await?;
+        let sessions = sorted(sessions);
+        update_by_ids(
+            &mut tx,
+            "IMRecentSession",
+            "status = 0, updated = ?",
+            now,
+            &sessions,
+        )
+        .await?;
+        for (shard, rows) in &singles {
+            for chunk in chunked(rows) {
+                bounded("a group commit", insert_singles(&mut tx, *shard, chunk)).await?;
+            }
+        }
+        for (shard, rows) in &groups {
+            for chunk in chunked(rows) {
+                bounded("a group commit", insert_groups(&mut tx, *shard, chunk)).await?;
+            }
+        }
+        update_by_ids(&mut tx, "IMGroup", "lastChated = ?", now, &group_ids).await?;
+        commit(tx).await
+    }
+}
+
+fn record_size(n: usize) {
+    metrics::histogram!(crate::metrics::GROUP_COMMIT_SIZE, "backend" => "mysql").record(n as f64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_carry_power_of_two_row_counts() {
+        assert_eq!(pieces(0), Vec::<usize>::new());
+        assert_eq!(pieces(1), vec![1]);
+        assert_eq!(pieces(13), vec![8, 4, 1]);
+        assert_eq!(pieces(32), vec![32]);
+        assert_eq!(pieces(70), vec![32, 32, 4, 2]);
+        let xs: Vec<u32> = (0..13).collect();
+        let parts = chunked(&xs);
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            vec![8, 4, 1]
+        );
+        assert_eq!(parts.concat(), xs, "every row once, in order");
+    }
+}

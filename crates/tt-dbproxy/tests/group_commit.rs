@@ -1,0 +1,158 @@
+//! Group commit on every backend (`storage.batch_max`): concurrent sends
+//! share commits, yet each keeps its own outcome. A message the database
+//! refuses (a trigger rejects its content) fails alone: every other send
+//! of its batch is acknowledged and stored once, with exact unread
+//! counts. Sends one at a time each commit at once, alone.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::fixtures::exec_sql;
+use common::*;
+use tt_dbproxy::client::Client;
+use tt_dbproxy::store::{MESSAGE_SHARDS, Store};
+use tt_proto::im::message::ImMsgData;
+
+const CLIENTS: u32 = 16;
+const ROUNDS: u32 = 12;
+const POISON: &str = "poison";
+
+fn msg(from: u32, to: u32, data: &str) -> ImMsgData {
+    ImMsgData {
+        from_user_id: Some(from),
+        to_session_id: Some(to),
+        msg_id: Some(0),
+        create_time: Some(1000),
+        msg_type: Some(1),
+        msg_data: Some(data.as_bytes().to_vec()),
+        attach_data: ab(),
+    }
+}
+
+async fn send_id(c: &mut Client, m: &ImMsgData) -> u32 {
+    let rsp: ImMsgData = call(c, 0x0301, m, 3, 0x0301).await;
+    rsp.msg_id.unwrap_or(u32::MAX)
+}
+
+/// A trigger on every one-to-one shard table that refuses `POISON`.
+async fn refuse_poison(s: &TestServer, b: Backend) {
+    for shard in 0..MESSAGE_SHARDS {
+        let sql = match b {
+            Backend::Embedded => format!(
+                "CREATE TRIGGER poison_{shard} BEFORE INSERT ON IMMessage_{shard} \
+                 WHEN NEW.content = '{POISON}' BEGIN SELECT RAISE(ABORT, 'poison'); END;"
+            ),
+            Backend::MysqlRedis => format!(
+                "CREATE TRIGGER poison_{shard} BEFORE INSERT ON IMMessage_{shard} FOR EACH ROW \
+                 BEGIN IF NEW.content = '{POISON}' THEN \
+                 SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'poison'; END IF; END"
+            ),
+        };
+        exec_sql(s, b, &sql).await;
+    }
+}
+
+fn label(b: Backend) -> &'static str {
+    match b {
+        Backend::Embedded => "sqlite",
+        Backend::MysqlRedis => "mysql",
+    }
+}
+
+/// (commits, sends committed) so far, from the group-commit histogram.
+fn commits(b: Backend) -> (f64, f64) {
+    let text = tt_dbproxy::metrics::render();
+    let labels = format!("{{backend=\"{}\"}}", label(b));
+    (
+        sample(
+            &text,
+            &format!("tt_dbproxy_group_commit_size_count{labels}"),
+        ),
+        sample(&text, &format!("tt_dbproxy_group_commit_size_sum{labels}")),
+    )
+}
+
+async fn a_refused_message_fails_alone_in_its_batch(b: Backend) {
+    tt_dbproxy::metrics::install();
+    let s = TestServer::seeded(b).await;
+    refuse_poison(&s, b).await;
+    let before = commits(b);
+    let mut tasks = Vec::new();
+    for k in 0..CLIENTS {
+        let addr = s.addr;
+        tasks.push(tokio::spawn(async move {
+            let mut c = Client::connect(addr).await.unwrap();
+            let (from, to) = (100 + k, 200 + k);
+            let mut out = Vec::new();
+            for r in 0..ROUNDS {
+                let poison = (k + r) % 5 == 0;
+                let data = if poison {
+                    POISON.to_string()
+                } else {
+                    format!("m{k}-{r}")
+                };
+                out.push((poison, send_id(&mut c, &msg(from, to, &data)).await));
+            }
+            (from, to, out)
+        }));
+    }
+    let mut acked: HashMap<(u32, u32), Vec<u32>> = HashMap::new();
+    for t in tasks {
+        let (from, to, out) = t.await.unwrap();
+        for (poison, id) in out {
+            if poison {
+                assert_eq!(id, 0, "the refused message is answered not stored");
+            } else {
+                assert_ne!(id, 0, "{from}->{to}: a good message is stored");
+                acked.entry((from, to)).or_default().push(id);
+            }
+        }
+    }
+    for ((from, to), ids) in &acked {
+        let stored: Vec<u32> = s
+            .store
+            .single_history(*from, *to, 0, 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.msg_id)
+            .rev()
+            .collect();
+        assert_eq!(
+            &stored, ids,
+            "{from}->{to}: exactly the acknowledged, in order"
+        );
+        assert!(stored.windows(2).all(|w| w[0] < w[1]), "{stored:?}");
+        let unread = s.store.unread_counts(*to).await.unwrap();
+        assert_eq!(unread, vec![(*from, ids.len() as u32)], "counted once each");
+    }
+    let after = commits(b);
+    let (n, rows) = (after.0 - before.0, after.1 - before.1);
+    eprintln!("{b:?}: {rows} sends in {n} commits");
+    assert!(
+        n >= 1.0 && rows > n,
+        "some commits carried several sends: {rows} in {n}"
+    );
+}
+
+/// One send at a time: each commits alone, at once (no batch timer).
+async fn sends_one_at_a_time_commit_alone_at_once(b: Backend) {
+    tt_dbproxy::metrics::install();
+    let s = TestServer::start_on(b, |c| c.storage.batch_max = 64).await;
+    let mut c = s.client().await;
+    let mut took = Vec::new();
+    for i in 0..20 {
+        let t = std::time::Instant::now();
+        assert_eq!(send_id(&mut c, &msg(300 + i, 400 + i, "alone")).await, 1);
+        took.push(t.elapsed());
+    }
+    took.sort();
+    // Far above a send's own time, far below any timer worth having.
+    assert!(took[10] < std::time::Duration::from_millis(100), "{took:?}");
+}
+
+on_every_backend!(
+    a_refused_message_fails_alone_in_its_batch,
+    sends_one_at_a_time_commit_alone_at_once,
+);
