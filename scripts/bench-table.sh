@@ -27,7 +27,7 @@ PORT=${PORT:-10695}
 OUT=${OUT:-$PWD/target/bench-table}
 ADDR=127.0.0.1:$PORT
 
-cargo build --release --examples --quiet
+cargo build --release --bins --examples --quiet
 BIN=$PWD/target/release/tt-dbproxy
 IDLE=$PWD/target/release/examples/idle_conns
 rm -rf "$OUT" && mkdir -p "$OUT"

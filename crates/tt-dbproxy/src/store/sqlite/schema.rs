@@ -281,7 +281,10 @@ mod tests {
         let own: i64 = conn
             .query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 'tt\\_%' ESCAPE '\\'", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(own, 7);
+        assert_eq!(
+            own, 8,
+            "tt_state, tt_unread, tt_group_total, tt_group_read_mark, tt_group_push_shield, tt_device_token, tt_msg_counter, tt_recent_send"
+        );
         for t in [
             "IMUser",
             "IMDepart",

@@ -109,7 +109,9 @@ fn batch_error(e: &rusqlite::Error) -> StoreError {
 }
 
 /// Runs `jobs` in as few transactions as their outcomes allow (one unless
-/// SQLite ends one early) and tells each caller.
+/// SQLite ends one early) and tells each caller. Never inlined, so the
+/// instruction-count benchmark (`benches/hot_path.rs`) can find it.
+#[inline(never)]
 fn run_batch(conn: &mut Connection, jobs: Vec<Box<dyn Work>>) {
     let mut open = false;
     let mut succeeded: Vec<Tell> = Vec::new();
