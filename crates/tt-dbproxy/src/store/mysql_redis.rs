@@ -27,6 +27,12 @@ use crate::rate_log::RateLimited;
 static OUTCOME_UNKNOWN: RateLimited = RateLimited::new("send outcome unknown");
 static COUNTER_MISSED: RateLimited = RateLimited::new("counter not raised");
 
+/// A send's id: a new one, or the stored message's it resends.
+enum NextId {
+    New(u32),
+    Resent(u32),
+}
+
 /// MySQL + Redis.
 pub struct MysqlRedisStore {
     sql: Arc<MysqlStore>,
@@ -81,17 +87,50 @@ impl MysqlRedisStore {
         schema::migrate(self.sql.pools()).await
     }
 
-    /// The next message id of a conversation: Redis counter, seeded from
+    /// The next message id of a conversation — Redis counter, seeded from
     /// the primary's largest stored id when missing (after a flush), so an
-    /// id is never handed out twice. Remaining window: a wipe while another
-    /// send holds an allocated but not yet committed id.
-    async fn next_msg_id(&self, group: bool, conv: u32) -> StoreResult<u32> {
-        if let Some(id) = self.redis.next_msg_id(group, conv).await? {
-            return Ok(id);
+    /// id is never handed out twice — checking, in the same round trip,
+    /// whether the send is a resend (`resend`: its key and window; a new
+    /// send's key is claimed, and `claimed` says so). Remaining window of
+    /// the counter: a wipe while another send holds an allocated but not
+    /// yet committed id.
+    async fn next_msg_id(
+        &self,
+        group: bool,
+        conv: u32,
+        resend: Option<&(String, u32)>,
+        claimed: &mut bool,
+    ) -> StoreResult<NextId> {
+        let counter = RedisStore::counter_key(group, conv);
+        // Held until shortly after this request's deadline: by then the
+        // send has an outcome, and a lost claim cannot block resends long.
+        let left =
+            crate::deadline::effective().saturating_duration_since(tokio::time::Instant::now());
+        let claim_ms = u64::try_from(left.as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1_000);
+        let check = resend.map(|(key, _)| (key.as_str(), claim_ms));
+        let (claim, id) = self.redis.claim_and_next_id(&counter, check).await?;
+        match claim {
+            Claim::Stored(id) => {
+                metrics::counter!(crate::metrics::RESENDS, "backend" => "mysql").increment(1);
+                return Ok(NextId::Resent(id));
+            }
+            Claim::InFlight => {
+                return Err(StoreError::Unavailable(
+                    "the same message is being stored by another request".into(),
+                ));
+            }
+            Claim::Mine => *claimed = resend.is_some(),
+        }
+        if let Some(id) = id {
+            return Ok(NextId::New(id));
         }
         self.settle_unresolved().await?;
         let stored_max = bounded("max message id", self.sql.max_msg_id(group, conv)).await?;
-        self.redis.seed_msg_id(group, conv, stored_max).await
+        Ok(NextId::New(
+            self.redis.seed_msg_id(group, conv, stored_max).await?,
+        ))
     }
 
     /// A send whose `COMMIT` may or may not have landed: resolved by a
@@ -149,37 +188,6 @@ impl MysqlRedisStore {
         }
     }
 
-    /// Looks a send up in the memory of recent sends: `Err(id)` when it
-    /// resends a stored message; otherwise the key it claimed (with the
-    /// window), if it has one. Being stored elsewhere right now (another
-    /// instance) is a failure: the client's next resend gets the id.
-    async fn claim_resend(
-        &self,
-        m: &NewMessage,
-    ) -> StoreResult<Result<Option<(String, u32)>, u32>> {
-        let Some(k) = &m.resend else {
-            return Ok(Ok(None));
-        };
-        let key = super::resend::redis_key(m, k);
-        // Held until shortly after this request's deadline: by then the
-        // send has an outcome, and a lost claim cannot block resends long.
-        let left =
-            crate::deadline::effective().saturating_duration_since(tokio::time::Instant::now());
-        let claim_ms = u64::try_from(left.as_millis())
-            .unwrap_or(u64::MAX)
-            .saturating_add(1_000);
-        match self.redis.claim_resend(&key, claim_ms).await? {
-            Claim::Mine => Ok(Ok(Some((key, k.window_s)))),
-            Claim::Stored(id) => {
-                metrics::counter!(crate::metrics::RESENDS, "backend" => "mysql").increment(1);
-                Ok(Err(id))
-            }
-            Claim::InFlight => Err(StoreError::Unavailable(
-                "the same message is being stored by another request".into(),
-            )),
-        }
-    }
-
     /// A one-to-one send: the sessions and relation are looked up in one
     /// statement (created under their named locks only when missing), the
     /// id comes from Redis, and the session updates and the insert commit
@@ -189,6 +197,7 @@ impl MysqlRedisStore {
         m: NewMessage,
         now: u32,
         resend: Option<&(String, u32)>,
+        claimed: &mut bool,
     ) -> StoreResult<u32> {
         let (to, from) = (m.to_id, m.from_id);
         let [mine, theirs, rel] = bounded("a send", self.sql.single_send_ids(from, to)).await?;
@@ -216,7 +225,10 @@ impl MysqlRedisStore {
             Some(id) => id,
             None => bounded("a send", self.sql.create_relation(from, to, now)).await?,
         };
-        let msg_id = self.next_msg_id(false, rel).await?;
+        let msg_id = match self.next_msg_id(false, rel, resend, claimed).await? {
+            NextId::New(id) => id,
+            NextId::Resent(id) => return Ok(id),
+        };
         let row = SingleMessageRow {
             relation_id: rel,
             from_id: from,
@@ -251,6 +263,7 @@ impl MysqlRedisStore {
         m: NewMessage,
         now: u32,
         resend: Option<&(String, u32)>,
+        claimed: &mut bool,
     ) -> StoreResult<u32> {
         let (g, from) = (m.to_id, m.from_id);
         let session = match bounded("a group send", self.sql.group_session_id(from, g)).await? {
@@ -263,7 +276,10 @@ impl MysqlRedisStore {
                 .await?
             }
         };
-        let msg_id = self.next_msg_id(true, g).await?;
+        let msg_id = match self.next_msg_id(true, g, resend, claimed).await? {
+            NextId::New(id) => id,
+            NextId::Resent(id) => return Ok(id),
+        };
         let row = GroupMessageRow {
             group_id: g,
             from_id: from,
@@ -466,17 +482,21 @@ impl Store for MysqlRedisStore {
         // Each step is bounded by the deadline on its own, so a commit cut
         // off by it is still resolved (see `resolve_commit`).
         self.settle_unresolved().await?;
-        let claimed = match self.claim_resend(&msg).await? {
-            Ok(claimed) => claimed,
-            Err(stored_id) => return Ok(stored_id),
-        };
+        let resend = msg
+            .resend
+            .as_ref()
+            .map(|k| (super::resend::redis_key(&msg, k), k.window_s));
+        let mut claimed = false;
         let stored = if msg.group {
-            self.store_group(msg, now, claimed.as_ref()).await
+            self.store_group(msg, now, resend.as_ref(), &mut claimed)
+                .await
         } else {
-            self.store_single(msg, now, claimed.as_ref()).await
+            self.store_single(msg, now, resend.as_ref(), &mut claimed)
+                .await
         };
         if stored.is_err()
-            && let Some((key, _)) = &claimed
+            && claimed
+            && let Some((key, _)) = &resend
             && let Err(e) = self.redis.release_resend(key).await
         {
             // The claim expires shortly after the deadline anyway.

@@ -7,11 +7,6 @@ use super::keys::{self, atoi};
 use super::ops::RedisStore;
 use crate::store::{StoreError, StoreResult};
 
-/// `INCRBY key 1` only if the counter exists; `false` otherwise.
-const INCR_EXISTING: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCRBY', KEYS[1], 1) end
-return false";
-
 /// Seeds a missing counter (never overwriting one that appeared in the
 /// meantime) and increments it.
 const SEED_AND_INCR: &str = r"
@@ -30,7 +25,6 @@ return 1";
 
 /// The message scripts, loaded once.
 pub struct MessageScripts {
-    incr_existing: Script,
     seed_and_incr: Script,
     group_stored: Script,
 }
@@ -38,7 +32,6 @@ pub struct MessageScripts {
 impl Default for MessageScripts {
     fn default() -> Self {
         Self {
-            incr_existing: Script::new(INCR_EXISTING),
             seed_and_incr: Script::new(SEED_AND_INCR),
             group_stored: Script::new(GROUP_MESSAGE_STORED),
         }
@@ -53,21 +46,14 @@ fn to_id(v: i64, key: &str) -> StoreResult<u32> {
 }
 
 impl RedisStore {
-    fn counter_key(group: bool, conv: u32) -> String {
+    /// The id counter of a conversation (`group_msg_id_<G>` or
+    /// `msg_id_<R>`).
+    pub(crate) fn counter_key(group: bool, conv: u32) -> String {
         if group {
             keys::group_msg_id(conv)
         } else {
             keys::single_msg_id(conv)
         }
-    }
-
-    /// The next id from an existing counter, `None` if it is missing.
-    pub(crate) async fn next_msg_id(&self, group: bool, conv: u32) -> StoreResult<Option<u32>> {
-        let key = Self::counter_key(group, conv);
-        let mut inv = self.scripts.incr_existing.prepare_invoke();
-        inv.key(&key);
-        let v: Option<i64> = self.unread.lease().await?.script(&inv).await?;
-        v.map(|v| to_id(v, &key)).transpose()
     }
 
     /// Seeds a missing counter with `stored_max` (unless another request

@@ -9,14 +9,21 @@ use redis::Script;
 
 use super::keys;
 use super::ops::RedisStore;
-use crate::store::StoreResult;
+use crate::store::{StoreError, StoreResult};
 
-/// The stored id (or `0`: a claim) of a send, or claims it.
-const CLAIM: &str = r"
-local v = redis.call('GET', KEYS[1])
-if v then return tonumber(v) end
-redis.call('SET', KEYS[1], '0', 'PX', ARGV[1])
-return false";
+/// A send's next id and, with a second key, its resend check in the same
+/// round trip: `{1, id}` (or `{1, 0}`: a claim) when the send is known;
+/// otherwise the key is claimed for `ARGV[1]` ms and the result is
+/// `{0, next id}`, or `{0, -1}` when the counter is missing (nothing
+/// incremented; the caller seeds it).
+const CLAIM_AND_NEXT_ID: &str = r"
+if #KEYS > 1 then
+  local v = redis.call('GET', KEYS[2])
+  if v then return {1, tonumber(v)} end
+  redis.call('SET', KEYS[2], '0', 'PX', ARGV[1])
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0, redis.call('INCRBY', KEYS[1], 1)} end
+return {0, -1}";
 
 /// Drops a claim, never a stored id.
 const RELEASE: &str = r"
@@ -25,14 +32,14 @@ return 1";
 
 /// The resend scripts, loaded once.
 pub struct ResendScripts {
-    claim: Script,
+    claim_and_next_id: Script,
     release: Script,
 }
 
 impl Default for ResendScripts {
     fn default() -> Self {
         Self {
-            claim: Script::new(CLAIM),
+            claim_and_next_id: Script::new(CLAIM_AND_NEXT_ID),
             release: Script::new(RELEASE),
         }
     }
@@ -51,18 +58,38 @@ pub(crate) enum Claim {
 }
 
 impl RedisStore {
-    /// Looks `key` up, claiming it for `claim_ms` if it is not there.
-    pub(crate) async fn claim_resend(&self, key: &str, claim_ms: u64) -> StoreResult<Claim> {
-        let mut inv = self.resend.claim.prepare_invoke();
-        inv.key(key).arg(claim_ms.max(1));
-        let v: Option<i64> = self.unread.lease().await?.script(&inv).await?;
-        Ok(match v {
-            None => Claim::Mine,
-            Some(id) => match u32::try_from(id) {
-                Ok(0) | Err(_) => Claim::InFlight,
-                Ok(id) => Claim::Stored(id),
-            },
-        })
+    /// The next id from `counter` (`None`: the counter is missing) and,
+    /// when `resend` names a key and a claim time, the memory's verdict,
+    /// in one round trip. A known send increments nothing.
+    pub(crate) async fn claim_and_next_id(
+        &self,
+        counter: &str,
+        resend: Option<(&str, u64)>,
+    ) -> StoreResult<(Claim, Option<u32>)> {
+        let mut inv = self.resend.claim_and_next_id.prepare_invoke();
+        inv.key(counter);
+        match resend {
+            Some((key, claim_ms)) => inv.key(key).arg(claim_ms.max(1)),
+            None => inv.arg(0),
+        };
+        let (known, v): (i64, i64) = self.unread.lease().await?.script(&inv).await?;
+        if known == 1 {
+            return Ok((
+                match u32::try_from(v) {
+                    Ok(0) | Err(_) => Claim::InFlight,
+                    Ok(id) => Claim::Stored(id),
+                },
+                None,
+            ));
+        }
+        if v < 0 {
+            return Ok((Claim::Mine, None));
+        }
+        let id = u32::try_from(v)
+            .ok()
+            .filter(|id| *id != 0)
+            .ok_or_else(|| StoreError::InvalidData(format!("{counter} holds {v}")))?;
+        Ok((Claim::Mine, Some(id)))
     }
 
     /// Gives a claim up (the send was not stored).
