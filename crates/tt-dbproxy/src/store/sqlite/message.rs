@@ -110,7 +110,7 @@ fn remember(
         id,
         now
     ])?;
-    if id % EXPIRE_EVERY != 0 {
+    if !id.is_multiple_of(EXPIRE_EVERY) {
         return Ok(());
     }
     c.prepare_cached(
