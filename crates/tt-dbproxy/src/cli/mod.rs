@@ -2,6 +2,7 @@
 //! arguments into library calls; `anyhow` carries context to the exit.
 
 mod admin;
+mod backup_cmd;
 mod bench;
 mod call;
 mod output;
@@ -56,6 +57,10 @@ pub enum Command {
     /// Load a server with a closed-loop workload and report throughput
     /// and latency percentiles.
     Bench(bench::BenchArgs),
+    /// Write a consistent copy of the embedded store while it serves.
+    Backup(backup_cmd::BackupArgs),
+    /// Put a backup in place as the database of an empty data directory.
+    Restore(backup_cmd::RestoreArgs),
 }
 
 /// Which configuration file to read.
@@ -103,6 +108,14 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Bench(args)) => {
             crate::logging::init("warn", LogFormat::Text);
             bench::run_bench(args).await
+        }
+        Some(Command::Backup(args)) => {
+            crate::logging::init("warn", LogFormat::Text);
+            backup_cmd::backup(args).await
+        }
+        Some(Command::Restore(args)) => {
+            crate::logging::init("warn", LogFormat::Text);
+            backup_cmd::restore(args).await
         }
     }
 }

@@ -8,6 +8,7 @@
 //! hand-off to the pool costs more than they do).
 
 mod api;
+pub mod backup;
 mod counter;
 mod depart;
 mod device;
