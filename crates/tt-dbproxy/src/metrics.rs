@@ -63,6 +63,14 @@ pub const POOL_ACQUIRE_SECONDS: &str = "tt_dbproxy_pool_acquire_seconds";
 /// backoff, transport).
 pub const POOL_ERRORS: &str = "tt_dbproxy_pool_errors_total";
 
+/// Whether the storage backends answer (1) or not (0), probed every
+/// [`READY_PROBE_INTERVAL`] while the admin endpoint runs: what `/readyz`
+/// says, as a series alerts can use.
+pub const BACKEND_READY: &str = "tt_dbproxy_backend_ready";
+
+/// How often the admin endpoint probes the backends for [`BACKEND_READY`].
+pub const READY_PROBE_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Writes stored by one group commit, by `backend` (sqlite, mysql).
 pub const GROUP_COMMIT_SIZE: &str = "tt_dbproxy_group_commit_size";
 /// Sends answered with the id of the message they repeat (a resend
@@ -101,6 +109,7 @@ pub fn install() -> Option<&'static PrometheusHandle> {
             let handle = recorder.handle();
             metrics::set_global_recorder(recorder).ok()?;
             describe();
+            register_zero();
             spawn_upkeep(handle.clone());
             Some(handle)
         })
@@ -122,6 +131,63 @@ fn spawn_upkeep(handle: PrometheusHandle) {
         // Without upkeep the samples are folded in at each scrape instead.
         tracing::warn!(error = %e, "cannot start the metrics upkeep thread");
     }
+}
+
+/// Every counter and gauge exists from the start, at zero, with the labels
+/// it can take where they are known, so dashboards and alerts find their
+/// series before the first event (and a test can check the names they
+/// use). Histograms appear with their first sample; pool series when the
+/// pools are built.
+fn register_zero() {
+    use crate::wire::command::COMMANDS;
+    let commands = COMMANDS
+        .iter()
+        .map(|spec| crate::handler::Command::parse(spec.command_id, &[]).name())
+        .chain(["heartbeat", "unknown"]);
+    for name in commands {
+        metrics::counter!(REQUESTS, "command" => name).absolute(0);
+        metrics::counter!(DEADLINE_EXCEEDED, "command" => name).absolute(0);
+    }
+    for kind in ["unavailable", "query", "invalid_data", "deadline"] {
+        metrics::counter!(STORE_ERRORS, "kind" => kind).absolute(0);
+    }
+    for reason in ["limit", "per_peer", "not_allowed"] {
+        metrics::counter!(CONNECTIONS_REFUSED, "reason" => reason).absolute(0);
+    }
+    for reason in [
+        "by_peer",
+        "idle_timeout",
+        "frame_timeout",
+        "bad_frame",
+        "io_error",
+        "not_allowed",
+        "drained",
+        "aborted",
+    ] {
+        metrics::counter!(CONNECTIONS_CLOSED, "reason" => reason).absolute(0);
+    }
+    for result in ["ok", "refused"] {
+        metrics::counter!(RELOADS, "result" => result).absolute(0);
+    }
+    for backend in ["sqlite", "mysql"] {
+        metrics::counter!(RESENDS, "backend" => backend).absolute(0);
+    }
+    for kind in ["single", "group"] {
+        metrics::counter!(MSG_IDS_ALLOCATED, "kind" => kind).absolute(0);
+    }
+    for name in [
+        CONNECTIONS_ACCEPTED,
+        FRAMES_IN,
+        FRAMES_OUT,
+        BYTES_IN,
+        BYTES_OUT,
+        UNKNOWN_COMMANDS,
+        THROTTLE_REJECTIONS,
+    ] {
+        metrics::counter!(name).absolute(0);
+    }
+    metrics::gauge!(CONNECTIONS_OPEN).increment(0.0);
+    metrics::gauge!(BACKEND_READY).set(0.0);
 }
 
 fn describe() {
@@ -166,6 +232,10 @@ fn describe() {
         POOL_ACQUIRE_SECONDS,
         metrics::Unit::Seconds,
         "Time spent acquiring a pooled connection or slot."
+    );
+    describe_gauge!(
+        BACKEND_READY,
+        "Whether the storage backends answer (1) or not (0), probed every 5 s."
     );
     describe_histogram!(
         GROUP_COMMIT_SIZE,

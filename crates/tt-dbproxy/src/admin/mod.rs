@@ -30,9 +30,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Serves the admin routes until `shutdown` is cancelled.
+/// Serves the admin routes until `shutdown` is cancelled, probing the
+/// backends for the readiness gauge meanwhile.
 pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: CancellationToken) {
     crate::metrics::install();
+    tokio::spawn(probe_readiness(state.clone(), shutdown.clone()));
     if let Err(e) = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
@@ -49,8 +51,32 @@ async fn metrics() -> Response {
         .into_response()
 }
 
+/// Whether the backends answer within the probe interval; sets the
+/// readiness gauge.
+async fn check_ready(state: &AppState) -> Result<(), String> {
+    let outcome =
+        match tokio::time::timeout(crate::metrics::READY_PROBE_INTERVAL, state.store.ready()).await
+        {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => Err("the storage backends did not answer in time".into()),
+        };
+    metrics::gauge!(crate::metrics::BACKEND_READY).set(if outcome.is_ok() { 1.0 } else { 0.0 });
+    outcome
+}
+
+/// Keeps `tt_dbproxy_backend_ready` current until `shutdown`.
+async fn probe_readiness(state: Arc<AppState>, shutdown: CancellationToken) {
+    loop {
+        let _ = check_ready(&state).await;
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(crate::metrics::READY_PROBE_INTERVAL) => {}
+        }
+    }
+}
+
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    match state.store.ready().await {
+    match check_ready(&state).await {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")).into_response(),
     }
