@@ -25,10 +25,12 @@
 //! - [`state`]: [`state::AppState`], shared by every connection.
 //! - [`client`]: a small protocol client for `call`, benchmarks and tests.
 //! - [`cli`]: the `tt-dbproxy` command line (`serve`, `admin`, `call`,
-//!   `migrate`, `bench`).
+//!   `migrate`, `bench`, `backup`, `restore`).
 //! - [`sync`]: the sync center, propagating group chats into members'
 //!   recent sessions.
-//! - [`shutdown`]: reacting to SIGTERM and SIGINT (drain) and SIGHUP.
+//! - [`shutdown`]: reacting to SIGTERM and SIGINT (drain) and SIGHUP;
+//!   [`service`]: telling systemd (`Type=notify`) when the server is
+//!   ready, reloading or stopping.
 //! - [`reload`]: applying a changed configuration while serving;
 //!   [`logging`]: `tracing` output with a reloadable filter;
 //!   [`semaphore`]: resizing the limits a reload changes;
@@ -53,6 +55,7 @@ pub mod net;
 pub mod rate_log;
 pub mod reload;
 pub mod semaphore;
+pub mod service;
 pub mod shutdown;
 pub mod state;
 pub mod store;

@@ -58,15 +58,18 @@ pub(super) async fn serve(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     tokio::spawn(async move {
         let name = stop.wait().await;
         info!("{name} received; draining");
+        crate::service::stopping();
         trigger.cancel();
     });
     let reloading = state.clone();
     tokio::spawn(async move {
         while hangups.recv().await.is_some() {
             info!("SIGHUP received; reloading the configuration");
+            crate::service::reloading();
             // The outcome (applied keys, or why the file was refused) is
             // logged by `reload`.
             let _ = crate::reload::reload(&reloading).await;
+            crate::service::ready();
         }
     });
     // Announced last: everything, signal handling included, is ready.
@@ -75,6 +78,7 @@ pub(super) async fn serve(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
             info!("listening on {addr}");
         }
     }
+    crate::service::ready();
     let sync = tokio::spawn(crate::sync::run(state.clone(), shutdown.clone()));
     crate::net::run(listeners, state, shutdown).await;
     if tokio::time::timeout(std::time::Duration::from_secs(1), sync)
