@@ -71,6 +71,10 @@ pub const BACKEND_READY: &str = "tt_dbproxy_backend_ready";
 /// How often the admin endpoint probes the backends for [`BACKEND_READY`].
 pub const READY_PROBE_INTERVAL: Duration = Duration::from_secs(5);
 
+/// Sync-center cycles, by `result`: `ok`, `failed`, `skipped` (another
+/// instance holds the sync lease).
+pub const SYNC_CYCLES: &str = "tt_dbproxy_sync_cycles_total";
+
 /// Writes stored by one group commit, by `backend` (sqlite, mysql).
 pub const GROUP_COMMIT_SIZE: &str = "tt_dbproxy_group_commit_size";
 /// Sends answered with the id of the message they repeat (a resend
@@ -172,6 +176,9 @@ fn register_zero() {
     for backend in ["sqlite", "mysql"] {
         metrics::counter!(RESENDS, "backend" => backend).absolute(0);
     }
+    for result in ["ok", "failed", "skipped"] {
+        metrics::counter!(SYNC_CYCLES, "result" => result).absolute(0);
+    }
     for kind in ["single", "group"] {
         metrics::counter!(MSG_IDS_ALLOCATED, "kind" => kind).absolute(0);
     }
@@ -232,6 +239,10 @@ fn describe() {
         POOL_ACQUIRE_SECONDS,
         metrics::Unit::Seconds,
         "Time spent acquiring a pooled connection or slot."
+    );
+    describe_counter!(
+        SYNC_CYCLES,
+        "Sync-center cycles, by result (ok, failed, skipped: another instance holds the lease)."
     );
     describe_gauge!(
         BACKEND_READY,

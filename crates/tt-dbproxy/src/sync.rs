@@ -63,18 +63,50 @@ pub async fn cycle(state: &AppState, cursor: u32) -> StoreResult<u32> {
     Ok(next)
 }
 
+/// How long a sync lease lasts: a holder that stops (crash, kill) is
+/// replaced within this, and renewing every cycle keeps it held.
+pub const LEASE_MS: u64 = 2 * SYNC_INTERVAL.as_millis() as u64;
+
 /// Runs cycles until `shutdown` is cancelled; errors are logged and the
-/// cursor stays put so the window is retried.
+/// cursor stays put so the window is retried. With several instances on
+/// one backend only the holder of the sync lease runs a cycle, from the
+/// stored cursor (another instance may have moved it).
 pub async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
     let mut cursor = initial_cursor(&state).await;
     info!(cursor, "sync center started");
+    let mut held = false;
     loop {
-        match cycle(&state, cursor).await {
-            Ok(next) => cursor = next,
-            Err(e) => {
-                crate::warn_limited!(CYCLE_FAILED, error = %e, cursor, "sync center cycle failed; cursor kept");
+        let result = match state.store.sync_lease(LEASE_MS).await {
+            Ok(true) => {
+                if !held {
+                    // Taking over: start where the last holder stopped.
+                    if let Ok(Some(stored)) = state.store.group_sync_cursor().await {
+                        cursor = stored;
+                    }
+                    held = true;
+                }
+                match cycle(&state, cursor).await {
+                    Ok(next) => {
+                        cursor = next;
+                        "ok"
+                    }
+                    Err(e) => {
+                        crate::warn_limited!(CYCLE_FAILED, error = %e, cursor, "sync center cycle failed; cursor kept");
+                        "failed"
+                    }
+                }
             }
-        }
+            Ok(false) => {
+                held = false;
+                "skipped"
+            }
+            Err(e) => {
+                held = false;
+                crate::warn_limited!(CYCLE_FAILED, error = %e, "sync center: lease unavailable; cycle skipped");
+                "failed"
+            }
+        };
+        metrics::counter!(crate::metrics::SYNC_CYCLES, "result" => result).increment(1);
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(SYNC_INTERVAL) => {}

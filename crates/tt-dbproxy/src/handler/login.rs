@@ -35,6 +35,21 @@ fn reply(rsp: &ImValidateRsp) -> Reply {
     Reply::new(sid::OTHER, cid::VALIDATE_RSP, rsp)
 }
 
+/// Whether the throttle refuses `name`: the one shared by every instance
+/// (MySQL + Redis), or this process's own while that cannot be reached or
+/// does not exist (the embedded store). Failures are recorded in both, so
+/// the local one has the history when Redis goes away.
+async fn blocked(state: &AppState, name: &[u8], now: u32) -> bool {
+    match state.store.shared_throttle_blocked(name, now).await {
+        Ok(Some(b)) => b,
+        Ok(None) => state.throttle.is_blocked(name, now),
+        Err(e) => {
+            warn!(error = %e, "validate: shared throttle unavailable; this process's applies");
+            state.throttle.is_blocked(name, now)
+        }
+    }
+}
+
 /// Validates a login. Always replies.
 pub async fn validate(state: &AppState, req: Result<ImValidateReq, BodyError>) -> Reply {
     let req = match req {
@@ -60,7 +75,7 @@ pub async fn validate(state: &AppState, req: Result<ImValidateReq, BodyError>) -
     };
     let now = state.clock.now_secs();
 
-    let (code, msg) = if state.throttle.is_blocked(&name, now) {
+    let (code, msg) = if blocked(state, &name, now).await {
         metrics::counter!(crate::metrics::THROTTLE_REJECTIONS).increment(1);
         (CODE_THROTTLED, MSG_THROTTLED)
     } else {
@@ -73,6 +88,9 @@ pub async fn validate(state: &AppState, req: Result<ImValidateReq, BodyError>) -
             None => (CODE_INTERNAL, MSG_INTERNAL),
             Some(Some(user)) if password::verify(&client_password, &user.salt, &user.password) => {
                 state.throttle.clear(&name);
+                if let Err(e) = state.store.shared_throttle_clear(&name).await {
+                    warn!(error = %e, "validate: shared throttle not cleared");
+                }
                 let mut info = user_info(&user);
                 info.status = Some(0);
                 rsp.user_info = Some(info);
@@ -80,6 +98,9 @@ pub async fn validate(state: &AppState, req: Result<ImValidateReq, BodyError>) -
             }
             Some(_) => {
                 state.throttle.record_failure(&name, now);
+                if let Err(e) = state.store.shared_throttle_failure(&name, now).await {
+                    warn!(error = %e, "validate: failure not recorded in the shared throttle");
+                }
                 (CODE_AUTH_FAILED, MSG_AUTH_FAILED)
             }
         }

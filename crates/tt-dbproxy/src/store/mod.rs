@@ -413,4 +413,37 @@ pub trait Store: Send + Sync + 'static {
         to_id: u32,
         task_id: &str,
     ) -> StoreResult<u64>;
+
+    // ---- coordination of several instances ----------------------------
+
+    /// Whether `name` is blocked by the login throttle shared by every
+    /// instance on this backend (same rules as [`crate::auth::throttle`]);
+    /// `None` when the backend has none (the embedded store serves one
+    /// process), and the process-local throttle decides.
+    async fn shared_throttle_blocked(&self, name: &[u8], now: u32) -> StoreResult<Option<bool>> {
+        let _ = (name, now);
+        Ok(None)
+    }
+
+    /// Records a failed login in the shared throttle (nothing without one).
+    async fn shared_throttle_failure(&self, name: &[u8], now: u32) -> StoreResult<()> {
+        let _ = (name, now);
+        Ok(())
+    }
+
+    /// Forgets a name's failures in the shared throttle (nothing without
+    /// one).
+    async fn shared_throttle_clear(&self, name: &[u8]) -> StoreResult<()> {
+        let _ = name;
+        Ok(())
+    }
+
+    /// Takes or renews the sync center's lease for `ttl_ms`: `true` when
+    /// this instance runs the next cycle. A backend shared by several
+    /// instances lets one hold it at a time (a crashed holder's lease runs
+    /// out); one serving a single process always grants it.
+    async fn sync_lease(&self, ttl_ms: u64) -> StoreResult<bool> {
+        let _ = ttl_ms;
+        Ok(true)
+    }
 }

@@ -42,6 +42,12 @@ pub struct MysqlRedisStore {
     unresolved: Journal,
     /// One settling pass at a time.
     settling: tokio::sync::Mutex<()>,
+    /// This process among the instances sharing the backends (the sync
+    /// lease's holder name).
+    instance: String,
+    /// Makes this instance's throttle entries unique.
+    instance_nonce: u64,
+    failure_seq: std::sync::atomic::AtomicU64,
 }
 
 impl MysqlRedisStore {
@@ -58,6 +64,7 @@ impl MysqlRedisStore {
             .redis
             .as_ref()
             .ok_or_else(|| StoreError::Unavailable("no Redis configured".into()))?;
+        let nonce: u64 = rand::random();
         Ok(Self {
             sql: Arc::new(MysqlStore::new(
                 MysqlPools::new(mysql, wait),
@@ -66,6 +73,9 @@ impl MysqlRedisStore {
             redis: RedisStore::new(redis, wait)?,
             unresolved: Journal::open(&config.storage.data_dir),
             settling: tokio::sync::Mutex::new(()),
+            instance: format!("{}:{:016x}", std::process::id(), nonce),
+            instance_nonce: nonce,
+            failure_seq: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -773,5 +783,25 @@ impl Store for MysqlRedisStore {
             self.sql.delete_offline_file(from_id, to_id, task_id),
         )
         .await
+    }
+
+    async fn shared_throttle_blocked(&self, name: &[u8], now: u32) -> StoreResult<Option<bool>> {
+        self.redis.throttle_blocked(name, now).await.map(Some)
+    }
+
+    async fn shared_throttle_failure(&self, name: &[u8], now: u32) -> StoreResult<()> {
+        let nonce = self
+            .failure_seq
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ^ self.instance_nonce;
+        self.redis.throttle_failure(name, now, nonce).await
+    }
+
+    async fn shared_throttle_clear(&self, name: &[u8]) -> StoreResult<()> {
+        self.redis.throttle_clear(name).await
+    }
+
+    async fn sync_lease(&self, ttl_ms: u64) -> StoreResult<bool> {
+        self.redis.sync_lease(&self.instance, ttl_ms).await
     }
 }

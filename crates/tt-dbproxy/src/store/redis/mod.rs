@@ -7,6 +7,7 @@ mod messages;
 mod ops;
 mod pool;
 mod resend;
+mod shared;
 
 pub use ops::RedisStore;
 pub use pool::RedisPool;

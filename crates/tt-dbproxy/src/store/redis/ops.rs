@@ -54,6 +54,7 @@ pub struct RedisStore {
     register_token: Script,
     pub(super) scripts: super::messages::MessageScripts,
     pub(super) resend: super::resend::ResendScripts,
+    pub(super) shared: super::shared::SharedScripts,
 }
 
 fn pool(cfg: &RedisConfig, name: &str, wait: Duration) -> StoreResult<RedisPool> {
@@ -100,6 +101,7 @@ impl RedisStore {
             register_token: Script::new(REGISTER_TOKEN),
             scripts: super::messages::MessageScripts::default(),
             resend: super::resend::ResendScripts::default(),
+            shared: super::shared::SharedScripts::default(),
         })
     }
 
