@@ -56,6 +56,7 @@ pub mod rate_log;
 pub mod reload;
 pub mod semaphore;
 pub mod service;
+pub mod shadow;
 pub mod shutdown;
 pub mod state;
 pub mod store;

@@ -75,6 +75,10 @@ pub const READY_PROBE_INTERVAL: Duration = Duration::from_secs(5);
 /// instance holds the sync lease).
 pub const SYNC_CYCLES: &str = "tt_dbproxy_sync_cycles_total";
 
+/// Reads compared by `tt-dbproxy shadow`, by `command` and `result`
+/// (equal, expected, raced, different, shadow_error).
+pub const SHADOW_COMPARISONS: &str = "tt_dbproxy_shadow_comparisons_total";
+
 /// Writes stored by one group commit, by `backend` (sqlite, mysql).
 pub const GROUP_COMMIT_SIZE: &str = "tt_dbproxy_group_commit_size";
 /// Sends answered with the id of the message they repeat (a resend
@@ -239,6 +243,10 @@ fn describe() {
         POOL_ACQUIRE_SECONDS,
         metrics::Unit::Seconds,
         "Time spent acquiring a pooled connection or slot."
+    );
+    describe_counter!(
+        SHADOW_COMPARISONS,
+        "Reads compared by tt-dbproxy shadow, by command and result."
     );
     describe_counter!(
         SYNC_CYCLES,

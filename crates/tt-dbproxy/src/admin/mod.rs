@@ -27,6 +27,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/status", get(status))
         .route("/reload", post(reload))
+        .route("/shadow", get(shadow))
         .with_state(state)
 }
 
@@ -79,6 +80,14 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     match check_ready(&state).await {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")).into_response(),
+    }
+}
+
+/// The findings of `tt-dbproxy shadow` (404 when this process serves).
+async fn shadow() -> Response {
+    match crate::shadow::stats() {
+        Some(s) => axum::Json(s.summary()).into_response(),
+        None => (StatusCode::NOT_FOUND, "not a shadow\n").into_response(),
     }
 }
 

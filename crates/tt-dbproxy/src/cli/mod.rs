@@ -7,6 +7,7 @@ mod bench;
 mod call;
 mod output;
 mod serve;
+mod shadow_cmd;
 
 use migrate_cmd::migrate;
 mod migrate_cmd;
@@ -61,6 +62,9 @@ pub enum Command {
     Backup(backup_cmd::BackupArgs),
     /// Put a backup in place as the database of an empty data directory.
     Restore(backup_cmd::RestoreArgs),
+    /// Forward every request to a running original and compare its read
+    /// replies with this store's (rehearse the migration).
+    Shadow(shadow_cmd::ShadowArgs),
 }
 
 /// Which configuration file to read.
@@ -113,6 +117,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::logging::init("warn", LogFormat::Text);
             backup_cmd::backup(args).await
         }
+        Some(Command::Shadow(args)) => shadow_cmd::shadow(args).await,
         Some(Command::Restore(args)) => {
             crate::logging::init("warn", LogFormat::Text);
             backup_cmd::restore(args).await

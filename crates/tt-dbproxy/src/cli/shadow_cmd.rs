@@ -1,0 +1,79 @@
+//! `tt-dbproxy shadow --upstream HOST:PORT`: serve by forwarding to a
+//! running original, comparing reads with this store (see
+//! [`crate::shadow`]).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use super::{ConfigArgs, load_config, open_store};
+use crate::clock::Clock;
+use crate::net::server::bind_all;
+use crate::shadow::Shadow;
+use crate::state::AppState;
+
+/// Arguments of `shadow`.
+#[derive(Debug, Args)]
+pub struct ShadowArgs {
+    /// The store and listeners (as for `serve`; normally the original's
+    /// MySQL + Redis).
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// The running original db_proxy_server every request is forwarded to.
+    #[arg(long, value_name = "HOST:PORT")]
+    upstream: String,
+}
+
+pub(super) async fn shadow(args: ShadowArgs) -> anyhow::Result<ExitCode> {
+    let (config, source) = load_config(&args.config)?;
+    crate::logging::init(&config.log.level, config.log.format);
+    let upstream: SocketAddr = tokio::net::lookup_host(&args.upstream)
+        .await
+        .with_context(|| format!("cannot resolve the upstream {}", args.upstream))?
+        .next()
+        .with_context(|| format!("the upstream {} has no address", args.upstream))?;
+    info!(version = env!("CARGO_PKG_VERSION"), source = ?source, "shadow starting: {}", config.show());
+    let signals =
+        crate::shutdown::Signals::register().context("cannot watch SIGTERM/SIGINT/SIGHUP")?;
+    crate::metrics::install();
+    let store = open_store(&config).await?;
+    let listeners = bind_all(&config.server.listen)
+        .await
+        .context("cannot listen")?;
+    let admin = match config.admin_listen {
+        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.with_context(|| {
+            format!("cannot listen on the admin address {addr} (admin.listen)")
+        })?),
+        None => None,
+    };
+    let state = AppState::new(config, store, Clock::system());
+    let shadow = Shadow::new(state.clone(), upstream).context("protobuf descriptors")?;
+    let shutdown = CancellationToken::new();
+    if let Some(l) = admin {
+        if let Ok(a) = l.local_addr() {
+            info!("admin endpoint on http://{a} (GET /shadow for the findings)");
+        }
+        tokio::spawn(crate::admin::serve(l, state.clone(), shutdown.clone()));
+    }
+    let (stop, _hangups) = signals.split();
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        let name = stop.wait().await;
+        info!("{name} received; stopping");
+        crate::service::stopping();
+        trigger.cancel();
+    });
+    crate::shadow::announce(upstream);
+    for l in &listeners {
+        if let Ok(addr) = l.local_addr() {
+            info!("listening on {addr}");
+        }
+    }
+    crate::service::ready();
+    shadow.run(listeners, shutdown).await;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,351 @@
+//! `tt-dbproxy shadow`: rehearse the migration on live traffic. The shadow
+//! listens like `serve` and forwards every frame to a running original
+//! (`--upstream`), answering each client with the upstream's reply (or
+//! nothing, when the upstream sends nothing), so nothing changes for
+//! msg_server. Reads ([`COMPARED`]) also run through tt-dbproxy's own
+//! handlers and store, off the forwarding path, and the two replies are
+//! compared field by field: equal, expected (a difference the project
+//! makes on purpose), raced (a write to the same user or conversation was
+//! forwarded meanwhile), different, or shadow error. Writes are never run
+//! by the shadow side.
+//!
+//! Findings: `tt_dbproxy_shadow_comparisons_total{command, result}`, the
+//! first differences of each command logged as one JSON line each (both
+//! replies decoded), and `GET /shadow` on the admin endpoint.
+
+pub mod compare;
+pub mod stats;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use prost_reflect::{DescriptorPool, DynamicMessage};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::handler::{Command, Reply};
+use crate::state::AppState;
+use crate::wire::command::by_id;
+use crate::wire::{Pdu, PduCodec};
+use stats::{Outcome, ShadowStats};
+
+/// Read commands whose replies are compared (request command ids):
+/// query push shield, recent sessions, user info, all users, departments,
+/// device tokens, group push shields, offline files, unread summary,
+/// message list, messages by id, latest message id, group list, group
+/// info. Login is forwarded only (it moves the throttle, and the original
+/// accepts any password).
+pub const COMPARED: &[u16] = &[
+    0x010e, 0x0201, 0x0204, 0x0208, 0x0210, 0x0705, 0x0711, 0x0509, 0x0307, 0x0309, 0x030d, 0x030b,
+    0x0401, 0x0403,
+];
+
+/// Write commands: forwarded only, and the users and conversations they
+/// name make reads of them "raced" for a while.
+pub const WRITES: &[u16] = &[
+    0x010c, 0x0206, 0x0213, 0x0108, 0x0409, 0x050b, 0x050c, 0x0301, 0x0303, 0x0405, 0x0407,
+];
+
+/// A read is "raced" when a write naming one of its ids was forwarded
+/// from this long before the read until its upstream reply.
+pub const RACE_WINDOW: Duration = Duration::from_secs(1);
+
+/// Longest wait for the shadow side's own reply.
+const OWN_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Upstream replies waiting for comparison per connection; when full,
+/// comparisons are dropped (counted as shadow errors), never forwarding.
+const COMPARE_QUEUE: usize = 1024;
+
+/// Most differing paths reported per reply.
+const MAX_PATHS: usize = 20;
+
+static STATS: OnceLock<Arc<ShadowStats>> = OnceLock::new();
+
+/// The running shadow's findings, for `GET /shadow` (`None` unless this
+/// process runs `shadow`).
+pub fn stats() -> Option<&'static Arc<ShadowStats>> {
+    STATS.get()
+}
+
+/// A read forwarded and run locally, waiting for the upstream's reply.
+struct Pending {
+    command_id: u16,
+    ours: oneshot::Receiver<Option<Reply>>,
+    ids: Vec<u32>,
+    since: Instant,
+}
+
+/// The shadow: where to forward, what to compare against.
+pub struct Shadow {
+    state: Arc<AppState>,
+    upstream: SocketAddr,
+    pool: DescriptorPool,
+    stats: Arc<ShadowStats>,
+    /// When forwarded writes last named each id (the newest few).
+    writes: Mutex<HashMap<u32, VecDeque<Instant>>>,
+}
+
+/// Most ids remembered for race detection; older entries go first.
+const WRITE_LOG_MAX: usize = 100_000;
+/// Write times kept per id.
+const WRITES_PER_ID: usize = 4;
+
+impl Shadow {
+    /// A shadow forwarding to `upstream` and comparing with `state`'s
+    /// handlers and store.
+    pub fn new(
+        state: Arc<AppState>,
+        upstream: SocketAddr,
+    ) -> Result<Arc<Self>, prost_reflect::DescriptorError> {
+        let stats = STATS.get_or_init(Default::default).clone();
+        Ok(Arc::new(Self {
+            state,
+            upstream,
+            pool: crate::wire::json::descriptor_pool()?,
+            stats,
+            writes: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    fn request_ids(&self, command_id: u16, body: &[u8]) -> Vec<u32> {
+        by_id(command_id)
+            .and_then(|spec| self.pool.get_message_by_name(spec.request))
+            .map(|desc| compare::ids(&desc, body))
+            .unwrap_or_default()
+    }
+
+    fn note_write(&self, command_id: u16, body: &[u8]) {
+        let ids = self.request_ids(command_id, body);
+        let now = Instant::now();
+        let mut w = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+        if w.len() > WRITE_LOG_MAX {
+            w.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|at| now.duration_since(*at) < RACE_WINDOW * 10)
+            });
+        }
+        for id in ids {
+            let times = w.entry(id).or_default();
+            if times.len() == WRITES_PER_ID {
+                times.pop_front();
+            }
+            times.push_back(now);
+        }
+    }
+
+    /// Whether a write named one of `ids` between [`RACE_WINDOW`] before
+    /// the read (`since`) and the arrival of its upstream reply.
+    fn raced(&self, ids: &[u32], since: Instant, arrived: Instant) -> bool {
+        let from = since.checked_sub(RACE_WINDOW).unwrap_or(since);
+        let w = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+        ids.iter().any(|id| {
+            w.get(id)
+                .is_some_and(|times| times.iter().any(|at| *at >= from && *at <= arrived))
+        })
+    }
+
+    /// Accepts on `listeners` until `shutdown`, one forwarding task per
+    /// client connection.
+    pub async fn run(self: Arc<Self>, listeners: Vec<TcpListener>, shutdown: CancellationToken) {
+        let mut tasks = Vec::new();
+        for l in listeners {
+            let me = self.clone();
+            let stop = shutdown.clone();
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        accepted = l.accept() => match accepted {
+                            Ok((client, _)) => {
+                                let me = me.clone();
+                                tokio::spawn(async move { me.connection(client).await });
+                            }
+                            Err(e) => {
+                                warn!(error = %e, "shadow: accept failed");
+                                tokio::time::sleep(Duration::from_millis(100)).await;
+                            }
+                        }
+                    }
+                }
+            }));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Forwards one client connection both ways; compares reads aside.
+    async fn connection(self: Arc<Self>, client: TcpStream) {
+        let upstream = match TcpStream::connect(self.upstream).await {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(upstream = %self.upstream, error = %e, "shadow: cannot reach the upstream; client closed");
+                return;
+            }
+        };
+        let _ = client.set_nodelay(true);
+        let _ = upstream.set_nodelay(true);
+        let max = self.state.config().server.max_frame_bytes;
+        let (cr, cw) = client.into_split();
+        let (ur, uw) = upstream.into_split();
+        let mut from_client = FramedRead::new(cr, PduCodec::new(max));
+        let mut to_upstream = FramedWrite::new(uw, PduCodec::new(max));
+        let mut from_upstream = FramedRead::new(ur, PduCodec::new(usize::MAX >> 1));
+        let mut to_client = FramedWrite::new(cw, PduCodec::new(usize::MAX >> 1));
+        let pending: Arc<Mutex<HashMap<u16, Pending>>> = Arc::default();
+        let (replies, queue) = mpsc::channel::<(Pdu, Instant)>(COMPARE_QUEUE);
+        tokio::spawn(self.clone().comparer(queue, pending.clone()));
+
+        let forward_requests = async {
+            while let Some(Ok(pdu)) = from_client.next().await {
+                let cid = pdu.header.command_id;
+                if COMPARED.contains(&cid) {
+                    self.run_locally(&pdu, &pending);
+                } else if WRITES.contains(&cid) {
+                    self.note_write(cid, &pdu.body);
+                }
+                if to_upstream.send(pdu).await.is_err() {
+                    break;
+                }
+            }
+        };
+        let forward_replies = async {
+            while let Some(Ok(pdu)) = from_upstream.next().await {
+                let copy = pdu.clone();
+                if to_client.send(pdu).await.is_err() {
+                    break;
+                }
+                if replies.try_send((copy, Instant::now())).is_err() {
+                    self.stats
+                        .record("queue", Outcome::ShadowError, || serde_json::Value::Null);
+                }
+            }
+        };
+        tokio::select! {
+            () = forward_requests => {}
+            () = forward_replies => {}
+        }
+    }
+
+    /// Runs a read through the shadow's own handler, off the forwarding
+    /// path, and files it for comparison with the upstream's reply.
+    fn run_locally(&self, pdu: &Pdu, pending: &Mutex<HashMap<u16, Pending>>) {
+        let (done, ours) = oneshot::channel();
+        let (cid, body, state) = (pdu.header.command_id, pdu.body.clone(), self.state.clone());
+        let deadline =
+            Instant::now() + Duration::from_millis(state.config().storage.request_timeout_ms);
+        tokio::spawn(async move {
+            let reply =
+                crate::deadline::scope(deadline, Command::parse(cid, &body).run(&state)).await;
+            let _ = done.send(reply);
+        });
+        let p = Pending {
+            command_id: cid,
+            ours,
+            ids: self.request_ids(cid, &pdu.body),
+            since: Instant::now(),
+        };
+        pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(pdu.header.seq_num, p);
+    }
+
+    /// Compares each upstream reply with the shadow's own, in arrival order.
+    async fn comparer(
+        self: Arc<Self>,
+        mut queue: mpsc::Receiver<(Pdu, Instant)>,
+        pending: Arc<Mutex<HashMap<u16, Pending>>>,
+    ) {
+        while let Some((theirs, arrived)) = queue.recv().await {
+            let p = pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&theirs.header.seq_num);
+            let Some(Pending {
+                command_id,
+                ours,
+                ids,
+                since,
+            }) = p
+            else {
+                continue;
+            };
+            let ours = match tokio::time::timeout(OWN_REPLY_TIMEOUT, ours).await {
+                Ok(Ok(Some(reply))) => Some(reply),
+                _ => None,
+            };
+            self.judge(command_id, &ids, (since, arrived), ours, &theirs);
+        }
+    }
+
+    /// Classifies one comparison and records it.
+    fn judge(
+        &self,
+        command_id: u16,
+        ids: &[u32],
+        (since, arrived): (Instant, Instant),
+        ours: Option<Reply>,
+        theirs: &Pdu,
+    ) {
+        let Some(spec) = by_id(command_id) else {
+            return;
+        };
+        let name = spec.name;
+        let Some(reply) = spec.reply else { return };
+        let Some(desc) = self.pool.get_message_by_name(reply.message) else {
+            return;
+        };
+        let decoded = ours.as_ref().and_then(|o| {
+            let a = DynamicMessage::decode(desc.clone(), o.body.as_slice()).ok()?;
+            let b = DynamicMessage::decode(desc.clone(), theirs.body.as_ref()).ok()?;
+            Some((a, b))
+        });
+        let Some((a, b)) = decoded else {
+            self.stats
+                .record(name, Outcome::ShadowError, || serde_json::Value::Null);
+            return;
+        };
+        let diffs = compare::differences(&a, &b, MAX_PATHS);
+        let outcome = if diffs.is_empty() {
+            Outcome::Equal
+        } else if self.raced(ids, since, arrived) {
+            Outcome::Raced
+        } else if compare::all_expected(command_id, &diffs) {
+            Outcome::Expected
+        } else {
+            Outcome::Different
+        };
+        let render = |m: &DynamicMessage| {
+            let opts = prost_reflect::SerializeOptions::new().use_proto_field_name(true);
+            m.serialize_with_options(serde_json::value::Serializer, &opts)
+                .unwrap_or(serde_json::Value::Null)
+        };
+        let first = self.stats.record(name, outcome, || {
+            serde_json::json!({
+                "command": name,
+                "seq": theirs.header.seq_num,
+                "differences": diffs,
+                "upstream": render(&b),
+                "shadow": render(&a),
+            })
+        });
+        if let Some(detail) = first {
+            warn!(target: "tt_dbproxy::shadow", "{detail}");
+        }
+    }
+}
+
+/// Logs where the shadow forwards to.
+pub fn announce(upstream: SocketAddr) {
+    info!(%upstream, "shadow: forwarding every request to the upstream; reads compared");
+}
