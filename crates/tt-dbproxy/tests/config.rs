@@ -450,15 +450,31 @@ fn a_non_ascii_log_level_is_refused_not_a_panic() {
 #[test]
 fn field_filters_and_long_log_levels_are_refused() {
     let slow = format!("d[{}[as ys{{{{{{$]=info", "{".repeat(30));
-    for level in [slow.as_str(), "tt_dbproxy[span{field=1}]=debug", "a=\"b\"", "info;debug"] {
+    for level in [
+        slow.as_str(),
+        "tt_dbproxy[span{field=1}]=debug",
+        "a=\"b\"",
+        "info;debug",
+    ] {
         let toml = format!("[log]\nlevel = {level:?}\n");
         let p = problems(config::from_toml_str(&toml, &no_env).unwrap_err());
         assert_eq!(p.len(), 1, "{level}: {p:?}");
-        assert!(p[0].starts_with("log.level: not a valid log filter"), "{p:?}");
+        assert!(
+            p[0].starts_with("log.level: not a valid log filter"),
+            "{p:?}"
+        );
     }
     let long = format!("[log]\nlevel = \"{}\"\n", "a,".repeat(600));
-    assert!(config::from_toml_str(&long, &no_env).is_err(), "over 1024 bytes");
-    for good in ["info", "warn,tt_dbproxy=debug", "tt_dbproxy[connection]=trace", "tt_dbproxy::net=debug, info"] {
+    assert!(
+        config::from_toml_str(&long, &no_env).is_err(),
+        "over 1024 bytes"
+    );
+    for good in [
+        "info",
+        "warn,tt_dbproxy=debug",
+        "tt_dbproxy[connection]=trace",
+        "tt_dbproxy::net=debug, info",
+    ] {
         let toml = format!("[log]\nlevel = {good:?}\n");
         assert!(config::from_toml_str(&toml, &no_env).is_ok(), "{good}");
     }

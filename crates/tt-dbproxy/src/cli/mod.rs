@@ -8,6 +8,7 @@ mod call;
 mod output;
 mod serve;
 mod shadow_cmd;
+mod startup;
 
 use migrate_cmd::migrate;
 mod migrate_cmd;

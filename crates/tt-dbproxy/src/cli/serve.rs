@@ -3,50 +3,40 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use super::{ConfigArgs, load_config, open_store};
+use super::ConfigArgs;
+use super::startup::{self, Started};
 use crate::clock::Clock;
 use crate::config::ConfigSource;
-use crate::net::server::bind_all;
 use crate::reload::ReloadSource;
 use crate::state::AppState;
 
 pub(super) async fn serve(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
-    let (config, source) = load_config(args)?;
-    let log_filter = crate::logging::init(&config.log.level, config.log.format);
-    info!(version = env!("CARGO_PKG_VERSION"), source = ?source, "starting: {}", config.show());
-    let signals =
-        crate::shutdown::Signals::register().context("cannot watch SIGTERM/SIGINT/SIGHUP")?;
-    // Before the store, so the pools' metric handles reach the recorder.
-    crate::metrics::install();
-    let store = open_store(&config).await?;
-    let listeners = bind_all(&config.server.listen)
-        .await
-        .context("cannot listen")?;
-    let admin = match config.admin_listen {
-        Some(addr) => {
-            let l = tokio::net::TcpListener::bind(addr).await.with_context(|| {
-                format!("cannot listen on the admin address {addr} (admin.listen)")
-            })?;
+    let Started {
+        config,
+        source,
+        log_filter,
+        signals,
+        store,
+        listeners,
+    } = startup::start(args, "starting").await?;
+    let admin = startup::admin_listener(&config).await?;
+    match &admin {
+        Some(l) => {
             if let Ok(a) = l.local_addr() {
                 info!("admin endpoint on http://{a}");
             }
-            Some(l)
         }
-        None => {
-            match &source {
-                ConfigSource::Legacy(path) => info!(
-                    "no admin endpoint (/metrics, /healthz, /readyz, /status, /reload): add a line such as AdminListen=127.0.0.1:10611 to {} to turn it on",
-                    path.display()
-                ),
-                _ => info!("no admin endpoint: admin.listen (TT_DBPROXY_ADMIN_LISTEN) is empty"),
-            }
-            None
-        }
-    };
+        None => match &source {
+            ConfigSource::Legacy(path) => info!(
+                "no admin endpoint (/metrics, /healthz, /readyz, /status, /reload): add a line such as AdminListen=127.0.0.1:10611 to {} to turn it on",
+                path.display()
+            ),
+            _ => info!("no admin endpoint: admin.listen (TT_DBPROXY_ADMIN_LISTEN) is empty"),
+        },
+    }
     let state = AppState::new(config, store, Clock::system());
     state.enable_reload(ReloadSource::new(source, log_filter));
     let shutdown = CancellationToken::new();
@@ -73,11 +63,7 @@ pub(super) async fn serve(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
         }
     });
     // Announced last: everything, signal handling included, is ready.
-    for l in &listeners {
-        if let Ok(addr) = l.local_addr() {
-            info!("listening on {addr}");
-        }
-    }
+    startup::announce(&listeners);
     crate::service::ready();
     let sync = tokio::spawn(crate::sync::run(state.clone(), shutdown.clone()));
     crate::net::run(listeners, state, shutdown).await;

@@ -10,9 +10,9 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use super::{ConfigArgs, load_config, open_store};
+use super::ConfigArgs;
+use super::startup::{self, Started};
 use crate::clock::Clock;
-use crate::net::server::bind_all;
 use crate::shadow::Shadow;
 use crate::state::AppState;
 
@@ -29,27 +29,19 @@ pub struct ShadowArgs {
 }
 
 pub(super) async fn shadow(args: ShadowArgs) -> anyhow::Result<ExitCode> {
-    let (config, source) = load_config(&args.config)?;
-    crate::logging::init(&config.log.level, config.log.format);
+    let Started {
+        config,
+        signals,
+        store,
+        listeners,
+        ..
+    } = startup::start(&args.config, "shadow starting").await?;
     let upstream: SocketAddr = tokio::net::lookup_host(&args.upstream)
         .await
         .with_context(|| format!("cannot resolve the upstream {}", args.upstream))?
         .next()
         .with_context(|| format!("the upstream {} has no address", args.upstream))?;
-    info!(version = env!("CARGO_PKG_VERSION"), source = ?source, "shadow starting: {}", config.show());
-    let signals =
-        crate::shutdown::Signals::register().context("cannot watch SIGTERM/SIGINT/SIGHUP")?;
-    crate::metrics::install();
-    let store = open_store(&config).await?;
-    let listeners = bind_all(&config.server.listen)
-        .await
-        .context("cannot listen")?;
-    let admin = match config.admin_listen {
-        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.with_context(|| {
-            format!("cannot listen on the admin address {addr} (admin.listen)")
-        })?),
-        None => None,
-    };
+    let admin = startup::admin_listener(&config).await?;
     let state = AppState::new(config, store, Clock::system());
     let shadow = Shadow::new(state.clone(), upstream).context("protobuf descriptors")?;
     let shutdown = CancellationToken::new();
@@ -68,11 +60,7 @@ pub(super) async fn shadow(args: ShadowArgs) -> anyhow::Result<ExitCode> {
         trigger.cancel();
     });
     crate::shadow::announce(upstream);
-    for l in &listeners {
-        if let Ok(addr) = l.local_addr() {
-            info!("listening on {addr}");
-        }
-    }
+    startup::announce(&listeners);
     crate::service::ready();
     shadow.run(listeners, shutdown).await;
     Ok(ExitCode::SUCCESS)

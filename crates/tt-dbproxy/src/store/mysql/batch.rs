@@ -149,30 +149,79 @@ fn chunked<T>(xs: &[T]) -> Vec<&[T]> {
         .collect()
 }
 
+/// A message row as the values of its `INSERT` (after `status`, which
+/// is always 0, come `updated` and `created`, both the message's time).
+trait MessageInsert {
+    /// `IMMessage` or `IMGroupMessage`.
+    const TABLE: &'static str;
+    /// The columns before `status`.
+    const COLUMNS: &'static str;
+    /// How many columns precede `status`.
+    const LEADING: usize;
+    /// The values of those columns, then `created` (twice, for `updated`
+    /// and `created`).
+    fn values(&self) -> Vec<Value>;
+}
+
+impl MessageInsert for SingleMessageRow {
+    const TABLE: &'static str = "IMMessage";
+    const COLUMNS: &'static str = "relateId, fromId, toId, msgId, content, type";
+    const LEADING: usize = 6;
+    fn values(&self) -> Vec<Value> {
+        vec![
+            self.relation_id.into(),
+            self.from_id.into(),
+            self.to_id.into(),
+            self.msg_id.into(),
+            self.content.as_str().into(),
+            self.msg_type.into(),
+            self.created.into(),
+            self.created.into(),
+        ]
+    }
+}
+
+impl MessageInsert for GroupMessageRow {
+    const TABLE: &'static str = "IMGroupMessage";
+    const COLUMNS: &'static str = "groupId, userId, msgId, content, type";
+    const LEADING: usize = 5;
+    fn values(&self) -> Vec<Value> {
+        vec![
+            self.group_id.into(),
+            self.from_id.into(),
+            self.msg_id.into(),
+            self.content.as_str().into(),
+            self.msg_type.into(),
+            self.created.into(),
+            self.created.into(),
+        ]
+    }
+}
+
+/// Inserts message rows of one shard table in one statement.
+async fn insert_rows<Q: Queryable, R: MessageInsert>(
+    q: &mut Q,
+    shard: u32,
+    rows: &[&R],
+) -> StoreResult<()> {
+    let one = format!("({}, 0, ?, ?)", vec!["?"; R::LEADING].join(", "));
+    let sql = format!(
+        "INSERT INTO {}_{shard} ({}, status, updated, created) VALUES {}",
+        R::TABLE,
+        R::COLUMNS,
+        vec![one.as_str(); rows.len()].join(", ")
+    );
+    let p: Vec<Value> = rows.iter().flat_map(|r| r.values()).collect();
+    q.exec_drop(sql, params(p)).await.map_err(map_err)
+}
+
 /// Inserts one-to-one rows of one shard table in one statement.
 pub(super) async fn insert_singles<Q: Queryable>(
     q: &mut Q,
     shard: u32,
     rows: &[&SingleMessageRow],
 ) -> StoreResult<()> {
-    let sql = format!(
-        "INSERT INTO IMMessage_{shard} (relateId, fromId, toId, msgId, content, type, status, updated, created) VALUES {}",
-        vec!["(?, ?, ?, ?, ?, ?, 0, ?, ?)"; rows.len()].join(", ")
-    );
-    let mut p: Vec<Value> = Vec::with_capacity(rows.len() * 8);
-    for m in rows {
-        p.extend([
-            m.relation_id.into(),
-            m.from_id.into(),
-            m.to_id.into(),
-            m.msg_id.into(),
-            m.content.as_str().into(),
-            m.msg_type.into(),
-            m.created.into(),
-            m.created.into(),
-        ]);
-    }
-    q.exec_drop(sql, params(p)).await.map_err(map_err)
+    insert_rows(q, shard, rows).await
 }
 
 /// Inserts group rows of one shard table in one statement.
@@ -181,23 +230,7 @@ pub(super) async fn insert_groups<Q: Queryable>(
     shard: u32,
     rows: &[&GroupMessageRow],
 ) -> StoreResult<()> {
-    let sql = format!(
-        "INSERT INTO IMGroupMessage_{shard} (groupId, userId, msgId, content, type, status, updated, created) VALUES {}",
-        vec!["(?, ?, ?, ?, ?, 0, ?, ?)"; rows.len()].join(", ")
-    );
-    let mut p: Vec<Value> = Vec::with_capacity(rows.len() * 7);
-    for m in rows {
-        p.extend([
-            m.group_id.into(),
-            m.from_id.into(),
-            m.msg_id.into(),
-            m.content.as_str().into(),
-            m.msg_type.into(),
-            m.created.into(),
-            m.created.into(),
-        ]);
-    }
-    q.exec_drop(sql, params(p)).await.map_err(map_err)
+    insert_rows(q, shard, rows).await
 }
 
 /// `UPDATE … SET <set> = ? WHERE id IN (ids)`, in statements of bounded
