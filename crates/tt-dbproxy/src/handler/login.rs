@@ -22,6 +22,9 @@ pub const CODE_INTERNAL: u32 = 2;
 /// Result code: too many recent failures.
 pub const CODE_THROTTLED: u32 = 6;
 
+static SHARED_THROTTLE: crate::rate_log::RateLimited =
+    crate::rate_log::RateLimited::new("shared login throttle unavailable");
+
 /// `成功`
 pub const MSG_OK: &str = "成功";
 /// `用户名/密码错误`
@@ -44,7 +47,7 @@ async fn blocked(state: &AppState, name: &[u8], now: u32) -> bool {
         Ok(Some(b)) => b,
         Ok(None) => state.throttle.is_blocked(name, now),
         Err(e) => {
-            warn!(error = %e, "validate: shared throttle unavailable; this process's applies");
+            crate::warn_limited!(SHARED_THROTTLE, error = %e, "validate: shared throttle unavailable; this process's applies");
             state.throttle.is_blocked(name, now)
         }
     }
@@ -89,7 +92,7 @@ pub async fn validate(state: &AppState, req: Result<ImValidateReq, BodyError>) -
             Some(Some(user)) if password::verify(&client_password, &user.salt, &user.password) => {
                 state.throttle.clear(&name);
                 if let Err(e) = state.store.shared_throttle_clear(&name).await {
-                    warn!(error = %e, "validate: shared throttle not cleared");
+                    crate::warn_limited!(SHARED_THROTTLE, error = %e, "validate: shared throttle not cleared");
                 }
                 let mut info = user_info(&user);
                 info.status = Some(0);
@@ -99,7 +102,7 @@ pub async fn validate(state: &AppState, req: Result<ImValidateReq, BodyError>) -
             Some(_) => {
                 state.throttle.record_failure(&name, now);
                 if let Err(e) = state.store.shared_throttle_failure(&name, now).await {
-                    warn!(error = %e, "validate: failure not recorded in the shared throttle");
+                    crate::warn_limited!(SHARED_THROTTLE, error = %e, "validate: failure not recorded in the shared throttle");
                 }
                 (CODE_AUTH_FAILED, MSG_AUTH_FAILED)
             }

@@ -83,6 +83,57 @@ struct Pending {
     since: Instant,
 }
 
+/// Reads waiting for their upstream reply, by (sequence number, reply
+/// command id), oldest first: msg_server passes its clients' sequence
+/// numbers through, so several reads in flight may share one.
+#[derive(Default)]
+struct PendingReads {
+    by_key: HashMap<(u16, u16), VecDeque<Pending>>,
+    len: usize,
+}
+
+/// Most reads waiting for comparison per connection; beyond it (an
+/// upstream that stopped answering some of them) the oldest are dropped.
+const MAX_PENDING: usize = 4096;
+
+impl PendingReads {
+    fn insert(&mut self, key: (u16, u16), p: Pending) -> usize {
+        let mut dropped = 0;
+        if self.len >= MAX_PENDING {
+            // Reads the upstream never answered (it is silent on some
+            // error paths), or whose reply was not queued: give them up.
+            let stale = Instant::now()
+                .checked_sub(OWN_REPLY_TIMEOUT * 2)
+                .unwrap_or_else(Instant::now);
+            for q in self.by_key.values_mut() {
+                let before = q.len();
+                q.retain(|p| p.since > stale);
+                dropped += before - q.len();
+            }
+            self.by_key.retain(|_, q| !q.is_empty());
+            self.len -= dropped;
+            if self.len >= MAX_PENDING {
+                return dropped + 1;
+            }
+        }
+        self.by_key.entry(key).or_default().push_back(p);
+        self.len += 1;
+        dropped
+    }
+
+    fn take(&mut self, key: (u16, u16)) -> Option<Pending> {
+        let q = self.by_key.get_mut(&key)?;
+        let p = q.pop_front();
+        if q.is_empty() {
+            self.by_key.remove(&key);
+        }
+        if p.is_some() {
+            self.len -= 1;
+        }
+        p
+    }
+}
+
 /// The shadow: where to forward, what to compare against.
 pub struct Shadow {
     state: Arc<AppState>,
@@ -201,7 +252,7 @@ impl Shadow {
         let mut to_upstream = FramedWrite::new(uw, PduCodec::new(max));
         let mut from_upstream = FramedRead::new(ur, PduCodec::new(usize::MAX >> 1));
         let mut to_client = FramedWrite::new(cw, PduCodec::new(usize::MAX >> 1));
-        let pending: Arc<Mutex<HashMap<u16, Pending>>> = Arc::default();
+        let pending: Arc<Mutex<PendingReads>> = Arc::default();
         let (replies, queue) = mpsc::channel::<(Pdu, Instant)>(COMPARE_QUEUE);
         tokio::spawn(self.clone().comparer(queue, pending.clone()));
 
@@ -238,7 +289,13 @@ impl Shadow {
 
     /// Runs a read through the shadow's own handler, off the forwarding
     /// path, and files it for comparison with the upstream's reply.
-    fn run_locally(&self, pdu: &Pdu, pending: &Mutex<HashMap<u16, Pending>>) {
+    fn run_locally(&self, pdu: &Pdu, pending: &Mutex<PendingReads>) {
+        let Some(reply_cid) = by_id(pdu.header.command_id)
+            .and_then(|spec| spec.reply)
+            .map(|r| r.command_id)
+        else {
+            return;
+        };
         let (done, ours) = oneshot::channel();
         let (cid, body, state) = (pdu.header.command_id, pdu.body.clone(), self.state.clone());
         let deadline =
@@ -254,23 +311,28 @@ impl Shadow {
             ids: self.request_ids(cid, &pdu.body),
             since: Instant::now(),
         };
-        pending
+        let dropped = pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(pdu.header.seq_num, p);
+            .insert((pdu.header.seq_num, reply_cid), p);
+        for _ in 0..dropped {
+            self.stats.record("unanswered", Outcome::ShadowError, || {
+                serde_json::Value::Null
+            });
+        }
     }
 
     /// Compares each upstream reply with the shadow's own, in arrival order.
     async fn comparer(
         self: Arc<Self>,
         mut queue: mpsc::Receiver<(Pdu, Instant)>,
-        pending: Arc<Mutex<HashMap<u16, Pending>>>,
+        pending: Arc<Mutex<PendingReads>>,
     ) {
         while let Some((theirs, arrived)) = queue.recv().await {
             let p = pending
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .remove(&theirs.header.seq_num);
+                .take((theirs.header.seq_num, theirs.header.command_id));
             let Some(Pending {
                 command_id,
                 ours,
@@ -348,4 +410,49 @@ impl Shadow {
 /// Logs where the shadow forwards to.
 pub fn announce(upstream: SocketAddr) {
     info!(%upstream, "shadow: forwarding every request to the upstream; reads compared");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(since: Instant) -> Pending {
+        Pending {
+            command_id: 0x0307,
+            ours: oneshot::channel().1,
+            ids: vec![since.elapsed().as_millis() as u32],
+            since,
+        }
+    }
+
+    /// Reads sharing a sequence number are matched in order, and only by
+    /// a reply of their own command; a full table gives up stale reads.
+    #[test]
+    fn replies_match_by_seq_and_command_in_order() {
+        let mut t = PendingReads::default();
+        let now = Instant::now();
+        assert_eq!(t.insert((7, 0x0308), pending(now)), 0);
+        assert_eq!(
+            t.insert((7, 0x0308), pending(now + Duration::from_millis(5))),
+            0
+        );
+        assert!(t.take((7, 0x0202)).is_none(), "another command's reply");
+        assert!(t.take((7, 0x0701)).is_none(), "a heartbeat");
+        let first = t.take((7, 0x0308)).map(|p| p.since);
+        assert_eq!(first, Some(now), "oldest first");
+        assert!(t.take((7, 0x0308)).is_some());
+        assert!(t.take((7, 0x0308)).is_none());
+        assert_eq!(t.len, 0);
+
+        let old = now.checked_sub(OWN_REPLY_TIMEOUT * 3).unwrap_or(now);
+        for seq in 0..MAX_PENDING as u16 {
+            t.insert((seq, 0x0308), pending(old));
+        }
+        assert_eq!(t.len, MAX_PENDING);
+        let dropped = t.insert((1, 0x0202), pending(now));
+        if old < now {
+            assert_eq!(dropped, MAX_PENDING, "stale reads given up");
+            assert_eq!(t.len, 1);
+        }
+    }
 }

@@ -352,6 +352,13 @@ impl MysqlStore {
                 // Nothing was stored: each send on its own, so one that
                 // cannot be stored fails alone.
                 for item in batch {
+                    if item.deadline <= Instant::now() {
+                        // Its caller has answered already ("outcome
+                        // unknown", and the batch stored nothing).
+                        let late = deadline::expired("a send retried after its batch");
+                        let _ = item.done.send(Err(CommitFailure::NotStored(late)));
+                        continue;
+                    }
                     let one = [(&item.send, item.now)];
                     let r = deadline::scope(item.deadline, self.exec_batch(&one)).await;
                     if r.is_ok() {

@@ -95,26 +95,44 @@ pub fn backup(data_dir: &Path, to: &Path) -> StoreResult<BackupReport> {
             to.display()
         )));
     }
-    let target = to
+    // Written under a temporary name and renamed once checked and
+    // synced: a failed backup leaves no file that looks like a backup.
+    let partial = PathBuf::from(format!("{}.partial", to.display()));
+    let _ = std::fs::remove_file(&partial);
+    let written = write_checked(&db, &partial);
+    let report = written.and_then(|messages| {
+        std::fs::rename(&partial, to).map_err(|e| unavailable("cannot rename to", to, e))?;
+        let bytes = sync_file(to)?;
+        Ok(BackupReport {
+            path: to.to_path_buf(),
+            bytes,
+            messages,
+        })
+    });
+    if report.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    report
+}
+
+/// `VACUUM INTO` `partial`, checked and synced; returns its message count.
+fn write_checked(db: &Path, partial: &Path) -> StoreResult<u64> {
+    let target = partial
         .to_str()
-        .ok_or_else(|| StoreError::Unavailable(format!("{} is not UTF-8", to.display())))?;
+        .ok_or_else(|| StoreError::Unavailable(format!("{} is not UTF-8", partial.display())))?;
     let conn =
-        Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(map_err)?;
+        Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(map_err)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(map_err)?;
     conn.execute("VACUUM INTO ?1", [target]).map_err(map_err)?;
     drop(conn);
     let copy =
-        Connection::open_with_flags(to, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(map_err)?;
-    check(&copy, to)?;
+        Connection::open_with_flags(partial, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(map_err)?;
+    check(&copy, partial)?;
     let messages = count_messages(&copy)?;
     drop(copy);
-    let bytes = sync_file(to)?;
-    Ok(BackupReport {
-        path: to.to_path_buf(),
-        bytes,
-        messages,
-    })
+    sync_file(partial)?;
+    Ok(messages)
 }
 
 /// Installs the backup `from` as the database of `data_dir` (created if

@@ -113,6 +113,14 @@ fn batch_error(e: &rusqlite::Error) -> StoreError {
 /// instruction-count benchmark (`benches/hot_path.rs`) can find it.
 #[inline(never)]
 fn run_batch(conn: &mut Connection, jobs: Vec<Box<dyn Work>>) {
+    // A transaction left open by a ROLLBACK that failed (an I/O error)
+    // would fail every later BEGIN; end it first. If that fails too, the
+    // batch's jobs are told so by their BEGIN.
+    if !conn.is_autocommit()
+        && let Err(e) = conn.execute_batch("ROLLBACK")
+    {
+        tracing::error!(error = %e, "embedded store: cannot end a failed transaction");
+    }
     let mut open = false;
     let mut succeeded: Vec<Tell> = Vec::new();
     for job in jobs {
