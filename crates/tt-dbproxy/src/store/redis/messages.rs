@@ -85,12 +85,7 @@ impl RedisStore {
         if let Some((key, id, window_s)) = resend {
             inv.key(key).arg(id).arg(window_s);
         }
-        self.unread
-            .lease()
-            .await?
-            .script::<i64>(&inv)
-            .await
-            .map(drop)
+        self.unread.run_script(&inv).await
     }
 
     /// A member's join time from `group_member_<G>`, `None` if not a member.

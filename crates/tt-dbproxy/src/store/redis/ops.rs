@@ -208,12 +208,7 @@ impl RedisStore {
         let mut inv = script.prepare_invoke();
         inv.key(keys::group_total(group))
             .key(keys::group_mark(user, group));
-        self.unread
-            .lease()
-            .await?
-            .script::<i64>(&inv)
-            .await
-            .map(drop)
+        self.unread.run_script(&inv).await
     }
 
     pub(crate) async fn group_counter(
@@ -339,12 +334,7 @@ impl RedisStore {
     ) -> StoreResult<()> {
         let mut inv = self.register_token.prepare_invoke();
         inv.arg(user).arg(token_value(platform, token)).arg(token);
-        self.token
-            .lease()
-            .await?
-            .script::<i64>(&inv)
-            .await
-            .map(drop)
+        self.token.run_script(&inv).await
     }
 
     pub(crate) async fn device_tokens(&self, users: &[u32]) -> StoreResult<Vec<DeviceToken>> {

@@ -119,6 +119,16 @@ impl RedisPool {
         crate::warn_limited!(self.connect_log, pool = %self.label, error = %e, backoff_ms = backoff.as_millis() as u64, "redis connect failed");
     }
 
+    /// Runs a Lua script run for its effects (it answers a number, which
+    /// is dropped) on a leased connection.
+    pub async fn run_script(&self, invocation: &redis::ScriptInvocation<'_>) -> StoreResult<()> {
+        self.lease()
+            .await?
+            .script::<i64>(invocation)
+            .await
+            .map(drop)
+    }
+
     /// Borrows the connection, waiting at most the acquire timeout for a
     /// permit and for (re)connecting.
     pub async fn lease(&self) -> StoreResult<Lease<'_>> {

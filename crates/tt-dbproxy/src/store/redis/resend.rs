@@ -96,12 +96,7 @@ impl RedisStore {
     pub(crate) async fn release_resend(&self, key: &str) -> StoreResult<()> {
         let mut inv = self.resend.release.prepare_invoke();
         inv.key(key);
-        self.unread
-            .lease()
-            .await?
-            .script::<i64>(&inv)
-            .await
-            .map(drop)
+        self.unread.run_script(&inv).await
     }
 
     /// After a one-to-one send is stored: raises the receiver's unread

@@ -90,12 +90,7 @@ impl RedisStore {
             .arg(format!("{now}:{nonce:016x}"))
             .arg(MAX_FAILURES + 1)
             .arg(WINDOW_SECS + 60);
-        self.unread
-            .lease()
-            .await?
-            .script::<i64>(&inv)
-            .await
-            .map(drop)
+        self.unread.run_script(&inv).await
     }
 
     /// Forgets `name`'s failures (a successful login).
