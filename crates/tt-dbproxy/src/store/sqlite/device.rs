@@ -22,23 +22,22 @@ fn platform_of(name: &str) -> Platform {
 }
 
 pub(super) fn register(
-    c: &mut Connection,
+    c: &Connection,
     user_id: u32,
     platform: Platform,
     token: &str,
 ) -> rusqlite::Result<()> {
-    let tx = c.savepoint()?;
     // A previous owner of this token stops receiving this device's pushes.
-    tx.execute(
+    c.execute(
         "DELETE FROM tt_device_token WHERE token = ?1 AND user_id != ?2",
         params![token, user_id],
     )?;
-    tx.execute(
+    c.execute(
         "INSERT INTO tt_device_token (user_id, platform, token) VALUES (?1, ?2, ?3) \
          ON CONFLICT (user_id) DO UPDATE SET platform = excluded.platform, token = excluded.token",
         params![user_id, platform_name(platform), token],
     )?;
-    tx.commit()
+    Ok(())
 }
 
 pub(super) fn tokens(c: &Connection, user_ids: &[u32]) -> rusqlite::Result<Vec<DeviceToken>> {

@@ -6,19 +6,13 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use super::user::{last_id, text_col, u32_col};
 use crate::store::{GroupRecord, ID_CHUNK, NewGroup};
 
+/// Adds or revives a membership row.
 pub(super) fn add_member(
-    c: &mut Connection,
+    c: &Connection,
     group_id: u32,
     user_id: u32,
     now: u32,
 ) -> rusqlite::Result<()> {
-    let tx = c.savepoint()?;
-    add_member_in(&tx, group_id, user_id, now)?;
-    tx.commit()
-}
-
-/// Adds or revives a membership row inside the caller's transaction.
-fn add_member_in(c: &Connection, group_id: u32, user_id: u32, now: u32) -> rusqlite::Result<()> {
     let existing = c
         .prepare_cached("SELECT id FROM IMGroupMember WHERE groupId = ?1 AND userId = ?2 ORDER BY id DESC LIMIT 1")?
         .query_row(params![group_id, user_id], |r| u32_col(r, 0))
@@ -92,42 +86,39 @@ fn recount(c: &Connection, group_id: u32, bump_version: bool) -> rusqlite::Resul
     Ok(())
 }
 
-pub(super) fn create(c: &mut Connection, g: &NewGroup, now: u32) -> rusqlite::Result<u32> {
-    let tx = c.savepoint()?;
-    tx.execute(
+pub(super) fn create(c: &Connection, g: &NewGroup, now: u32) -> rusqlite::Result<u32> {
+    c.execute(
         "INSERT INTO IMGroup (name, avatar, creator, type, userCnt, status, version, lastChated, updated, created)          VALUES (?1, ?2, ?3, ?4, 0, 0, 1, 0, ?5, ?5)",
         params![g.name, g.avatar, g.creator, g.group_type, now],
     )?;
-    let id = last_id(&tx)?;
-    tx.execute("DELETE FROM IMGroupMember WHERE groupId = ?1", params![id])?;
+    let id = last_id(c)?;
+    c.execute("DELETE FROM IMGroupMember WHERE groupId = ?1", params![id])?;
     for user in &g.members {
-        add_member_in(&tx, id, *user, now)?;
+        add_member(c, id, *user, now)?;
     }
-    recount(&tx, id, false)?;
-    tx.commit()?;
+    recount(c, id, false)?;
     Ok(id)
 }
 
 pub(super) fn change_members(
-    c: &mut Connection,
+    c: &Connection,
     group_id: u32,
     add: bool,
     users: &[u32],
     now: u32,
 ) -> rusqlite::Result<()> {
-    let tx = c.savepoint()?;
     for user in users {
         if add {
-            add_member_in(&tx, group_id, *user, now)?;
+            add_member(c, group_id, *user, now)?;
         } else {
-            tx.execute(
+            c.execute(
                 "UPDATE IMGroupMember SET status = 1 WHERE groupId = ?1 AND userId = ?2 AND status = 0",
                 params![group_id, user],
             )?;
         }
     }
-    recount(&tx, group_id, true)?;
-    tx.commit()
+    recount(c, group_id, true)?;
+    Ok(())
 }
 
 pub(super) fn chatted_since(c: &Connection, since: u32) -> rusqlite::Result<Vec<(u32, u32)>> {

@@ -4,9 +4,9 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
-use super::session::{add_in, create_relation_in, insert_group, insert_single, relation};
+use super::session::{create_relation, insert_group, insert_single, relation};
 use super::user::{last_id, text_col, u32_col};
-use super::{counter, group};
+use super::{counter, group, session};
 use crate::store::history::{HistorySource, newest};
 use crate::store::{
     AudioRow, GroupMessageRow, ID_CHUNK, MESSAGE_SHARDS, MessageRow, NewMessage, ResendKey,
@@ -124,17 +124,16 @@ fn remember(
     Ok(())
 }
 
-pub(super) fn store(c: &mut Connection, m: &NewMessage, now: u32) -> rusqlite::Result<u32> {
+pub(super) fn store(c: &Connection, m: &NewMessage, now: u32) -> rusqlite::Result<u32> {
     if let Some(k) = &m.resend
         && let Some(id) = resent_id(c, m, k, now)?
     {
         metrics::counter!(crate::metrics::RESENDS, "backend" => "sqlite").increment(1);
         return Ok(id);
     }
-    let tx = c.savepoint()?;
     let id = if m.group {
-        add_in(&tx, m.from_id, m.to_id, SESSION_GROUP, now)?;
-        let id = next_msg_id(&tx, KIND_GROUP, m.to_id)?;
+        session::add(c, m.from_id, m.to_id, SESSION_GROUP, now)?;
+        let id = next_msg_id(c, KIND_GROUP, m.to_id)?;
         let row = GroupMessageRow {
             group_id: m.to_id,
             from_id: m.from_id,
@@ -143,17 +142,17 @@ pub(super) fn store(c: &mut Connection, m: &NewMessage, now: u32) -> rusqlite::R
             content: m.content.clone(),
             created: m.created,
         };
-        insert_group(&tx, &row)?;
-        tx.prepare_cached("UPDATE IMGroup SET lastChated = ?1 WHERE id = ?2")?
+        insert_group(c, &row)?;
+        c.prepare_cached("UPDATE IMGroup SET lastChated = ?1 WHERE id = ?2")?
             .execute(params![now, m.to_id])?;
-        counter::incr_group_total(&tx, m.to_id)?;
-        counter::mark_group_read(&tx, m.from_id, m.to_id)?;
+        counter::incr_group_total(c, m.to_id)?;
+        counter::mark_group_read(c, m.from_id, m.to_id)?;
         id
     } else {
-        add_in(&tx, m.from_id, m.to_id, SESSION_SINGLE, now)?;
-        add_in(&tx, m.to_id, m.from_id, SESSION_SINGLE, now)?;
-        let rel = create_relation_in(&tx, m.from_id, m.to_id, now)?;
-        let id = next_msg_id(&tx, KIND_RELATION, rel)?;
+        session::add(c, m.from_id, m.to_id, SESSION_SINGLE, now)?;
+        session::add(c, m.to_id, m.from_id, SESSION_SINGLE, now)?;
+        let rel = create_relation(c, m.from_id, m.to_id, now)?;
+        let id = next_msg_id(c, KIND_RELATION, rel)?;
         let row = SingleMessageRow {
             relation_id: rel,
             from_id: m.from_id,
@@ -163,14 +162,13 @@ pub(super) fn store(c: &mut Connection, m: &NewMessage, now: u32) -> rusqlite::R
             content: m.content.clone(),
             created: m.created,
         };
-        insert_single(&tx, &row)?;
-        counter::add_unread(&tx, m.to_id, m.from_id, 1)?;
+        insert_single(c, &row)?;
+        counter::add_unread(c, m.to_id, m.from_id, 1)?;
         id
     };
     if let Some(k) = &m.resend {
-        remember(&tx, m, k, id, now)?;
+        remember(c, m, k, id, now)?;
     }
-    tx.commit()?;
     Ok(id)
 }
 

@@ -283,7 +283,8 @@ impl SqliteStore {
         self.read(f).await
     }
 
-    /// Runs `f` on the writer connection, on its thread.
+    /// Runs `f` on the writer connection, on its thread, atomically (see
+    /// `Writer::run`).
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,

@@ -59,22 +59,8 @@ pub(super) fn find(
     find_any(c, user_id, peer_id, session_type, true)
 }
 
+/// Creates or revives-and-touches a session; returns its id.
 pub(super) fn add(
-    c: &mut Connection,
-    user_id: u32,
-    peer_id: u32,
-    session_type: u32,
-    now: u32,
-) -> rusqlite::Result<u32> {
-    let tx = c.savepoint()?;
-    let id = add_in(&tx, user_id, peer_id, session_type, now)?;
-    tx.commit()?;
-    Ok(id)
-}
-
-/// Creates or revives-and-touches a session inside the caller's
-/// transaction.
-pub(super) fn add_in(
     c: &Connection,
     user_id: u32,
     peer_id: u32,
@@ -100,25 +86,24 @@ pub(super) fn add_in(
 /// The sync center's touch: an existing group session (any status) gets
 /// `updated = at`; a missing one is created.
 pub(super) fn touch_group(
-    c: &mut Connection,
+    c: &Connection,
     user_id: u32,
     group_id: u32,
     at: u32,
     now: u32,
 ) -> rusqlite::Result<()> {
-    let tx = c.savepoint()?;
-    match find_any(&tx, user_id, group_id, crate::store::SESSION_GROUP, false)? {
+    match find_any(c, user_id, group_id, crate::store::SESSION_GROUP, false)? {
         Some(id) => {
-            tx.execute(
+            c.execute(
                 "UPDATE IMRecentSession SET updated = ?1 WHERE id = ?2",
                 params![at, id],
             )?;
         }
         None => {
-            add_in(&tx, user_id, group_id, crate::store::SESSION_GROUP, now)?;
+            add(c, user_id, group_id, crate::store::SESSION_GROUP, now)?;
         }
     }
-    tx.commit()
+    Ok(())
 }
 
 /// Changed-rows semantics.
@@ -146,25 +131,8 @@ pub(super) fn relation(c: &Connection, a: u32, b: u32) -> rusqlite::Result<Optio
     .optional()
 }
 
-pub(super) fn create_relation(
-    c: &mut Connection,
-    a: u32,
-    b: u32,
-    now: u32,
-) -> rusqlite::Result<u32> {
-    let tx = c.savepoint()?;
-    let id = create_relation_in(&tx, a, b, now)?;
-    tx.commit()?;
-    Ok(id)
-}
-
-/// Finds, revives or creates a relation inside the caller's transaction.
-pub(super) fn create_relation_in(
-    c: &Connection,
-    a: u32,
-    b: u32,
-    now: u32,
-) -> rusqlite::Result<u32> {
+/// Finds, revives or creates a relation; returns its id.
+pub(super) fn create_relation(c: &Connection, a: u32, b: u32, now: u32) -> rusqlite::Result<u32> {
     let (small, big) = pair(a, b);
     let existing = c
         .prepare_cached(

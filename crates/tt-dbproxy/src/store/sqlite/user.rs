@@ -165,13 +165,12 @@ pub(super) fn set_sign_info(
 }
 
 pub(super) fn update(
-    c: &mut Connection,
+    c: &Connection,
     user_id: u32,
     u: &UserUpdate,
     now: u32,
 ) -> rusqlite::Result<bool> {
-    let tx = c.savepoint()?;
-    let Some(mut row) = tx
+    let Some(mut row) = c
         .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM IMUser WHERE id = ?1"))?
         .query_row(params![user_id], user_from_row)
         .optional()?
@@ -199,7 +198,7 @@ pub(super) fn update(
     if row == before {
         return Ok(false);
     }
-    tx.execute(
+    c.execute(
         "UPDATE IMUser SET nick = ?1, departId = ?2, status = ?3, sign_info = ?4, password = ?5, \
          salt = ?6, updated = ?7 WHERE id = ?8",
         params![
@@ -213,7 +212,6 @@ pub(super) fn update(
             user_id
         ],
     )?;
-    tx.commit()?;
     Ok(true)
 }
 

@@ -145,10 +145,8 @@ fn run_batch(conn: &mut Connection, jobs: Vec<Box<dyn Work>>) {
             // SQLite rolled the whole transaction back (disk full, I/O
             // error): the jobs before this one are not stored either.
             let lost = StoreError::Unavailable("batch rolled back by the database".into());
-            for t in succeeded.drain(..) {
-                t(Some(lost.clone()));
-            }
-            tell(Some(lost));
+            tell(Some(lost.clone()));
+            end(conn, &mut succeeded, Some(lost));
             open = false;
             continue;
         }
@@ -176,10 +174,7 @@ fn run_batch(conn: &mut Connection, jobs: Vec<Box<dyn Work>>) {
 /// Ends the open transaction: commits it, or with `failure` rolls it
 /// back, and tells every job that succeeded in it.
 fn end(conn: &mut Connection, succeeded: &mut Vec<Tell>, failure: Option<StoreError>) {
-    let failure = match failure {
-        Some(f) => Some(f),
-        None => conn.execute_batch("COMMIT").err().map(|e| batch_error(&e)),
-    };
+    let failure = failure.or_else(|| conn.execute_batch("COMMIT").err().map(|e| batch_error(&e)));
     if failure.is_some() && !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
     }
@@ -224,9 +219,10 @@ impl Writer {
     }
 
     /// Runs `f` on the writer connection after the writes queued before
-    /// it, inside the transaction of its batch: `f` must not begin or end
-    /// transactions itself (savepoints nest). A panic in `f` fails this
-    /// write only (its work is rolled back).
+    /// it, in a savepoint of its own inside its batch's transaction: all
+    /// of `f`'s statements are stored or none (an error or a panic rolls
+    /// them back, failing this write only), so `f` needs no transaction of
+    /// its own and must not begin or end one.
     pub(super) async fn run<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
