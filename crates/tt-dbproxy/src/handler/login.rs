@@ -9,6 +9,7 @@ use tt_proto::im::server::{ImValidateReq, ImValidateRsp};
 use super::userinfo::user_info;
 use super::{BodyError, Reply, attach};
 use crate::auth::password;
+use crate::auth::throttle::MAX_FAILURES;
 use crate::state::AppState;
 use crate::store::logged;
 use crate::wire::command::{cid, sid};
@@ -41,14 +42,16 @@ fn reply(rsp: &ImValidateRsp) -> Reply {
 /// Whether the throttle refuses `name`: the one shared by every instance
 /// (MySQL + Redis), or this process's own while that cannot be reached or
 /// does not exist (the embedded store). Failures are recorded in both, so
-/// the local one has the history when Redis goes away.
-async fn blocked(state: &AppState, name: &[u8], now: u32) -> bool {
-    match state.store.shared_throttle_blocked(name, now).await {
-        Ok(Some(b)) => b,
-        Ok(None) => state.throttle.is_blocked(name, now),
+/// the local one has the history when Redis goes away. Also says whether
+/// the shared throttle is known to hold no failure of `name` (a success
+/// then has nothing to clear there).
+async fn blocked(state: &AppState, name: &[u8], now: u32) -> (bool, bool) {
+    match state.store.shared_throttle_failures(name, now).await {
+        Ok(Some(n)) => (n > MAX_FAILURES as u64, n == 0),
+        Ok(None) => (state.throttle.is_blocked(name, now), true),
         Err(e) => {
             crate::warn_limited!(SHARED_THROTTLE, error = %e, "validate: shared throttle unavailable; this process's applies");
-            state.throttle.is_blocked(name, now)
+            (state.throttle.is_blocked(name, now), false)
         }
     }
 }
@@ -78,7 +81,8 @@ pub async fn validate(state: &AppState, req: Result<ImValidateReq, BodyError>) -
     };
     let now = state.clock.now_secs();
 
-    let (code, msg) = if blocked(state, &name, now).await {
+    let (refused, shared_clean) = blocked(state, &name, now).await;
+    let (code, msg) = if refused {
         metrics::counter!(crate::metrics::THROTTLE_REJECTIONS).increment(1);
         (CODE_THROTTLED, MSG_THROTTLED)
     } else {
@@ -91,7 +95,7 @@ pub async fn validate(state: &AppState, req: Result<ImValidateReq, BodyError>) -
             None => (CODE_INTERNAL, MSG_INTERNAL),
             Some(Some(user)) if password::verify(&client_password, &user.salt, &user.password) => {
                 state.throttle.clear(&name);
-                if let Err(e) = state.store.shared_throttle_clear(&name).await {
+                if !shared_clean && let Err(e) = state.store.shared_throttle_clear(&name).await {
                     crate::warn_limited!(SHARED_THROTTLE, error = %e, "validate: shared throttle not cleared");
                 }
                 let mut info = user_info(&user);

@@ -195,7 +195,7 @@ faulty_store! {
     AddOfflineFile => fn add_offline_file(&self, file: OfflineFile, now: u32) -> ();
     OfflineFilesFor => fn offline_files_for(&self, to_id: u32) -> Vec<OfflineFile>;
     DeleteOfflineFile => fn delete_offline_file(&self, from_id: u32, to_id: u32, task_id: &str) -> u64;
-    SharedThrottleBlocked => fn shared_throttle_blocked(&self, name: &[u8], now: u32) -> Option<bool>;
+    SharedThrottleFailures => fn shared_throttle_failures(&self, name: &[u8], now: u32) -> Option<u64>;
     SharedThrottleFailure => fn shared_throttle_failure(&self, name: &[u8], now: u32) -> ();
     SharedThrottleClear => fn shared_throttle_clear(&self, name: &[u8]) -> ();
     SyncLease => fn sync_lease(&self, ttl_ms: u64) -> bool;

@@ -416,11 +416,12 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- coordination of several instances ----------------------------
 
-    /// Whether `name` is blocked by the login throttle shared by every
-    /// instance on this backend (same rules as [`crate::auth::throttle`]);
-    /// `None` when the backend has none (the embedded store serves one
-    /// process), and the process-local throttle decides.
-    async fn shared_throttle_blocked(&self, name: &[u8], now: u32) -> StoreResult<Option<bool>> {
+    /// How many failed logins of `name` the login throttle shared by
+    /// every instance on this backend holds within its window (the rules
+    /// of [`crate::auth::throttle`] apply to the count); `None` when the
+    /// backend has none (the embedded store serves one process), and the
+    /// process-local throttle decides.
+    async fn shared_throttle_failures(&self, name: &[u8], now: u32) -> StoreResult<Option<u64>> {
         let _ = (name, now);
         Ok(None)
     }

@@ -785,8 +785,8 @@ impl Store for MysqlRedisStore {
         .await
     }
 
-    async fn shared_throttle_blocked(&self, name: &[u8], now: u32) -> StoreResult<Option<bool>> {
-        self.redis.throttle_blocked(name, now).await.map(Some)
+    async fn shared_throttle_failures(&self, name: &[u8], now: u32) -> StoreResult<Option<u64>> {
+        self.redis.throttle_failures(name, now).await.map(Some)
     }
 
     async fn shared_throttle_failure(&self, name: &[u8], now: u32) -> StoreResult<()> {

@@ -66,14 +66,14 @@ fn failures_key(name: &[u8]) -> String {
 }
 
 impl RedisStore {
-    /// Whether more than [`MAX_FAILURES`] failures of `name` lie within
-    /// the last [`WINDOW_SECS`] seconds.
-    pub(crate) async fn throttle_blocked(&self, name: &[u8], now: u32) -> StoreResult<bool> {
+    /// How many failures of `name` lie within the last [`WINDOW_SECS`]
+    /// seconds (older ones are dropped).
+    pub(crate) async fn throttle_failures(&self, name: &[u8], now: u32) -> StoreResult<u64> {
         let mut inv = self.shared.failures.prepare_invoke();
         inv.key(failures_key(name))
             .arg(i64::from(now) - i64::from(WINDOW_SECS));
         let n: i64 = self.unread.lease().await?.script(&inv).await?;
-        Ok(n > MAX_FAILURES as i64)
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Records a failed login of `name` at `now`; `nonce` makes the entry
