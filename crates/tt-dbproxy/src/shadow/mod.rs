@@ -79,7 +79,9 @@ pub fn stats() -> Option<&'static Arc<ShadowStats>> {
 struct Pending {
     command_id: u16,
     ours: oneshot::Receiver<Option<Reply>>,
-    ids: Vec<u32>,
+    /// The request's body: its ids are read from it only when the replies
+    /// differ (to tell a race), never on the forwarding path.
+    request: bytes::Bytes,
     since: Instant,
 }
 
@@ -308,7 +310,7 @@ impl Shadow {
         let p = Pending {
             command_id: cid,
             ours,
-            ids: self.request_ids(cid, &pdu.body),
+            request: pdu.body.clone(),
             since: Instant::now(),
         };
         let dropped = pending
@@ -336,7 +338,7 @@ impl Shadow {
             let Some(Pending {
                 command_id,
                 ours,
-                ids,
+                request,
                 since,
             }) = p
             else {
@@ -346,7 +348,7 @@ impl Shadow {
                 Ok(Ok(Some(reply))) => Some(reply),
                 _ => None,
             };
-            self.judge(command_id, &ids, (since, arrived), ours, &theirs);
+            self.judge(command_id, &request, (since, arrived), ours, &theirs);
         }
     }
 
@@ -354,7 +356,7 @@ impl Shadow {
     fn judge(
         &self,
         command_id: u16,
-        ids: &[u32],
+        request: &[u8],
         (since, arrived): (Instant, Instant),
         ours: Option<Reply>,
         theirs: &Pdu,
@@ -380,7 +382,7 @@ impl Shadow {
         let diffs = compare::differences(&a, &b, MAX_PATHS);
         let outcome = if diffs.is_empty() {
             Outcome::Equal
-        } else if self.raced(ids, since, arrived) {
+        } else if self.raced(&self.request_ids(command_id, request), since, arrived) {
             Outcome::Raced
         } else if compare::all_expected(command_id, &diffs) {
             Outcome::Expected
@@ -420,7 +422,7 @@ mod tests {
         Pending {
             command_id: 0x0307,
             ours: oneshot::channel().1,
-            ids: vec![since.elapsed().as_millis() as u32],
+            request: bytes::Bytes::new(),
             since,
         }
     }
