@@ -1,7 +1,7 @@
 //! `tt-dbproxy backup` and `tt-dbproxy restore`: an online, consistent
 //! copy of the embedded store, and putting one back into a data directory.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -10,7 +10,8 @@ use clap::Args;
 use super::output::outln;
 use super::{ConfigArgs, load_config};
 use crate::config::BackendKind;
-use crate::store::sqlite::backup;
+use crate::store::StoreResult;
+use crate::store::sqlite::backup::{self, BackupReport};
 
 /// Arguments of `backup`.
 #[derive(Debug, Args)]
@@ -44,17 +45,24 @@ fn embedded_only(backend: BackendKind, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(super) async fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
-    let (config, _) = load_config(&args.config)?;
-    embedded_only(config.storage.backend, "backup")?;
-    let dir = config.storage.data_dir.clone();
-    let to = args.to.clone();
-    let report = tokio::task::spawn_blocking(move || backup::backup(&dir, &to))
+/// Runs `op(data_dir, file)` on the configured embedded store, off the
+/// runtime, and prints what it wrote after `done`.
+async fn on_embedded(
+    config: &ConfigArgs,
+    what: &str,
+    file: &Path,
+    op: fn(&Path, &Path) -> StoreResult<BackupReport>,
+    done: &str,
+) -> anyhow::Result<ExitCode> {
+    let (config, _) = load_config(config)?;
+    embedded_only(config.storage.backend, what)?;
+    let (dir, path) = (config.storage.data_dir.clone(), file.to_path_buf());
+    let report = tokio::task::spawn_blocking(move || op(&dir, &path))
         .await
-        .context("backup task failed")?
-        .with_context(|| format!("backup to {} failed", args.to.display()))?;
+        .with_context(|| format!("{what} task failed"))?
+        .with_context(|| format!("{what} failed ({})", file.display()))?;
     outln!(
-        "backup written: {} ({} bytes, {} messages)",
+        "{done}: {} ({} bytes, {} messages)",
         report.path.display(),
         report.bytes,
         report.messages
@@ -62,20 +70,19 @@ pub(super) async fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+pub(super) async fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
+    on_embedded(
+        &args.config,
+        "backup",
+        &args.to,
+        backup::backup,
+        "backup written",
+    )
+    .await
+}
+
 pub(super) async fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
-    let (config, _) = load_config(&args.config)?;
-    embedded_only(config.storage.backend, "restore")?;
-    let dir = config.storage.data_dir.clone();
-    let from = args.from.clone();
-    let report = tokio::task::spawn_blocking(move || backup::restore(&from, &dir))
-        .await
-        .context("restore task failed")?
-        .with_context(|| format!("restore of {} failed", args.from.display()))?;
-    outln!(
-        "restored: {} ({} bytes, {} messages)",
-        report.path.display(),
-        report.bytes,
-        report.messages
-    )?;
-    Ok(ExitCode::SUCCESS)
+    let restore: fn(&Path, &Path) -> StoreResult<BackupReport> =
+        |dir, from| backup::restore(from, dir);
+    on_embedded(&args.config, "restore", &args.from, restore, "restored").await
 }
