@@ -159,21 +159,7 @@ fn register_zero() {
     for kind in ["unavailable", "query", "invalid_data", "deadline"] {
         metrics::counter!(STORE_ERRORS, "kind" => kind).absolute(0);
     }
-    for reason in ["limit", "per_peer", "not_allowed"] {
-        metrics::counter!(CONNECTIONS_REFUSED, "reason" => reason).absolute(0);
-    }
-    for reason in [
-        "by_peer",
-        "idle_timeout",
-        "frame_timeout",
-        "bad_frame",
-        "io_error",
-        "not_allowed",
-        "drained",
-        "aborted",
-    ] {
-        metrics::counter!(CONNECTIONS_CLOSED, "reason" => reason).absolute(0);
-    }
+    crate::net::register_zero_metrics();
     for result in ["ok", "refused"] {
         metrics::counter!(RELOADS, "result" => result).absolute(0);
     }

@@ -25,6 +25,9 @@ pub(super) enum Refusal {
 }
 
 impl Refusal {
+    /// Every refusal, for registering its metric series at start-up.
+    pub(super) const ALL: [Self; 3] = [Self::Limit, Self::PerPeer, Self::NotAllowed];
+
     /// The `reason` label of the refused-connections metric.
     pub(super) fn label(self) -> &'static str {
         match self {

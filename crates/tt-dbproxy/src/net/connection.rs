@@ -116,7 +116,7 @@ impl Drop for InFlight {
 
 /// Why a connection ended, for the log line and the metric.
 #[derive(Debug)]
-enum Closed {
+pub(super) enum Closed {
     ByPeer,
     IdleTimeout,
     FrameTimeout,
@@ -128,6 +128,19 @@ enum Closed {
 }
 
 impl Closed {
+    /// Every value [`Self::label`] gives, for registering the metric's
+    /// series at start-up.
+    pub(super) const REASONS: [&'static str; 8] = [
+        "by_peer",
+        "idle_timeout",
+        "frame_timeout",
+        "bad_frame",
+        "io_error",
+        "not_allowed",
+        "drained",
+        "aborted",
+    ];
+
     /// The `reason` label of [`m::CONNECTIONS_CLOSED`].
     fn label(&self) -> &'static str {
         match self {
@@ -402,5 +415,27 @@ fn dispatch(ctx: &Arc<ServerCtx>, conn: &Arc<ConnShared>, pdu: Pdu) {
         None => {
             ctx.tracker.spawn(job);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reasons registered at start-up are exactly the labels used.
+    #[test]
+    fn every_close_reason_is_registered() {
+        let all = [
+            Closed::ByPeer,
+            Closed::IdleTimeout,
+            Closed::FrameTimeout,
+            Closed::Frame(FrameError::TooShort(0)),
+            Closed::Io(std::io::Error::other("x")),
+            Closed::NotAllowed,
+            Closed::Drained,
+            Closed::Aborted,
+        ];
+        let labels: Vec<&str> = all.iter().map(Closed::label).collect();
+        assert_eq!(labels, Closed::REASONS);
     }
 }

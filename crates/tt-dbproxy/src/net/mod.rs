@@ -11,3 +11,15 @@ pub mod server;
 mod timers;
 
 pub use server::run;
+
+/// Registers the connection metrics' series at zero, one per reason a
+/// connection can be refused or closed.
+pub fn register_zero_metrics() {
+    for refusal in admission::Refusal::ALL {
+        metrics::counter!(crate::metrics::CONNECTIONS_REFUSED, "reason" => refusal.label())
+            .absolute(0);
+    }
+    for reason in connection::Closed::REASONS {
+        metrics::counter!(crate::metrics::CONNECTIONS_CLOSED, "reason" => reason).absolute(0);
+    }
+}
