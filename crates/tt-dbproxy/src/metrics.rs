@@ -156,7 +156,7 @@ fn register_zero() {
         metrics::counter!(REQUESTS, "command" => name).absolute(0);
         metrics::counter!(DEADLINE_EXCEEDED, "command" => name).absolute(0);
     }
-    for kind in ["unavailable", "query", "invalid_data", "deadline"] {
+    for kind in crate::store::StoreError::KINDS {
         metrics::counter!(STORE_ERRORS, "kind" => kind).absolute(0);
     }
     crate::net::register_zero_metrics();

@@ -61,6 +61,10 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Every [`Self::kind`] a real backend reports (not the tests'
+    /// `injected`), for registering the metric's series at start-up.
+    pub const KINDS: [&'static str; 4] = ["unavailable", "query", "invalid_data", "deadline"];
+
     /// A short, stable label for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -446,5 +450,26 @@ pub trait Store: Send + Sync + 'static {
     async fn sync_lease(&self, ttl_ms: u64) -> StoreResult<bool> {
         let _ = ttl_ms;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+
+    /// The kinds registered at start-up are exactly those the backends
+    /// report.
+    #[test]
+    fn every_store_error_kind_is_registered() {
+        let kinds: Vec<&str> = [
+            StoreError::Unavailable(String::new()),
+            StoreError::Query(String::new()),
+            StoreError::InvalidData(String::new()),
+            StoreError::Deadline(String::new()),
+        ]
+        .iter()
+        .map(StoreError::kind)
+        .collect();
+        assert_eq!(kinds, StoreError::KINDS);
     }
 }
