@@ -32,28 +32,8 @@ BIN=$PWD/target/release/tt-dbproxy
 RAW=$PWD/target/release/examples/sqlite_raw
 rm -rf "$OUT" && mkdir -p "$OUT"
 
-SERVER_PID=
-stop_server() {
-    if [ -n "$SERVER_PID" ]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=
-    fi
-}
-trap stop_server EXIT
-
-start_server() { # dir
-    (cd "$1" && TT_DBPROXY_LISTEN=$ADDR TT_DBPROXY_ADMIN_LISTEN= TT_DBPROXY_LOG_LEVEL=warn \
-        TT_DBPROXY_MAX_CONNECTIONS_PER_PEER=0 exec "$BIN") &
-    SERVER_PID=$!
-    for _ in $(seq 100); do
-        kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited" >&2; exit 1; }
-        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "server did not start" >&2
-    exit 1
-}
+# shellcheck source=scripts/server-lib.sh
+. scripts/server-lib.sh
 
 bench() { # dir, name, args...
     local dir=$1 name=$2

@@ -33,29 +33,8 @@ IDLE=$PWD/target/release/examples/idle_conns
 rm -rf "$OUT" && mkdir -p "$OUT"
 ulimit -n 20000 2>/dev/null || echo "warning: cannot raise the open-files limit" >&2
 
-SERVER_PID=
-stop_server() {
-    if [ -n "$SERVER_PID" ]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=
-    fi
-}
-trap stop_server EXIT
-
-start_server() { # dir
-    (cd "$1" && TT_DBPROXY_LISTEN=$ADDR TT_DBPROXY_ADMIN_LISTEN= TT_DBPROXY_LOG_LEVEL=warn \
-        TT_DBPROXY_MAX_CONNECTIONS=$((IDLE_CONNS + 100)) TT_DBPROXY_MAX_CONNECTIONS_PER_PEER=0 \
-        exec "$BIN") &
-    SERVER_PID=$!
-    for _ in $(seq 100); do
-        kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited" >&2; exit 1; }
-        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "server did not start" >&2
-    exit 1
-}
+# shellcheck source=scripts/server-lib.sh
+. scripts/server-lib.sh
 
 bench() { # dir, extra args...
     local dir=$1
@@ -98,7 +77,7 @@ done
 if [ "$IDLE_CONNS" -gt 0 ]; then
     unset TT_DBPROXY_MYSQL_PRIMARY TT_DBPROXY_REDIS_URL
     mkdir -p "$OUT/idle"
-    start_server "$OUT/idle"
+    start_server "$OUT/idle" TT_DBPROXY_MAX_CONNECTIONS=$((IDLE_CONNS + 100))
     sleep 1
     before=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status")
     "$IDLE" "$ADDR" "$IDLE_CONNS" 20 >"$OUT/idle.txt" &
