@@ -14,6 +14,8 @@
 //!   wrapper for tests.
 //! - [`config`]: defaults, TOML, `TT_DBPROXY_*` environment, the original
 //!   `dbproxyserver.conf`, validation.
+//! - [`copy`]: moving a whole deployment between backends, and checking
+//!   that both answer the same.
 //! - [`media`]: voice messages: the audio placeholder text and the media
 //!   file server client.
 //! - [`admin`]: the admin HTTP endpoint (`/metrics`, `/healthz`, `/readyz`,
@@ -25,7 +27,7 @@
 //! - [`state`]: [`state::AppState`], shared by every connection.
 //! - [`client`]: a small protocol client for `call`, benchmarks and tests.
 //! - [`cli`]: the `tt-dbproxy` command line (`serve`, `admin`, `call`,
-//!   `migrate`, `bench`, `backup`, `restore`).
+//!   `migrate`, `bench`, `backup`, `restore`, `shadow`, `copy`).
 //! - [`sync`]: the sync center, propagating group chats into members'
 //!   recent sessions.
 //! - [`shutdown`]: reacting to SIGTERM and SIGINT (drain) and SIGHUP;
@@ -46,6 +48,7 @@ pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod copy;
 pub mod deadline;
 pub mod handler;
 pub mod logging;

@@ -5,6 +5,7 @@ mod admin;
 mod backup_cmd;
 mod bench;
 mod call;
+mod copy_cmd;
 mod output;
 mod serve;
 mod shadow_cmd;
@@ -66,6 +67,9 @@ pub enum Command {
     /// Forward every request to a running original and compare its read
     /// replies with this store's (rehearse the migration).
     Shadow(shadow_cmd::ShadowArgs),
+    /// Copy a whole deployment between backends (embedded and MySQL +
+    /// Redis, either way), optionally verifying it.
+    Copy(copy_cmd::CopyArgs),
 }
 
 /// Which configuration file to read.
@@ -119,6 +123,10 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
             backup_cmd::backup(args).await
         }
         Some(Command::Shadow(args)) => shadow_cmd::shadow(args).await,
+        Some(Command::Copy(args)) => {
+            crate::logging::init("warn", LogFormat::Text);
+            copy_cmd::run(args).await
+        }
         Some(Command::Restore(args)) => {
             crate::logging::init("warn", LogFormat::Text);
             backup_cmd::restore(args).await

@@ -15,6 +15,7 @@
 //!   more than a second.
 
 pub mod backoff;
+pub mod export;
 mod failure;
 pub mod faulty;
 mod history;

@@ -805,3 +805,36 @@ impl Store for MysqlRedisStore {
         self.redis.sync_lease(&self.instance, ttl_ms).await
     }
 }
+
+#[async_trait]
+impl super::export::Portable for MysqlRedisStore {
+    async fn read_rows(
+        &self,
+        table: &super::export::Table,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<super::export::Row>> {
+        self.sql.export_rows(table, after, limit).await
+    }
+
+    async fn write_rows(
+        &self,
+        table: &super::export::Table,
+        rows: Vec<super::export::Row>,
+        replace: bool,
+    ) -> StoreResult<()> {
+        self.sql.import_rows(table, rows, replace).await
+    }
+
+    async fn read_state(&self) -> StoreResult<Vec<super::export::StateItem>> {
+        self.redis.export_state().await
+    }
+
+    async fn write_state(
+        &self,
+        items: Vec<super::export::StateItem>,
+        groups: &[u32],
+    ) -> StoreResult<()> {
+        self.redis.import_state(items, groups).await
+    }
+}

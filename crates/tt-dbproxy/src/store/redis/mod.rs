@@ -2,6 +2,7 @@
 //! pools (`unread`, `group_set`, `token`, `sync`, `group_member`) and key
 //! layout, so C++ servers and tt-dbproxy can share one Redis.
 
+mod export;
 mod keys;
 mod messages;
 mod ops;

@@ -47,8 +47,8 @@ return 1";
 /// The Redis pools and operations.
 pub struct RedisStore {
     pub(super) unread: RedisPool,
-    group_set: RedisPool,
-    token: RedisPool,
+    pub(super) group_set: RedisPool,
+    pub(super) token: RedisPool,
     pub(super) group_member: RedisPool,
     mark_read: Script,
     register_token: Script,
@@ -64,7 +64,7 @@ fn pool(cfg: &RedisConfig, name: &str, wait: Duration) -> StoreResult<RedisPool>
     RedisPool::new(p, wait)
 }
 
-fn token_value(platform: Platform, token: &str) -> String {
+pub(super) fn token_value(platform: Platform, token: &str) -> String {
     match platform {
         Platform::Ios => format!("ios:{token}"),
         Platform::Android => format!("android:{token}"),
@@ -72,7 +72,7 @@ fn token_value(platform: Platform, token: &str) -> String {
     }
 }
 
-fn parse_token(user_id: u32, value: &str) -> Option<DeviceToken> {
+pub(super) fn parse_token(user_id: u32, value: &str) -> Option<DeviceToken> {
     if value.is_empty() {
         return None;
     }

@@ -12,6 +12,7 @@ pub mod backup;
 mod counter;
 mod depart;
 mod device;
+mod export;
 mod file;
 mod group;
 mod message;

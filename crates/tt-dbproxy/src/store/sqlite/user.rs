@@ -9,7 +9,7 @@ const USER_COLUMNS: &str = "id, sex, name, domain, nick, password, salt, phone, 
      departId, status, created, updated, push_shield_status, sign_info";
 
 /// Name of the user-list change gate in `tt_state`.
-const GATE: &str = "user_list_gate";
+pub(super) const GATE: &str = "user_list_gate";
 
 fn out_of_range(idx: usize, e: std::num::TryFromIntError) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(idx, Type::Integer, Box::new(e))
