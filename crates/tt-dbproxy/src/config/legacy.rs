@@ -399,9 +399,15 @@ mod tests {
         let s = r.sentinel.as_ref().unwrap();
         assert_eq!(
             s.sentinels,
-            vec![("10.0.0.1".to_string(), 26380), ("10.0.0.2".to_string(), 26379)]
+            vec![
+                ("10.0.0.1".to_string(), 26380),
+                ("10.0.0.2".to_string(), 26379)
+            ]
         );
-        assert_eq!((s.master.as_str(), s.password.as_deref()), ("tt", Some("s3")));
+        assert_eq!(
+            (s.master.as_str(), s.password.as_deref()),
+            ("tt", Some("s3"))
+        );
         assert_eq!(r.pool("token").unwrap().db, 3);
         assert_eq!(r.pool("group_member").unwrap().db, 4);
         assert_eq!(r.pool("unread").unwrap().password.as_deref(), Some("r3"));

@@ -397,6 +397,9 @@ impl RedisPool {
     }
 }
 
+/// How a missing Redis configuration is reported.
+pub(crate) const NEEDS_REDIS: &str = "the mysql backend needs Redis";
+
 /// Default TCP port of a Sentinel.
 pub const SENTINEL_PORT: u16 = 26379;
 
@@ -740,7 +743,7 @@ impl Config {
                 p.push(Problem::new(
                     name("redis.url"),
                     format!(
-                        "the mysql backend needs Redis ({} or {})",
+                        "{NEEDS_REDIS} ({} or {})",
                         name("redis.url"),
                         name("redis.sentinels")
                     ),

@@ -102,11 +102,10 @@ impl RedisPool {
     ) -> StoreResult<Self> {
         let (target, label) = match tracker {
             None => {
-                let client =
-                    master_client(&cfg.host, cfg.port, cfg.password.as_deref(), cfg.db)
-                        .map_err(|e| {
-                            StoreError::Unavailable(format!("redis pool {}: {e}", cfg.name))
-                        })?;
+                let client = master_client(&cfg.host, cfg.port, cfg.password.as_deref(), cfg.db)
+                    .map_err(|e| {
+                        StoreError::Unavailable(format!("redis pool {}: {e}", cfg.name))
+                    })?;
                 (
                     Target::Fixed(client),
                     format!("{}({}:{}/{})", cfg.name, cfg.host, cfg.port, cfg.db),
@@ -231,10 +230,7 @@ impl RedisPool {
                 let (host, port, epoch) = tracker.master(wait).await.inspect_err(|e| {
                     self.note_failure(e, epoch_now);
                 })?;
-                (
-                    master_client(&host, port, password.as_deref(), *db)?,
-                    epoch,
-                )
+                (master_client(&host, port, password.as_deref(), *db)?, epoch)
             }
         };
         let cfg = AsyncConnectionConfig::new()

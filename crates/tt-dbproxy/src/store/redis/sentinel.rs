@@ -212,8 +212,8 @@ impl MasterTracker {
     /// One Sentinel's master, checked with `ROLE` and identified by
     /// `run_id`.
     async fn ask(&self, host: &str, port: u16) -> Result<Master, String> {
-        let sentinel = client(host, port, self.cfg.password.as_deref(), 0)
-            .map_err(|e| e.to_string())?;
+        let sentinel =
+            client(host, port, self.cfg.password.as_deref(), 0).map_err(|e| e.to_string())?;
         let mut conn = connect(&sentinel, PER_SERVER).await?;
         let addr: Option<(String, String)> = redis::cmd("SENTINEL")
             .arg("get-master-addr-by-name")
@@ -222,11 +222,9 @@ impl MasterTracker {
             .await
             .map_err(|e| e.to_string())?;
         let (mhost, mport) = addr.ok_or_else(|| "does not know the master name".to_string())?;
-        let mport: u16 = mport
-            .parse()
-            .map_err(|_| format!("named port {mport:?}"))?;
-        let candidate = client(&mhost, mport, self.redis_password.as_deref(), 0)
-            .map_err(|e| e.to_string())?;
+        let mport: u16 = mport.parse().map_err(|_| format!("named port {mport:?}"))?;
+        let candidate =
+            client(&mhost, mport, self.redis_password.as_deref(), 0).map_err(|e| e.to_string())?;
         let mut conn = connect(&candidate, PER_SERVER)
             .await
             .map_err(|e| format!("master {mhost}:{mport}: {e}"))?;
