@@ -283,6 +283,24 @@ async fn failover_keeps_ids_unique_and_sends_going() {
         .collect::<Vec<_>>()
         .join(",");
 
+    // When the Sentinels announce the new master, to tell their part of
+    // the gap from tt-dbproxy's.
+    let switched_at = Arc::new(std::sync::Mutex::new(None::<Instant>));
+    {
+        let switched_at = switched_at.clone();
+        let mut conn = sentinels[0].conn();
+        std::thread::spawn(move || {
+            let mut ps = conn.as_pubsub();
+            if ps.subscribe("+switch-master").is_err() {
+                return;
+            }
+            let _ = ps.set_read_timeout(Some(Duration::from_secs(60)));
+            if ps.get_message().is_ok() {
+                *switched_at.lock().unwrap() = Some(Instant::now());
+            }
+        });
+    }
+
     let db = TestDatabase::create().await;
     let (a, _a_dir) = start_instance(&db, &list, true).await;
     seed_spec_users(a.store.as_ref()).await;
@@ -466,9 +484,20 @@ async fn failover_keeps_ids_unique_and_sends_going() {
         .map(|w| (w[1] - w[0], w[1]))
         .max_by_key(|(g, _)| *g)
         .expect("acks after the kill");
+    let switched = switched_at
+        .lock()
+        .unwrap()
+        .map(|t| {
+            format!(
+                "{:.2} s",
+                t.saturating_duration_since(killed_at).as_secs_f64()
+            )
+        })
+        .unwrap_or_else(|| "not seen".into());
     eprintln!(
         "sentinel failover: {} acks ({} before the kill, {} after), {refused} refused; \
-         longest time without a successful send {:.2} s, sends resumed {:.2} s after the kill -9; test {:?}",
+         longest time without a successful send {:.2} s, sends resumed {:.2} s after the kill -9 \
+         (+switch-master at {switched}); test {:?}",
         acked.len(),
         before_kill.len(),
         after_kill.len(),
