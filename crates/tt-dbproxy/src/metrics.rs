@@ -84,6 +84,11 @@ pub const GROUP_COMMIT_SIZE: &str = "tt_dbproxy_group_commit_size";
 /// Sends answered with the id of the message they repeat (a resend
 /// within `storage.resend_window_s`), by `backend`.
 pub const RESENDS: &str = "tt_dbproxy_resends_total";
+/// Changes of the Redis master found through Sentinels (each one starts
+/// a new epoch: counters are re-seeded on their next use).
+pub const REDIS_MASTER_CHANGES: &str = "tt_dbproxy_redis_master_changes_total";
+/// Message-id counters re-seeded from MySQL after a Redis master change.
+pub const MSG_ID_RESEEDS: &str = "tt_dbproxy_msg_id_reseeds_total";
 
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1000.0];
 
@@ -166,6 +171,8 @@ fn register_zero() {
     for backend in ["sqlite", "mysql"] {
         metrics::counter!(RESENDS, "backend" => backend).absolute(0);
     }
+    metrics::counter!(REDIS_MASTER_CHANGES).absolute(0);
+    metrics::counter!(MSG_ID_RESEEDS).absolute(0);
     for result in ["ok", "failed", "skipped"] {
         metrics::counter!(SYNC_CYCLES, "result" => result).absolute(0);
     }
@@ -249,6 +256,14 @@ fn describe() {
     describe_counter!(
         RESENDS,
         "Sends answered with the id of the stored message they repeat, by backend."
+    );
+    describe_counter!(
+        REDIS_MASTER_CHANGES,
+        "Redis master changes seen through the Sentinels (the first resolution counts)."
+    );
+    describe_counter!(
+        MSG_ID_RESEEDS,
+        "Message-id counters re-seeded from MySQL after a Redis master change."
     );
     describe_counter!(
         POOL_ERRORS,

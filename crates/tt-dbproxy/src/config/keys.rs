@@ -404,6 +404,71 @@ pub fn all() -> Vec<KeySpec> {
             },
         },
         KeySpec {
+            key: "redis.password",
+            ty: "string",
+            default: "none",
+            env: "TT_DBPROXY_REDIS_PASSWORD",
+            legacy: "RedisPassword",
+            reloadable: false,
+            doc: "Password (AUTH) of the Redis server(s): the one redis.url names, or every master and replica behind the Sentinels.",
+            apply: |c, v| {
+                c.backend_urls.redis_password = Some(string(v)?);
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "redis.sentinels",
+            ty: "list of host:port",
+            default: "none",
+            env: "TT_DBPROXY_REDIS_SENTINELS",
+            legacy: "RedisSentinels",
+            reloadable: false,
+            doc: "Redis Sentinels (port defaults to 26379), instead of redis.url: every pool follows the master they name. The env form is comma-separated.",
+            apply: |c, v| {
+                c.backend_urls.redis_sentinels = Some(strings(v)?);
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "redis.sentinel_master",
+            ty: "string",
+            default: "none",
+            env: "TT_DBPROXY_REDIS_SENTINEL_MASTER",
+            legacy: "RedisSentinelMaster",
+            reloadable: false,
+            doc: "The master name the Sentinels monitor; required with redis.sentinels.",
+            apply: |c, v| {
+                c.backend_urls.redis_sentinel_master = Some(string(v)?);
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "redis.sentinel_password",
+            ty: "string",
+            default: "none",
+            env: "TT_DBPROXY_REDIS_SENTINEL_PASSWORD",
+            legacy: "RedisSentinelPassword",
+            reloadable: false,
+            doc: "Password of the Sentinels themselves (their requirepass), if set.",
+            apply: |c, v| {
+                c.backend_urls.redis_sentinel_password = Some(string(v)?);
+                Ok(())
+            },
+        },
+        KeySpec {
+            key: "redis.sentinel_db",
+            ty: "integer",
+            default: "0",
+            env: "TT_DBPROXY_REDIS_SENTINEL_DB",
+            legacy: "",
+            reloadable: false,
+            doc: "Database index every pool uses in Sentinel mode (a legacy file keeps each pool's <pool>_db).",
+            apply: |c, v| {
+                c.backend_urls.redis_sentinel_db = Some(int(v)?);
+                Ok(())
+            },
+        },
+        KeySpec {
             key: "media.msfs_site",
             ty: "URL",
             default: "\"http://127.0.0.1\"",

@@ -12,7 +12,10 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use super::keys::{normalize_site, peer_list};
-use super::{BackendKind, Config, MysqlConfig, MysqlEndpoint, Problem, RedisConfig, RedisPool};
+use super::{
+    BackendKind, Config, MysqlConfig, MysqlEndpoint, Problem, RedisConfig, RedisPool,
+    SentinelConfig,
+};
 use crate::net::cidr::IpNet;
 
 /// The key/value pairs of a legacy file.
@@ -107,9 +110,17 @@ impl Reader<'_> {
         })
     }
 
-    fn redis_pool(&mut self, name: &str) -> Option<RedisPool> {
-        let host = self.text(&format!("{name}_host"));
-        let port = self.number::<u16>(&format!("{name}_port"));
+    /// A pool's keys; with Sentinels (`sentinel`) its address comes from
+    /// them, so `<pool>_host`/`_port` are not needed (and not read).
+    fn redis_pool(&mut self, name: &str, sentinel: bool) -> Option<RedisPool> {
+        let (host, port) = if sentinel {
+            (Some(String::new()), Some(0))
+        } else {
+            (
+                self.text(&format!("{name}_host")),
+                self.number::<u16>(&format!("{name}_port")),
+            )
+        };
         let db = self.number::<u32>(&format!("{name}_db"));
         let max = self.number::<usize>(&format!("{name}_maxconncnt"));
         Some(RedisPool {
@@ -118,6 +129,7 @@ impl Reader<'_> {
             port: port?,
             db: db?,
             max_connections: max?,
+            password: self.file.get(REDIS_PASSWORD_KEY).map(str::to_string),
         })
     }
 }
@@ -127,6 +139,56 @@ pub const ADMIN_LISTEN_KEY: &str = "AdminListen";
 /// Key of the allow-list in a legacy file (tt-dbproxy's own addition):
 /// `AllowPeers=10.0.0.0/8,192.168.1.7`; absent means anyone.
 pub const ALLOW_PEERS_KEY: &str = "AllowPeers";
+
+/// Sentinel list of a legacy file (tt-dbproxy's own addition):
+/// `RedisSentinels=10.0.0.1:26379,10.0.0.2:26379`.
+pub const REDIS_SENTINELS_KEY: &str = "RedisSentinels";
+/// The monitored master's name, required with [`REDIS_SENTINELS_KEY`].
+pub const REDIS_SENTINEL_MASTER_KEY: &str = "RedisSentinelMaster";
+/// Password of the Sentinels, optional.
+pub const REDIS_SENTINEL_PASSWORD_KEY: &str = "RedisSentinelPassword";
+/// Password (AUTH) of the Redis servers, optional, for every pool.
+pub const REDIS_PASSWORD_KEY: &str = "RedisPassword";
+
+/// The Sentinel settings of a legacy file: `None` without
+/// `RedisSentinels` (each pool then has its own address).
+fn sentinels(r: &mut Reader<'_>) -> Option<SentinelConfig> {
+    let master = r.file.get(REDIS_SENTINEL_MASTER_KEY).map(str::to_string);
+    let Some(raw) = r.file.get(REDIS_SENTINELS_KEY).map(str::to_string) else {
+        if master.is_some() {
+            r.problems.push(Problem::new(
+                REDIS_SENTINEL_MASTER_KEY,
+                format!("only applies with {REDIS_SENTINELS_KEY}"),
+            ));
+        }
+        return None;
+    };
+    let Some(master) = master else {
+        r.problems.push(Problem::new(
+            REDIS_SENTINEL_MASTER_KEY,
+            format!("required with {REDIS_SENTINELS_KEY}"),
+        ));
+        return None;
+    };
+    let list: Vec<String> = raw
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let password = r.file.get(REDIS_SENTINEL_PASSWORD_KEY).map(str::to_string);
+    match SentinelConfig::parse(&list, &master, password) {
+        Ok(s) => Some(s),
+        Err((which, reason)) => {
+            let key = if which == "master" {
+                REDIS_SENTINEL_MASTER_KEY
+            } else {
+                REDIS_SENTINELS_KEY
+            };
+            r.problems.push(Problem::new(key, reason));
+            None
+        }
+    }
+}
 
 /// `server.allow_peers` from `AllowPeers`, if the file has it.
 fn allow_peers(r: &mut Reader<'_>) -> Option<Vec<IpNet>> {
@@ -238,12 +300,14 @@ pub fn to_config(file: &LegacyFile) -> (Config, Vec<Problem>) {
             ),
         ));
     }
+    let sentinel_named = file.get(REDIS_SENTINELS_KEY).is_some();
+    let sentinel = sentinels(&mut r);
     let pools: Vec<RedisPool> = caches
         .iter()
-        .filter_map(|name| r.redis_pool(name))
+        .filter_map(|name| r.redis_pool(name, sentinel_named))
         .collect();
-    if !pools.is_empty() {
-        config.redis = Some(RedisConfig { pools });
+    if !pools.is_empty() && sentinel_named == sentinel.is_some() {
+        config.redis = Some(RedisConfig { pools, sentinel });
     }
     (config, r.problems)
 }
@@ -314,6 +378,60 @@ mod tests {
         assert_eq!(list, vec![]);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("10.0.0.0/40"), "{problems:?}");
+    }
+
+    #[test]
+    fn sentinels_replace_pool_addresses_and_keep_pool_dbs() {
+        let pools = "CacheInstances=unread,group_set,token,group_member\n\
+            unread_db=1\nunread_maxconncnt=4\ngroup_set_db=2\ngroup_set_maxconncnt=4\n\
+            token_db=3\ntoken_maxconncnt=4\ngroup_member_db=4\ngroup_member_maxconncnt=4\n";
+        let text = format!(
+            "{pools}RedisSentinels=10.0.0.1:26380, 10.0.0.2\nRedisSentinelMaster=tt\nRedisSentinelPassword=s3\nRedisPassword=r3\n"
+        );
+        let (c, problems) = to_config(&parse(&text));
+        let mine: Vec<String> = problems
+            .iter()
+            .map(ToString::to_string)
+            .filter(|p| p.starts_with("Redis") || p.contains("_host") || p.contains("_port"))
+            .collect();
+        assert_eq!(mine, Vec::<String>::new());
+        let r = c.redis.unwrap();
+        let s = r.sentinel.as_ref().unwrap();
+        assert_eq!(
+            s.sentinels,
+            vec![
+                ("10.0.0.1".to_string(), 26380),
+                ("10.0.0.2".to_string(), 26379)
+            ]
+        );
+        assert_eq!(
+            (s.master.as_str(), s.password.as_deref()),
+            ("tt", Some("s3"))
+        );
+        assert_eq!(r.pool("token").unwrap().db, 3);
+        assert_eq!(r.pool("group_member").unwrap().db, 4);
+        assert_eq!(r.pool("unread").unwrap().password.as_deref(), Some("r3"));
+
+        let (c, problems) = to_config(&parse(&format!("{pools}RedisSentinels=10.0.0.1:1\n")));
+        assert!(c.redis.is_none());
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.key == REDIS_SENTINEL_MASTER_KEY && p.reason.contains("required")),
+            "{problems:?}"
+        );
+        let (_, problems) = to_config(&parse(&format!("{pools}RedisSentinelMaster=tt\n")));
+        assert!(
+            problems.iter().any(|p| p.key == REDIS_SENTINEL_MASTER_KEY),
+            "{problems:?}"
+        );
+        let (_, problems) = to_config(&parse(&format!(
+            "{pools}RedisSentinels=10.0.0.1:x\nRedisSentinelMaster=tt\n"
+        )));
+        assert!(
+            problems.iter().any(|p| p.key == REDIS_SENTINELS_KEY),
+            "{problems:?}"
+        );
     }
 
     #[test]

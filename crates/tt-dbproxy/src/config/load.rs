@@ -136,7 +136,19 @@ fn finish(
 ) -> Result<Config, ConfigError> {
     apply_env(&mut config, &keys::all(), env, &mut problems);
     problems.extend(config.resolve_backends(naming));
-    problems.extend(config.validate(naming));
+    // A refused Redis setting is the real problem, not a knock-on "the
+    // mysql backend needs Redis".
+    let redis_refused = problems.iter().any(|p| {
+        p.key.starts_with("redis.")
+            || p.key.starts_with("Redis")
+            || p.key.starts_with("TT_DBPROXY_REDIS")
+    });
+    problems.extend(
+        config
+            .validate(naming)
+            .into_iter()
+            .filter(|p| !(redis_refused && p.reason.starts_with(super::NEEDS_REDIS))),
+    );
     if problems.is_empty() {
         Ok(config)
     } else {

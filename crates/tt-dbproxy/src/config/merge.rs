@@ -153,7 +153,8 @@ fn merge_mysql(m: &mut Merged, new: &Config) {
     m.config.backend_urls.mysql_max_connections = new.backend_urls.mysql_max_connections;
 }
 
-/// Pool sizes are reloadable; addresses and databases are not.
+/// Pool sizes are reloadable; addresses, databases, Sentinels and
+/// passwords are not.
 fn merge_redis(m: &mut Merged, new: &Config) {
     let (Some(running), Some(next)) = (m.config.redis.clone(), new.redis.as_ref()) else {
         if m.config.redis != new.redis {
@@ -161,14 +162,44 @@ fn merge_redis(m: &mut Merged, new: &Config) {
         }
         return;
     };
+    let before = m.need_restart.len();
+    match (&running.sentinel, &next.sentinel) {
+        (None, None) => {}
+        (Some(a), Some(b)) => {
+            if a.sentinels != b.sentinels {
+                m.need_restart.push("redis.sentinels");
+            }
+            if a.master != b.master {
+                m.need_restart.push("redis.sentinel_master");
+            }
+            if a.password != b.password {
+                m.need_restart.push("redis.sentinel_password");
+            }
+        }
+        _ => m.need_restart.push("redis.sentinels"),
+    }
     let same_servers = running.pools.len() == next.pools.len()
         && running
             .pools
             .iter()
             .zip(&next.pools)
             .all(|(a, b)| (&a.name, &a.host, a.port, a.db) == (&b.name, &b.host, b.port, b.db));
-    if !same_servers {
-        m.need_restart.push("redis.url");
+    if !same_servers && m.need_restart.len() == before {
+        m.need_restart.push(if next.sentinel.is_some() {
+            "redis.sentinel_db"
+        } else {
+            "redis.url"
+        });
+    }
+    if running
+        .pools
+        .iter()
+        .zip(&next.pools)
+        .any(|(a, b)| a.password != b.password)
+    {
+        m.need_restart.push("redis.password");
+    }
+    if m.need_restart.len() != before {
         return;
     }
     if running
@@ -180,6 +211,7 @@ fn merge_redis(m: &mut Merged, new: &Config) {
         m.applied.push("redis.max_connections");
         m.config.redis = Some(RedisConfig {
             pools: next.pools.clone(),
+            sentinel: running.sentinel.clone(),
         });
         m.config.backend_urls.redis_max_connections = new.backend_urls.redis_max_connections;
     }
@@ -218,6 +250,11 @@ mod tests {
             "mysql.max_connections" => Value::Integer(3),
             "redis.url" => s("redis://other:6379/2"),
             "redis.max_connections" => Value::Integer(3),
+            "redis.password" => s("hunter2"),
+            "redis.sentinels" => Value::Array(vec![s("10.9.9.9:26379")]),
+            "redis.sentinel_master" => s("other"),
+            "redis.sentinel_password" => s("s3cret"),
+            "redis.sentinel_db" => Value::Integer(4),
             "media.msfs_site" => s("http://media.example"),
             "media.aes_key" => s("abcdefghijabcdefghijabcdefghij12"),
             "admin.listen" => s("127.0.0.1:20601"),
@@ -231,11 +268,24 @@ mod tests {
     /// A running MySQL configuration, so MySQL and Redis keys have
     /// something to change.
     fn running() -> Config {
-        let mut c = Config::default();
-        for (key, url) in [
+        running_with(&[
             ("mysql.primary", "mysql://u:p@db:3306/tt"),
             ("redis.url", "redis://cache:6379/1"),
-        ] {
+        ])
+    }
+
+    /// A running configuration whose Redis is found through Sentinels.
+    fn running_sentinel() -> Config {
+        running_with(&[
+            ("mysql.primary", "mysql://u:p@db:3306/tt"),
+            ("redis.sentinels", "10.0.0.1:26379,10.0.0.2:26379"),
+            ("redis.sentinel_master", "tt"),
+        ])
+    }
+
+    fn running_with(settings: &[(&str, &str)]) -> Config {
+        let mut c = Config::default();
+        for &(key, url) in settings {
             let spec = keys::all().into_iter().find(|k| k.key == key).unwrap();
             (spec.apply)(&mut c, &toml::Value::String(url.into())).unwrap();
         }
@@ -246,7 +296,11 @@ mod tests {
     #[test]
     fn every_key_lands_where_the_registry_says() {
         for spec in keys::all() {
-            let old = running();
+            let old = if spec.key.starts_with("redis.sentinel") {
+                running_sentinel()
+            } else {
+                running()
+            };
             let mut new = old.clone();
             (spec.apply)(&mut new, &changed_value(spec.key)).unwrap();
             if spec.key.starts_with("mysql.") || spec.key.starts_with("redis.") {

@@ -82,6 +82,17 @@ pub struct BackendUrls {
     pub redis_url: Option<String>,
     /// Concurrent command limit of each Redis pool.
     pub redis_max_connections: usize,
+    /// Sentinel addresses (`host:port`), instead of `redis_url`; `Some`
+    /// when the key is set at all, so an empty list can be refused.
+    pub redis_sentinels: Option<Vec<String>>,
+    /// The master name the Sentinels monitor.
+    pub redis_sentinel_master: Option<String>,
+    /// Password of the Sentinels (`requirepass` of the Sentinel).
+    pub redis_sentinel_password: Option<String>,
+    /// Database index of every pool in Sentinel mode.
+    pub redis_sentinel_db: Option<u32>,
+    /// Password of the Redis servers (`AUTH`), both modes.
+    pub redis_password: Option<String>,
 }
 
 impl Default for BackendUrls {
@@ -92,6 +103,11 @@ impl Default for BackendUrls {
             mysql_max_connections: 16,
             redis_url: None,
             redis_max_connections: 16,
+            redis_sentinels: None,
+            redis_sentinel_master: None,
+            redis_sentinel_password: None,
+            redis_sentinel_db: None,
+            redis_password: None,
         }
     }
 }
@@ -355,6 +371,8 @@ pub struct RedisPool {
     pub db: u32,
     /// Concurrent command limit.
     pub max_connections: usize,
+    /// Password sent with `AUTH`, if the server wants one.
+    pub password: Option<String>,
 }
 
 impl RedisPool {
@@ -374,6 +392,62 @@ impl RedisPool {
             port,
             db,
             max_connections,
+            password: None,
+        })
+    }
+}
+
+/// How a missing Redis configuration is reported.
+pub(crate) const NEEDS_REDIS: &str = "the mysql backend needs Redis";
+
+/// Default TCP port of a Sentinel.
+pub const SENTINEL_PORT: u16 = 26379;
+
+/// Where the Redis master is found when it is not one fixed address:
+/// Sentinels that monitor it under a name. Every pool then connects to
+/// whichever server the Sentinels name as master (host and port of the
+/// pools are unused; their db indices and sizes still apply).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentinelConfig {
+    /// Sentinel addresses, asked in order.
+    pub sentinels: Vec<(String, u16)>,
+    /// The monitored master's name (`sentinel monitor <name> ...`).
+    pub master: String,
+    /// Password of the Sentinels themselves, if they require one.
+    pub password: Option<String>,
+}
+
+impl SentinelConfig {
+    /// Parses `host:port` entries (port defaults to 26379) and checks the
+    /// master name; the error names what is wrong.
+    pub fn parse(
+        sentinels: &[String],
+        master: &str,
+        password: Option<String>,
+    ) -> Result<Self, (&'static str, String)> {
+        if sentinels.is_empty() {
+            return Err(("sentinels", "must list at least one Sentinel".into()));
+        }
+        let mut parsed = Vec::new();
+        for s in sentinels {
+            let (host, port) = split_host_port(s.trim(), SENTINEL_PORT)
+                .map_err(|e| ("sentinels", format!("{s:?}: {e}")))?;
+            if port == 0 {
+                return Err(("sentinels", format!("{s:?}: port 0")));
+            }
+            parsed.push((host, port));
+        }
+        let master = master.trim();
+        if master.is_empty() || master.contains(char::is_whitespace) {
+            return Err((
+                "master",
+                "must be the name the Sentinels monitor (non-empty, no spaces)".into(),
+            ));
+        }
+        Ok(Self {
+            sentinels: parsed,
+            master: master.to_string(),
+            password,
         })
     }
 }
@@ -383,6 +457,8 @@ impl RedisPool {
 pub struct RedisConfig {
     /// The pools in the order the file lists them.
     pub pools: Vec<RedisPool>,
+    /// Set when the master is found through Sentinels.
+    pub sentinel: Option<SentinelConfig>,
 }
 
 impl RedisConfig {
@@ -489,14 +565,113 @@ impl Config {
                 Err(e) => p.push(Problem::new(name("mysql.primary"), e)),
             }
         }
-        if let Some(url) = &u.redis_url {
-            let pools: Result<Vec<_>, _> = REDIS_POOLS
-                .iter()
-                .map(|pool| RedisPool::from_url(pool, url, u.redis_max_connections))
-                .collect();
-            match pools {
-                Ok(pools) => self.redis = Some(RedisConfig { pools }),
-                Err(e) => p.push(Problem::new(name("redis.url"), e)),
+        p.extend(self.resolve_redis(naming));
+        p
+    }
+
+    /// The Redis half of [`Self::resolve_backends`]: `redis.url`, or
+    /// `redis.sentinels` + `redis.sentinel_master` (never both).
+    fn resolve_redis(&mut self, naming: KeyNaming) -> Vec<Problem> {
+        let name = |key: &str| keys::display_name(key, naming);
+        let u = self.backend_urls.clone();
+        let mut p = Vec::new();
+        let sentinel_only = [
+            ("redis.sentinel_master", u.redis_sentinel_master.is_some()),
+            (
+                "redis.sentinel_password",
+                u.redis_sentinel_password.is_some(),
+            ),
+            ("redis.sentinel_db", u.redis_sentinel_db.is_some()),
+        ];
+        match (&u.redis_url, &u.redis_sentinels) {
+            (Some(_), Some(_)) => p.push(Problem::new(
+                name("redis.sentinels"),
+                format!(
+                    "set either {} or {}, not both",
+                    name("redis.url"),
+                    name("redis.sentinels")
+                ),
+            )),
+            (Some(url), None) => {
+                for (key, set) in sentinel_only {
+                    if set {
+                        p.push(Problem::new(
+                            name(key),
+                            format!("only applies with {}", name("redis.sentinels")),
+                        ));
+                    }
+                }
+                let pools: Result<Vec<_>, _> = REDIS_POOLS
+                    .iter()
+                    .map(|pool| RedisPool::from_url(pool, url, u.redis_max_connections))
+                    .map(|r| {
+                        r.map(|mut pool| {
+                            pool.password = u.redis_password.clone();
+                            pool
+                        })
+                    })
+                    .collect();
+                match pools {
+                    Ok(pools) => {
+                        self.redis = Some(RedisConfig {
+                            pools,
+                            sentinel: None,
+                        })
+                    }
+                    Err(e) => p.push(Problem::new(name("redis.url"), e)),
+                }
+            }
+            (None, Some(list)) => {
+                let Some(master) = &u.redis_sentinel_master else {
+                    p.push(Problem::new(
+                        name("redis.sentinel_master"),
+                        format!("required with {}", name("redis.sentinels")),
+                    ));
+                    return p;
+                };
+                match SentinelConfig::parse(list, master, u.redis_sentinel_password.clone()) {
+                    Ok(sentinel) => {
+                        let db = u.redis_sentinel_db.unwrap_or(0);
+                        let pools = REDIS_POOLS
+                            .iter()
+                            .map(|pool| RedisPool {
+                                name: (*pool).to_string(),
+                                host: String::new(),
+                                port: 0,
+                                db,
+                                max_connections: u.redis_max_connections,
+                                password: u.redis_password.clone(),
+                            })
+                            .collect();
+                        self.redis = Some(RedisConfig {
+                            pools,
+                            sentinel: Some(sentinel),
+                        });
+                    }
+                    Err((which, reason)) => {
+                        let key = if which == "master" {
+                            "redis.sentinel_master"
+                        } else {
+                            "redis.sentinels"
+                        };
+                        p.push(Problem::new(name(key), reason));
+                    }
+                }
+            }
+            (None, None) => {
+                for (key, set) in sentinel_only {
+                    if set {
+                        p.push(Problem::new(
+                            name(key),
+                            format!("only applies with {}", name("redis.sentinels")),
+                        ));
+                    }
+                }
+                if let (Some(pw), Some(r)) = (&u.redis_password, self.redis.as_mut()) {
+                    for pool in &mut r.pools {
+                        pool.password = Some(pw.clone());
+                    }
+                }
             }
         }
         p
@@ -567,7 +742,11 @@ impl Config {
             if self.redis.is_none() {
                 p.push(Problem::new(
                     name("redis.url"),
-                    "the mysql backend needs Redis",
+                    format!(
+                        "{NEEDS_REDIS} ({} or {})",
+                        name("redis.url"),
+                        name("redis.sentinels")
+                    ),
                 ));
             }
         }
@@ -665,10 +844,36 @@ impl Config {
             }
         }
         if let Some(r) = &self.redis {
-            for pool in &r.pools {
+            if let Some(s) = &r.sentinel {
+                let list: Vec<String> = s
+                    .sentinels
+                    .iter()
+                    .map(|(h, p)| format!("{h}:{p}"))
+                    .collect();
                 out.push_str(&format!(
-                    " redis.{}={}:{}/{} max_connections={}",
-                    pool.name, pool.host, pool.port, pool.db, pool.max_connections
+                    " redis.sentinels={} redis.sentinel_master={} sentinel_password={}",
+                    list.join(","),
+                    s.master,
+                    if s.password.is_some() { "***" } else { "none" }
+                ));
+            }
+            for pool in &r.pools {
+                let at = if r.sentinel.is_some() {
+                    "<master>".to_string()
+                } else {
+                    format!("{}:{}", pool.host, pool.port)
+                };
+                out.push_str(&format!(
+                    " redis.{}={}/{} max_connections={}{}",
+                    pool.name,
+                    at,
+                    pool.db,
+                    pool.max_connections,
+                    if pool.password.is_some() {
+                        " password=***"
+                    } else {
+                        ""
+                    }
                 ));
             }
         }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::mysql::{CommitFailure, MysqlPools, MysqlStore, PendingSend, schema};
-use super::redis::{Claim, RedisStore};
+use super::redis::{Claim, InFlight, RedisStore};
 use super::unresolved::{Journal, Unresolved};
 use super::{
     AudioRow, DepartRecord, DeviceToken, GroupMessageRow, GroupRecord, LastMessage, MessageRow,
@@ -27,9 +27,11 @@ use crate::rate_log::RateLimited;
 static OUTCOME_UNKNOWN: RateLimited = RateLimited::new("send outcome unknown");
 static COUNTER_MISSED: RateLimited = RateLimited::new("counter not raised");
 
-/// A send's id: a new one, or the stored message's it resends.
-enum NextId {
-    New(u32),
+/// A send's id: a new one (held in flight, in Sentinel mode, until the
+/// send ends; see [`super::redis::InFlight`]), or the stored message's it
+/// resends.
+enum NextId<'a> {
+    New(u32, Option<InFlight<'a>>),
     Resent(u32),
 }
 
@@ -110,8 +112,9 @@ impl MysqlRedisStore {
         conv: u32,
         resend: Option<&(String, u32)>,
         claimed: &mut bool,
-    ) -> StoreResult<NextId> {
+    ) -> StoreResult<NextId<'_>> {
         let counter = RedisStore::counter_key(group, conv);
+        let in_flight = self.failover_guard(group, conv, &counter).await?;
         // Held until shortly after this request's deadline: by then the
         // send has an outcome, and a lost claim cannot block resends long.
         let left =
@@ -120,7 +123,13 @@ impl MysqlRedisStore {
             .unwrap_or(u64::MAX)
             .saturating_add(1_000);
         let check = resend.map(|(key, _)| (key.as_str(), claim_ms));
-        let (claim, id) = self.redis.claim_and_next_id(&counter, check).await?;
+        let (claim, id, epoch) = self.redis.claim_and_next_id(&counter, check).await?;
+        if in_flight.as_ref().is_some_and(|g| g.epoch() != epoch) {
+            *claimed = resend.is_some() && claim == Claim::Mine;
+            return Err(StoreError::Unavailable(
+                "the Redis master changed during the send".into(),
+            ));
+        }
         match claim {
             Claim::Stored(id) => {
                 metrics::counter!(crate::metrics::RESENDS, "backend" => "mysql").increment(1);
@@ -134,13 +143,40 @@ impl MysqlRedisStore {
             Claim::Mine => *claimed = resend.is_some(),
         }
         if let Some(id) = id {
-            return Ok(NextId::New(id));
+            return Ok(NextId::New(id, in_flight));
         }
         self.settle_unresolved().await?;
         let stored_max = bounded("max message id", self.sql.max_msg_id(group, conv)).await?;
         Ok(NextId::New(
             self.redis.seed_msg_id(group, conv, stored_max).await?,
+            in_flight,
         ))
+    }
+
+    /// In Sentinel mode, the failover guard of [`super::redis::InFlight`]'s
+    /// module: on the counter's first use in the current master epoch it
+    /// is raised to MySQL's largest stored id (after this process's sends
+    /// of earlier epochs have finished), and the send is registered as
+    /// holding an id of this epoch. `None` without Sentinels.
+    async fn failover_guard(
+        &self,
+        group: bool,
+        conv: u32,
+        counter: &str,
+    ) -> StoreResult<Option<InFlight<'_>>> {
+        let Some(guard) = self.redis.reseed() else {
+            return Ok(None);
+        };
+        let epoch = self.redis.master_epoch().await?;
+        if !guard.is_seeded(counter, epoch) {
+            guard.wait_for_older(epoch).await?;
+            self.settle_unresolved().await?;
+            let stored_max = bounded("max message id", self.sql.max_msg_id(group, conv)).await?;
+            self.redis
+                .raise_counter(guard, counter, stored_max, epoch)
+                .await?;
+        }
+        Ok(Some(guard.begin(epoch)))
     }
 
     /// A send whose `COMMIT` may or may not have landed: resolved by a
@@ -235,8 +271,8 @@ impl MysqlRedisStore {
             Some(id) => id,
             None => bounded("a send", self.sql.create_relation(from, to, now)).await?,
         };
-        let msg_id = match self.next_msg_id(false, rel, resend, claimed).await? {
-            NextId::New(id) => id,
+        let (msg_id, _in_flight) = match self.next_msg_id(false, rel, resend, claimed).await? {
+            NextId::New(id, held) => (id, held),
             NextId::Resent(id) => return Ok(id),
         };
         let row = SingleMessageRow {
@@ -286,8 +322,8 @@ impl MysqlRedisStore {
                 .await?
             }
         };
-        let msg_id = match self.next_msg_id(true, g, resend, claimed).await? {
-            NextId::New(id) => id,
+        let (msg_id, _in_flight) = match self.next_msg_id(true, g, resend, claimed).await? {
+            NextId::New(id, held) => (id, held),
             NextId::Resent(id) => return Ok(id),
         };
         let row = GroupMessageRow {

@@ -7,9 +7,13 @@ mod keys;
 mod messages;
 mod ops;
 mod pool;
+mod reseed;
 mod resend;
+mod sentinel;
 mod shared;
 
 pub use ops::RedisStore;
 pub use pool::RedisPool;
+pub(crate) use reseed::InFlight;
 pub(crate) use resend::Claim;
+pub use sentinel::MasterTracker;

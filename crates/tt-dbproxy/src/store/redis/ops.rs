@@ -2,6 +2,7 @@
 //! original's keys. Multi-step updates run as Lua scripts so concurrent
 //! requests never see half of one.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::Script;
@@ -9,6 +10,7 @@ use tracing::warn;
 
 use super::keys::{self, atoi};
 use super::pool::RedisPool;
+use super::sentinel::MasterTracker;
 use crate::config::RedisConfig;
 use crate::store::{DeviceToken, Platform, StoreError, StoreResult};
 
@@ -55,13 +57,20 @@ pub struct RedisStore {
     pub(super) scripts: super::messages::MessageScripts,
     pub(super) resend: super::resend::ResendScripts,
     pub(super) shared: super::shared::SharedScripts,
+    /// The message-id guard across failovers, in Sentinel mode.
+    pub(super) reseed: Option<super::reseed::Reseed>,
 }
 
-fn pool(cfg: &RedisConfig, name: &str, wait: Duration) -> StoreResult<RedisPool> {
+fn pool(
+    cfg: &RedisConfig,
+    name: &str,
+    wait: Duration,
+    tracker: Option<&Arc<MasterTracker>>,
+) -> StoreResult<RedisPool> {
     let p = cfg
         .pool(name)
         .ok_or_else(|| StoreError::Unavailable(format!("redis pool {name} is not configured")))?;
-    RedisPool::new(p, wait)
+    RedisPool::new(p, wait, tracker)
 }
 
 pub(super) fn token_value(platform: Platform, token: &str) -> String {
@@ -91,12 +100,19 @@ pub(super) fn parse_token(user_id: u32, value: &str) -> Option<DeviceToken> {
 impl RedisStore {
     /// Pools for the four pools the handlers use (`sync` is configured
     /// but, as in the original, never used).
+    /// With Sentinels, one [`MasterTracker`] is shared by the pools.
     pub fn new(cfg: &RedisConfig, wait: Duration) -> StoreResult<Self> {
+        let tracker = cfg.sentinel.as_ref().map(|s| {
+            let password = cfg.pools.first().and_then(|p| p.password.clone());
+            MasterTracker::new(s.clone(), password)
+        });
+        let t = tracker.as_ref();
         Ok(Self {
-            unread: pool(cfg, "unread", wait)?,
-            group_set: pool(cfg, "group_set", wait)?,
-            token: pool(cfg, "token", wait)?,
-            group_member: pool(cfg, "group_member", wait)?,
+            unread: pool(cfg, "unread", wait, t)?,
+            group_set: pool(cfg, "group_set", wait, t)?,
+            token: pool(cfg, "token", wait, t)?,
+            group_member: pool(cfg, "group_member", wait, t)?,
+            reseed: tracker.map(|_| super::reseed::Reseed::default()),
             mark_read: Script::new(MARK_READ),
             register_token: Script::new(REGISTER_TOKEN),
             scripts: super::messages::MessageScripts::default(),

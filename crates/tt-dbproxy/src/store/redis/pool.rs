@@ -18,6 +18,7 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, FromRedisValue, RedisError};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+use super::sentinel::{MasterTracker, master_client};
 use crate::config::RedisPool as RedisPoolConfig;
 use crate::deadline;
 use crate::rate_log::RateLimited;
@@ -29,11 +30,28 @@ use crate::store::{StoreError, StoreResult};
 /// deadline (which normally ends a wait first).
 const RESPONSE_TIMEOUT: Duration = deadline::UNSCOPED_TIMEOUT;
 
+/// Where a pool connects.
+enum Target {
+    /// One fixed server (`redis.url`, or a legacy pool's address).
+    Fixed(redis::Client),
+    /// The master the Sentinels name, with the pool's db and password.
+    Sentinel {
+        tracker: Arc<MasterTracker>,
+        db: u32,
+        password: Option<String>,
+    },
+}
+
 /// One named Redis pool.
 pub struct RedisPool {
     label: String,
-    client: redis::Client,
-    conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    target: Target,
+    /// The connection and the master epoch it was opened in (0 for a
+    /// fixed server).
+    conn: tokio::sync::Mutex<Option<(MultiplexedConnection, u64)>>,
+    /// The epoch of the last failed connect: a new epoch skips the
+    /// back-off (the new master is worth trying at once).
+    failed_epoch: AtomicU64,
     /// Set when a command was cut off mid-flight: the connection is
     /// replaced at the next lease.
     stale: AtomicBool,
@@ -56,6 +74,8 @@ fn slots(max_connections: usize) -> usize {
 pub struct Lease<'a> {
     pool: &'a RedisPool,
     conn: MultiplexedConnection,
+    /// The master epoch of `conn` (0 for a fixed server).
+    epoch: u64,
     /// A command is on the wire and its reply not read yet; if the lease
     /// is dropped in this state (the request's deadline cut it off) the
     /// connection is marked stale.
@@ -75,15 +95,37 @@ impl Drop for Lease<'_> {
 
 impl RedisPool {
     /// A pool for `cfg`; nothing is opened yet.
-    pub fn new(cfg: &RedisPoolConfig, wait: Duration) -> StoreResult<Self> {
-        let url = format!("redis://{}:{}/{}", cfg.host, cfg.port, cfg.db);
-        let client = redis::Client::open(url.as_str())
-            .map_err(|e| StoreError::Unavailable(format!("redis pool {}: {e}", cfg.name)))?;
+    pub fn new(
+        cfg: &RedisPoolConfig,
+        wait: Duration,
+        tracker: Option<&Arc<MasterTracker>>,
+    ) -> StoreResult<Self> {
+        let (target, label) = match tracker {
+            None => {
+                let client = master_client(&cfg.host, cfg.port, cfg.password.as_deref(), cfg.db)
+                    .map_err(|e| {
+                        StoreError::Unavailable(format!("redis pool {}: {e}", cfg.name))
+                    })?;
+                (
+                    Target::Fixed(client),
+                    format!("{}({}:{}/{})", cfg.name, cfg.host, cfg.port, cfg.db),
+                )
+            }
+            Some(t) => (
+                Target::Sentinel {
+                    tracker: t.clone(),
+                    db: cfg.db,
+                    password: cfg.password.clone(),
+                },
+                format!("{}(sentinel master/{})", cfg.name, cfg.db),
+            ),
+        };
         let max = slots(cfg.max_connections);
         Ok(Self {
-            label: format!("{}({}:{}/{})", cfg.name, cfg.host, cfg.port, cfg.db),
-            client,
+            label,
+            target,
             conn: tokio::sync::Mutex::new(None),
+            failed_epoch: AtomicU64::new(0),
             stale: AtomicBool::new(false),
             permits: Arc::new(Semaphore::new(max)),
             max: AtomicUsize::new(max),
@@ -113,7 +155,8 @@ impl RedisPool {
         Duration::from_millis(self.wait_ms.load(Ordering::Relaxed))
     }
 
-    fn note_failure(&self, e: &dyn std::fmt::Display) {
+    fn note_failure(&self, e: &dyn std::fmt::Display, epoch: u64) {
+        self.failed_epoch.store(epoch, Ordering::Relaxed);
         self.stats.failed("connect");
         let backoff = self.health.failed();
         crate::warn_limited!(self.connect_log, pool = %self.label, error = %e, backoff_ms = backoff.as_millis() as u64, "redis connect failed");
@@ -154,57 +197,88 @@ impl RedisPool {
         if self.stale.swap(false, Ordering::Relaxed) {
             *slot = None;
         }
-        if let Some(conn) = slot.as_ref() {
+        let epoch_now = self.epoch();
+        if slot.as_ref().is_some_and(|(_, e)| *e != epoch_now) {
+            *slot = None; // opened under an earlier master
+        }
+        if let Some((conn, epoch)) = slot.as_ref() {
             return Ok(Lease {
                 pool: self,
                 conn: conn.clone(),
+                epoch: *epoch,
                 in_flight: false,
                 _permit: permit,
                 _in_use: self.stats.acquired(started.elapsed()),
             });
         }
-        if self.health.is_out() {
+        let moved_on = epoch_now != self.failed_epoch.load(Ordering::Relaxed);
+        if self.health.is_out() && !(matches!(self.target, Target::Sentinel { .. }) && moved_on) {
             self.stats.failed("backoff");
             return Err(StoreError::Unavailable(format!(
                 "redis pool {} is backing off after failures",
                 self.label
             )));
         }
+        let wait = wait.min(end.saturating_duration_since(tokio::time::Instant::now()));
+        let (client, epoch) = match &self.target {
+            Target::Fixed(c) => (c.clone(), 0),
+            Target::Sentinel {
+                tracker,
+                db,
+                password,
+            } => {
+                let (host, port, epoch) = tracker.master(wait).await.inspect_err(|e| {
+                    self.note_failure(e, epoch_now);
+                })?;
+                (master_client(&host, port, password.as_deref(), *db)?, epoch)
+            }
+        };
         let cfg = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(wait))
             .set_response_timeout(Some(RESPONSE_TIMEOUT));
-        match tokio::time::timeout(
+        let outcome = tokio::time::timeout(
             wait,
-            self.client
-                .get_multiplexed_async_connection_with_config(&cfg),
+            client.get_multiplexed_async_connection_with_config(&cfg),
         )
-        .await
-        {
+        .await;
+        let failure = match outcome {
             Ok(Ok(conn)) => {
                 self.health.succeeded();
-                *slot = Some(conn.clone());
-                Ok(Lease {
+                *slot = Some((conn.clone(), epoch));
+                return Ok(Lease {
                     pool: self,
                     conn,
+                    epoch,
                     in_flight: false,
                     _permit: permit,
                     _in_use: self.stats.acquired(started.elapsed()),
-                })
+                });
             }
-            Ok(Err(e)) => {
-                self.note_failure(&e);
-                Err(StoreError::Unavailable(format!(
-                    "redis pool {}: {e}",
-                    self.label
-                )))
-            }
-            Err(_) => {
-                self.note_failure(&"connect timed out");
-                Err(StoreError::Unavailable(format!(
-                    "redis pool {}: connect timed out",
-                    self.label
-                )))
-            }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "connect timed out".to_string(),
+        };
+        self.note_failure(&failure, epoch);
+        self.invalidate_master(epoch);
+        Err(StoreError::Unavailable(format!(
+            "redis pool {}: {failure}",
+            self.label
+        )))
+    }
+
+    /// The master epoch connections must belong to (0 for a fixed
+    /// server).
+    fn epoch(&self) -> u64 {
+        match &self.target {
+            Target::Fixed(_) => 0,
+            Target::Sentinel { tracker, .. } => tracker.epoch(),
+        }
+    }
+
+    /// After a failure on a connection of `epoch`: the Sentinels are asked
+    /// again at the next connect.
+    fn invalidate_master(&self, epoch: u64) {
+        if let Target::Sentinel { tracker, .. } = &self.target {
+            tracker.invalidate(epoch);
         }
     }
 
@@ -216,14 +290,24 @@ impl RedisPool {
 }
 
 impl Lease<'_> {
+    /// The master epoch of this lease's connection (0 for a fixed
+    /// server): an id taken from a connection of an earlier epoch than
+    /// the guard expected is not handed out.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
     async fn fail(&self, e: RedisError) -> StoreError {
+        // READONLY: the server was demoted to a replica under us.
         if e.is_io_error()
             || e.is_connection_dropped()
             || e.is_timeout()
             || e.is_unrecoverable_error()
+            || e.code() == Some("READONLY")
         {
             self.pool.stats.failed("transport");
             self.pool.forget_connection().await;
+            self.pool.invalidate_master(self.epoch);
             StoreError::Unavailable(format!("redis pool {}: {e}", self.pool.label))
         } else {
             StoreError::Query(format!("redis pool {}: {e}", self.pool.label))

@@ -60,19 +60,23 @@ pub(crate) enum Claim {
 impl RedisStore {
     /// The next id from `counter` (`None`: the counter is missing) and,
     /// when `resend` names a key and a claim time, the memory's verdict,
-    /// in one round trip. A known send increments nothing.
+    /// in one round trip, with the master epoch of the connection that
+    /// answered (0 without Sentinels). A known send increments nothing.
     pub(crate) async fn claim_and_next_id(
         &self,
         counter: &str,
         resend: Option<(&str, u64)>,
-    ) -> StoreResult<(Claim, Option<u32>)> {
+    ) -> StoreResult<(Claim, Option<u32>, u64)> {
         let mut inv = self.resend.claim_and_next_id.prepare_invoke();
         inv.key(counter);
         match resend {
             Some((key, claim_ms)) => inv.key(key).arg(claim_ms.max(1)),
             None => inv.arg(0),
         };
-        let (known, v): (i64, i64) = self.unread.lease().await?.script(&inv).await?;
+        let mut lease = self.unread.lease().await?;
+        let (known, v): (i64, i64) = lease.script(&inv).await?;
+        let epoch = lease.epoch();
+        drop(lease);
         if known == 1 {
             return Ok((
                 match u32::try_from(v) {
@@ -80,16 +84,17 @@ impl RedisStore {
                     Ok(id) => Claim::Stored(id),
                 },
                 None,
+                epoch,
             ));
         }
         if v < 0 {
-            return Ok((Claim::Mine, None));
+            return Ok((Claim::Mine, None, epoch));
         }
         let id = u32::try_from(v)
             .ok()
             .filter(|id| *id != 0)
             .ok_or_else(|| StoreError::InvalidData(format!("{counter} holds {v}")))?;
-        Ok((Claim::Mine, Some(id)))
+        Ok((Claim::Mine, Some(id), epoch))
     }
 
     /// Gives a claim up (the send was not stored).
