@@ -333,3 +333,44 @@ async fn the_shadow_forwards_replies_and_classifies_reads() {
         "writes are never executed by the shadow"
     );
 }
+
+/// The shadow applies `serve`'s connection limits: with
+/// `max_connections = 1` a second client is closed at once, and the place
+/// is free again when the first one leaves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shadow_refuses_connections_over_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = fake_upstream().await;
+    let server = ServerProcess::spawn(
+        dir.path(),
+        &["shadow", "--upstream", &upstream.to_string()],
+        &[("TT_DBPROXY_MAX_CONNECTIONS", "1")],
+    );
+    let unread = ImUnreadMsgCntReq {
+        user_id: Some(2),
+        attach_data: ab(),
+    }
+    .encode_to_vec();
+    let mut first = Client::connect(server.addr).await.unwrap();
+    let got = request(&mut first, 3, 0x0307, unread.clone()).await;
+    assert_eq!(got.header.command_id, 0x0308, "the first client is served");
+    let mut second = Client::connect(server.addr).await.unwrap();
+    common::assert_closed(&mut second).await;
+    drop(first);
+    let mut third = None;
+    for _ in 0..50 {
+        let mut c = Client::connect(server.addr).await.unwrap();
+        if c.send(3, 0x0307, unread.clone()).await.is_ok()
+            && let Some(p) = common::next_frame(&mut c).await
+        {
+            third = Some(p);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        third.map(|p| p.header.command_id),
+        Some(0x0308),
+        "served again once the first client left"
+    );
+}

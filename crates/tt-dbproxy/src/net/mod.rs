@@ -5,6 +5,7 @@
 mod admission;
 pub mod cidr;
 mod connection;
+pub mod gates;
 pub mod ordering;
 mod peers;
 pub mod server;

@@ -17,12 +17,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use super::admission::{Admission, Refusal};
-use super::connection::{self, ConnShared};
+use super::connection;
+use super::gates::Gates;
 use super::ordering::KeyedQueue;
-use super::peers::{Peers, follow_allow_list};
+use super::peers::follow_allow_list;
 use crate::handler::OrderKey;
-use crate::rate_log::RateLimited;
 use crate::state::AppState;
 
 /// First pause after a failed `accept` (EMFILE and the like); doubles up
@@ -84,11 +83,10 @@ pub async fn run(listeners: Vec<TcpListener>, state: Arc<AppState>, shutdown: Ca
         workers,
         shutdown.clone(),
     ));
-    let limit = Arc::new(Admission::default());
-    let peers = Arc::new(Peers::default());
+    let gates = Gates::default();
     tokio::spawn(follow_allow_list(
         state.clone(),
-        peers.clone(),
+        gates.peers.clone(),
         shutdown.clone(),
     ));
     let mut accept_loops = tokio::task::JoinSet::new();
@@ -96,16 +94,13 @@ pub async fn run(listeners: Vec<TcpListener>, state: Arc<AppState>, shutdown: Ca
         accept_loops.spawn(accept_loop(
             listener,
             ctx.clone(),
-            Gates {
-                limit: limit.clone(),
-                peers: peers.clone(),
-            },
+            gates.clone(),
             shutdown.clone(),
         ));
     }
     shutdown.cancelled().await;
     while accept_loops.join_next().await.is_some() {}
-    info!(connections = limit.open(), "draining");
+    info!(connections = gates.open(), "draining");
     let drain = Duration::from_millis(state.config().server.drain_timeout_ms);
     ctx.tracker.close();
     if tokio::time::timeout(drain, ctx.tracker.wait())
@@ -119,42 +114,6 @@ pub async fn run(listeners: Vec<TcpListener>, state: Arc<AppState>, shutdown: Ca
         ctx.abort.cancel();
     }
     info!("server stopped");
-}
-
-/// What a new connection must pass before it is served.
-struct Gates {
-    /// `server.max_connections`.
-    limit: Arc<Admission>,
-    /// `server.allow_peers` and `server.max_connections_per_peer`.
-    peers: Arc<Peers>,
-}
-
-// Refusals are logged at most once a second per kind, so a flood of
-// connections does not flood the log (the metric counts every one).
-static REFUSED_LIMIT: RateLimited = RateLimited::new("connection refused: limit");
-static REFUSED_PER_PEER: RateLimited = RateLimited::new("connection refused: per-peer cap");
-static REFUSED_NOT_ALLOWED: RateLimited = RateLimited::new("connection refused: peer not allowed");
-
-/// Counts and logs a connection closed at accept.
-fn refused(reason: Refusal, peer: SocketAddr) {
-    metrics::counter!(crate::metrics::CONNECTIONS_REFUSED, "reason" => reason.label()).increment(1);
-    match reason {
-        Refusal::NotAllowed => crate::warn_limited!(
-            REFUSED_NOT_ALLOWED,
-            %peer,
-            "peer not in server.allow_peers; closing the new connection"
-        ),
-        Refusal::PerPeer => crate::warn_limited!(
-            REFUSED_PER_PEER,
-            %peer,
-            "the peer has server.max_connections_per_peer open; closing the new connection"
-        ),
-        Refusal::Limit => crate::warn_limited!(
-            REFUSED_LIMIT,
-            %peer,
-            "connection limit reached; closing the new connection"
-        ),
-    };
 }
 
 async fn accept_loop(
@@ -174,21 +133,8 @@ async fn accept_loop(
                 backoff = MIN_ACCEPT_BACKOFF;
                 metrics::counter!(crate::metrics::CONNECTIONS_ACCEPTED).increment(1);
                 let id = ctx.next_conn_id.fetch_add(1, Ordering::Relaxed);
-                let conn = Arc::new(ConnShared::default());
                 // Dropping the stream closes a refused connection.
-                let slot = match gates
-                    .peers
-                    .admit(peer.ip(), id, &conn, || Arc::clone(&ctx.state.config()))
-                {
-                    Ok(slot) => slot,
-                    Err(refusal) => {
-                        refused(refusal, peer);
-                        continue;
-                    }
-                };
-                let max = ctx.state.config().server.max_connections;
-                let Some(permit) = gates.limit.try_admit(max) else {
-                    refused(Refusal::Limit, peer);
+                let Some(ticket) = gates.admit(&ctx.state, peer, id) else {
                     continue;
                 };
                 if let Err(e) = stream.set_nodelay(true) {
@@ -197,8 +143,9 @@ async fn accept_loop(
                 let conn_ctx = ctx.clone();
                 let token = shutdown.clone();
                 ctx.tracker.spawn(async move {
+                    let conn = ticket.conn.clone();
                     connection::run(conn_ctx, stream, peer, id, conn, token).await;
-                    drop((permit, slot));
+                    drop(ticket);
                 });
             }
             Err(e) => {

@@ -144,6 +144,9 @@ pub struct Shadow {
     stats: Arc<ShadowStats>,
     /// When forwarded writes last named each id (the newest few).
     writes: Mutex<HashMap<u32, VecDeque<Instant>>>,
+    /// The server's connection limits, applied to client connections.
+    gates: crate::net::gates::Gates,
+    next_conn_id: std::sync::atomic::AtomicU64,
 }
 
 /// Most ids remembered for race detection; older entries go first.
@@ -165,6 +168,8 @@ impl Shadow {
             pool: crate::wire::json::descriptor_pool()?,
             stats,
             writes: Mutex::new(HashMap::new()),
+            gates: crate::net::gates::Gates::default(),
+            next_conn_id: std::sync::atomic::AtomicU64::new(1),
         }))
     }
 
@@ -207,7 +212,8 @@ impl Shadow {
     }
 
     /// Accepts on `listeners` until `shutdown`, one forwarding task per
-    /// client connection.
+    /// client connection, under the same `server.allow_peers`,
+    /// `max_connections_per_peer` and `max_connections` as `serve`.
     pub async fn run(self: Arc<Self>, listeners: Vec<TcpListener>, shutdown: CancellationToken) {
         let mut tasks = Vec::new();
         for l in listeners {
@@ -218,9 +224,17 @@ impl Shadow {
                     tokio::select! {
                         () = stop.cancelled() => return,
                         accepted = l.accept() => match accepted {
-                            Ok((client, _)) => {
+                            Ok((client, peer)) => {
+                                let id = me.next_conn_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                // Refused like `serve` refuses: dropping the stream closes it.
+                                let Some(ticket) = me.gates.admit(&me.state, peer, id) else {
+                                    continue;
+                                };
                                 let me = me.clone();
-                                tokio::spawn(async move { me.connection(client).await });
+                                tokio::spawn(async move {
+                                    me.connection(client).await;
+                                    drop(ticket);
+                                });
                             }
                             Err(e) => {
                                 warn!(error = %e, "shadow: accept failed");
