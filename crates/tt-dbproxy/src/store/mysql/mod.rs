@@ -5,9 +5,12 @@
 
 mod batch;
 mod group;
+pub mod gtid;
 mod last;
 mod message;
 mod pool;
+pub mod read_at;
+pub mod replication;
 pub mod schema;
 mod send;
 mod sql;

@@ -8,6 +8,7 @@ mod ops;
 mod pool;
 mod resend;
 mod shared;
+mod write_marks;
 
 pub use ops::RedisStore;
 pub use pool::RedisPool;

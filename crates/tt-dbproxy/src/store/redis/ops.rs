@@ -55,6 +55,7 @@ pub struct RedisStore {
     pub(super) scripts: super::messages::MessageScripts,
     pub(super) resend: super::resend::ResendScripts,
     pub(super) shared: super::shared::SharedScripts,
+    pub(super) write_marks: super::write_marks::WriteMarkScripts,
 }
 
 fn pool(cfg: &RedisConfig, name: &str, wait: Duration) -> StoreResult<RedisPool> {
@@ -102,6 +103,7 @@ impl RedisStore {
             scripts: super::messages::MessageScripts::default(),
             resend: super::resend::ResendScripts::default(),
             shared: super::shared::SharedScripts::default(),
+            write_marks: super::write_marks::WriteMarkScripts::default(),
         })
     }
 
