@@ -313,6 +313,33 @@ async fn a_lagging_replica_never_hides_an_acknowledged_write() {
         0,
         "the replica really lags"
     );
+    // Another instance whose Redis cannot be reached does not know the
+    // write positions: it reads from the primary.
+    let dead_redis = format!("redis://{}/1", {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    });
+    let env2 = |k: &str| match k {
+        "TT_DBPROXY_REDIS_URL" => Some(dead_redis.clone()),
+        "TT_DBPROXY_ACQUIRE_TIMEOUT_MS" => Some("200".into()),
+        other => env(other),
+    };
+    let data2 = tempfile::tempdir().unwrap();
+    let mut config2 = tt_dbproxy::config::from_toml_str("", &env2).unwrap();
+    config2.storage.data_dir = data2.path().to_path_buf();
+    let store2 = tt_dbproxy::store::MysqlRedisStore::new(&config2).unwrap();
+    let s2 = TestServer::serve(config2, Arc::new(store2), data2.path()).await;
+    let mut c2 = s2.client().await;
+    let blind = r#"tt_dbproxy_mysql_reads_on_primary_total{reason="no_write_positions"}"#;
+    let before = metric(blind);
+    assert_eq!(
+        history(&mut c2, 12, 11).await,
+        vec![id],
+        "message list without Redis"
+    );
+    assert!(metric(blind) > before, "read on the primary without Redis");
+    drop(c2);
+    drop(s2);
     within(
         "a replica with its SQL thread stopped leaves rotation",
         Duration::from_secs(5),

@@ -143,6 +143,9 @@ impl OwnMariaDb {
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
             ])
+            // Its own temporary directory: two bootstraps at once clash
+            // on the temporary tables' names in a shared /tmp.
+            .env("TMPDIR", dir.path())
             .output()
             .unwrap();
         assert!(out.status.success(), "mariadb-install-db: {out:?}");
@@ -178,6 +181,7 @@ impl OwnMariaDb {
                 "--max-connections=500".to_string(),
             ])
             .args(&self.extra)
+            .env("TMPDIR", d)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
