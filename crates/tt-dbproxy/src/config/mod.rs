@@ -501,6 +501,11 @@ impl Config {
                 Err(e) => p.push(Problem::new(name("mysql.primary"), e)),
             }
         }
+        // Also for the pools of a legacy file (the key has no legacy name;
+        // its environment variable applies on top).
+        if let Some(m) = self.mysql.as_mut() {
+            m.max_replica_lag_s = u.mysql_max_replica_lag_s;
+        }
         if let Some(url) = &u.redis_url {
             let pools: Result<Vec<_>, _> = REDIS_POOLS
                 .iter()
