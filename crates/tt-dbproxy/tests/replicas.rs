@@ -276,6 +276,37 @@ async fn a_lagging_replica_never_hides_an_acknowledged_write() {
         checked[10], cached[10]
     );
 
+    // The cost on a send: the same sends through an instance without
+    // replicas (no write positions recorded).
+    let env3 = |k: &str| match k {
+        "TT_DBPROXY_MYSQL_REPLICAS" => None,
+        other => env(other),
+    };
+    let data3 = tempfile::tempdir().unwrap();
+    let mut config3 = tt_dbproxy::config::from_toml_str("", &env3).unwrap();
+    config3.storage.data_dir = data3.path().to_path_buf();
+    let store3 = tt_dbproxy::store::MysqlRedisStore::new(&config3).unwrap();
+    let s3 = TestServer::serve(config3, Arc::new(store3), data3.path()).await;
+    let mut c3 = s3.client().await;
+    let mut with_replicas = Vec::new();
+    let mut without = Vec::new();
+    for i in 0..21 {
+        let t = Instant::now();
+        send(&mut c, &msg(1, 2, false, &format!("a{i}"))).await;
+        with_replicas.push(t.elapsed());
+        let t = Instant::now();
+        send(&mut c3, &msg(1, 2, false, &format!("b{i}"))).await;
+        without.push(t.elapsed());
+    }
+    with_replicas.sort();
+    without.sort();
+    eprintln!(
+        "send: median {:?} with a replica configured (write position recorded), {:?} without",
+        with_replicas[10], without[10]
+    );
+    drop(c3);
+    drop(s3);
+
     // SQL thread stopped: the replica lags, every acknowledged write is
     // still seen by the reads that read it.
     rc.query_drop("STOP SLAVE SQL_THREAD").await.unwrap();
