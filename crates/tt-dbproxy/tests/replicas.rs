@@ -438,3 +438,51 @@ async fn a_lagging_replica_never_hides_an_acknowledged_write() {
     );
     drop(s);
 }
+
+/// The script that records write positions: per domain the newest
+/// sequence wins whichever writer comes last, and the key expires.
+#[test]
+fn write_positions_only_move_forward() {
+    if skipped() {
+        return;
+    }
+    let lease = RedisLease::acquire();
+    let mut r = lease.conn();
+    let script = redis::Script::new(include_str!("../src/store/redis/write_marks.lua"));
+    let merge = |r: &mut redis::Connection, pos: &str| -> String {
+        let _: i64 = script
+            .key("tt_dbproxy:gtid:u:1")
+            .key("tt_dbproxy:gtid:all")
+            .arg(60)
+            .arg(pos)
+            .invoke(r)
+            .unwrap();
+        redis::cmd("GET")
+            .arg("tt_dbproxy:gtid:u:1")
+            .query(r)
+            .unwrap()
+    };
+    assert_eq!(merge(&mut r, "0-1-5"), "0-1-5");
+    assert_eq!(
+        merge(&mut r, "0-1-3"),
+        "0-1-5",
+        "an older position does not win"
+    );
+    assert_eq!(
+        merge(&mut r, "0-1-12"),
+        "0-1-12",
+        "numbers, not text, compare"
+    );
+    assert_eq!(merge(&mut r, "1-2-4"), "0-1-12,1-2-4");
+    assert_eq!(merge(&mut r, "0-2-13,1-2-3"), "0-2-13,1-2-4");
+    let all: String = redis::cmd("GET")
+        .arg("tt_dbproxy:gtid:all")
+        .query(&mut r)
+        .unwrap();
+    assert_eq!(all, "0-2-13,1-2-4");
+    let ttl: i64 = redis::cmd("TTL")
+        .arg("tt_dbproxy:gtid:u:1")
+        .query(&mut r)
+        .unwrap();
+    assert!((1..=60).contains(&ttl), "{ttl}");
+}
