@@ -109,9 +109,8 @@ impl WriteMarks {
 
     /// Reads go to the primary for one TTL.
     fn primary_only(&self) {
-        let until = self
-            .now_ms()
-            .saturating_add(self.ttl_s.load(Ordering::Relaxed) * 1000);
+        let ttl_ms = self.ttl_s.load(Ordering::Relaxed).saturating_mul(1000);
+        let until = self.now_ms().saturating_add(ttl_ms);
         self.primary_until_ms.fetch_max(until, Ordering::Relaxed);
     }
 
