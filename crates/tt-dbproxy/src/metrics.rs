@@ -90,6 +90,23 @@ pub const REDIS_MASTER_CHANGES: &str = "tt_dbproxy_redis_master_changes_total";
 /// Message-id counters re-seeded from MySQL after a Redis master change.
 pub const MSG_ID_RESEEDS: &str = "tt_dbproxy_msg_id_reseeds_total";
 
+/// Seconds each MySQL read replica is behind its primary
+/// (`Seconds_Behind_Master`), by `replica`; -1 while unknown (SQL thread
+/// stopped, or unreachable). Polled every second.
+pub const REPLICA_LAG: &str = "tt_dbproxy_mysql_replica_lag_seconds";
+/// Whether each replica serves reads (1) or is out of rotation (0:
+/// unreachable, SQL thread stopped, or lagging more than
+/// `mysql.max_replica_lag_s`), by `replica`.
+pub const REPLICA_IN_ROTATION: &str = "tt_dbproxy_mysql_replica_in_rotation";
+/// MySQL reads while replicas are configured, by the `pool` that served
+/// them (`primary` or a replica's name).
+pub const MYSQL_READS: &str = "tt_dbproxy_mysql_reads_total";
+/// Reads served by the primary although replicas are configured, by
+/// `reason`: `replica_behind` (it had not applied the writes the read
+/// must see), `no_replica_in_rotation`, `no_write_positions` (Redis did
+/// not answer, so which writes to see is unknown).
+pub const READS_ON_PRIMARY: &str = "tt_dbproxy_mysql_reads_on_primary_total";
+
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1000.0];
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -190,6 +207,17 @@ fn register_zero() {
     ] {
         metrics::counter!(name).absolute(0);
     }
+    metrics::counter!(MYSQL_READS, "pool" => "primary").absolute(0);
+    for reason in [
+        "replica_behind",
+        "no_replica_in_rotation",
+        "no_write_positions",
+    ] {
+        metrics::counter!(READS_ON_PRIMARY, "reason" => reason).absolute(0);
+    }
+    // A placeholder without a `replica` label (0: nothing lags), so the
+    // name exists before any replica is polled.
+    metrics::gauge!(REPLICA_LAG).set(0.0);
     metrics::gauge!(CONNECTIONS_OPEN).increment(0.0);
     metrics::gauge!(BACKEND_READY).set(0.0);
 }
@@ -256,6 +284,23 @@ fn describe() {
     describe_counter!(
         RESENDS,
         "Sends answered with the id of the stored message they repeat, by backend."
+    );
+    describe_gauge!(
+        REPLICA_LAG,
+        metrics::Unit::Seconds,
+        "Seconds each MySQL replica is behind (Seconds_Behind_Master); -1 while unknown (SQL thread stopped or unreachable)."
+    );
+    describe_gauge!(
+        REPLICA_IN_ROTATION,
+        "Whether each MySQL replica serves reads (1) or is out of rotation (0)."
+    );
+    describe_counter!(
+        MYSQL_READS,
+        "MySQL reads while replicas are configured, by the pool that served them."
+    );
+    describe_counter!(
+        READS_ON_PRIMARY,
+        "Reads served by the primary although replicas are configured, by reason."
     );
     describe_counter!(
         REDIS_MASTER_CHANGES,

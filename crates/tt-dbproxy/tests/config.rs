@@ -626,3 +626,27 @@ fn a_legacy_file_names_sentinels_and_keeps_each_pools_db() {
         vec!["RedisSentinelMaster: only applies with RedisSentinels"]
     );
 }
+
+#[test]
+fn max_replica_lag_is_validated_and_applies_to_every_pool_source() {
+    let c = config::from_legacy_str(
+        &reference_conf(),
+        &env_of(&[("TT_DBPROXY_MYSQL_MAX_REPLICA_LAG_S", "5")]),
+    )
+    .unwrap();
+    assert_eq!(c.mysql.unwrap().max_replica_lag_s, 5);
+    let toml = "[redis]\nurl = \"redis://h:6379/1\"\n[mysql]\nprimary = \"mysql://u:p@h:3306/d\"\n";
+    let c = config::from_toml_str(toml, &no_env).unwrap();
+    assert_eq!(c.mysql.unwrap().max_replica_lag_s, 30, "default");
+    let c = config::from_toml_str(&format!("{toml}max_replica_lag_s = 7\n"), &no_env).unwrap();
+    assert_eq!(c.mysql.unwrap().max_replica_lag_s, 7);
+    for bad in ["0", "86401"] {
+        let err = config::from_toml_str(&format!("{toml}max_replica_lag_s = {bad}\n"), &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("mysql.max_replica_lag_s: must be between 1 and 86400 seconds"),
+            "{err}"
+        );
+    }
+}

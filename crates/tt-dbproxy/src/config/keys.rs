@@ -378,6 +378,19 @@ pub fn all() -> Vec<KeySpec> {
             },
         },
         KeySpec {
+            key: "mysql.max_replica_lag_s",
+            ty: "integer",
+            default: "30",
+            env: "TT_DBPROXY_MYSQL_MAX_REPLICA_LAG_S",
+            legacy: "",
+            reloadable: true,
+            doc: "A replica lagging more than this many seconds (Seconds_Behind_Master), or with its SQL thread stopped, leaves rotation until it catches up. 1 to 86400.",
+            apply: |c, v| {
+                c.backend_urls.mysql_max_replica_lag_s = int(v)?;
+                Ok(())
+            },
+        },
+        KeySpec {
             key: "redis.url",
             ty: "URL",
             default: "none",

@@ -282,7 +282,11 @@ pub fn to_config(file: &LegacyFile) -> (Config, Vec<Problem>) {
         ));
     }
     if let Some(primary) = primary {
-        config.mysql = Some(MysqlConfig { primary, replicas });
+        config.mysql = Some(MysqlConfig {
+            primary,
+            replicas,
+            max_replica_lag_s: config.backend_urls.mysql_max_replica_lag_s,
+        });
         config.storage.backend = BackendKind::Mysql;
     }
 

@@ -141,6 +141,9 @@ fn merge_mysql(m: &mut Merged, new: &Config) {
     if sizes_changed {
         m.applied.push("mysql.max_connections");
     }
+    if running.max_replica_lag_s != next.max_replica_lag_s {
+        m.applied.push("mysql.max_replica_lag_s");
+    }
     let primary = MysqlEndpoint {
         max_connections: next.primary.max_connections,
         ..running.primary
@@ -148,7 +151,9 @@ fn merge_mysql(m: &mut Merged, new: &Config) {
     m.config.mysql = Some(MysqlConfig {
         primary,
         replicas: next.replicas.clone(),
+        max_replica_lag_s: next.max_replica_lag_s,
     });
+    m.config.backend_urls.mysql_max_replica_lag_s = new.backend_urls.mysql_max_replica_lag_s;
     m.config.backend_urls.mysql_replicas = new.backend_urls.mysql_replicas.clone();
     m.config.backend_urls.mysql_max_connections = new.backend_urls.mysql_max_connections;
 }
@@ -248,6 +253,7 @@ mod tests {
             "mysql.primary" => s("mysql://u:p@db2:3306/other"),
             "mysql.replicas" => Value::Array(vec![s("mysql://u:p@replica9:3306/tt")]),
             "mysql.max_connections" => Value::Integer(3),
+            "mysql.max_replica_lag_s" => Value::Integer(5),
             "redis.url" => s("redis://other:6379/2"),
             "redis.max_connections" => Value::Integer(3),
             "redis.password" => s("hunter2"),

@@ -78,6 +78,8 @@ pub struct BackendUrls {
     pub mysql_replicas: Vec<String>,
     /// Connection limit of each MySQL pool.
     pub mysql_max_connections: usize,
+    /// `mysql.max_replica_lag_s`.
+    pub mysql_max_replica_lag_s: u64,
     /// `redis://host:port/db` used by all five pools.
     pub redis_url: Option<String>,
     /// Concurrent command limit of each Redis pool.
@@ -101,6 +103,7 @@ impl Default for BackendUrls {
             mysql_primary: None,
             mysql_replicas: Vec::new(),
             mysql_max_connections: 16,
+            mysql_max_replica_lag_s: DEFAULT_MAX_REPLICA_LAG_S,
             redis_url: None,
             redis_max_connections: 16,
             redis_sentinels: None,
@@ -315,7 +318,15 @@ pub struct MysqlConfig {
     pub primary: MysqlEndpoint,
     /// `teamtalk_slave` and any other read replica.
     pub replicas: Vec<MysqlEndpoint>,
+    /// A replica lagging more than this many seconds (or with its SQL
+    /// thread stopped) leaves rotation until it catches up.
+    pub max_replica_lag_s: u64,
 }
+
+/// Default of `mysql.max_replica_lag_s`.
+pub const DEFAULT_MAX_REPLICA_LAG_S: u64 = 30;
+/// Upper bound of `mysql.max_replica_lag_s` (a day).
+pub const MAX_REPLICA_LAG_S: u64 = 86_400;
 
 impl MysqlEndpoint {
     /// Parses `mysql://user:password@host:port/database`.
@@ -559,11 +570,17 @@ impl Config {
                     self.mysql = Some(MysqlConfig {
                         primary,
                         replicas: ok,
+                        max_replica_lag_s: u.mysql_max_replica_lag_s,
                     });
                     self.storage.backend = BackendKind::Mysql;
                 }
                 Err(e) => p.push(Problem::new(name("mysql.primary"), e)),
             }
+        }
+        // Also for the pools of a legacy file (the key has no legacy name;
+        // its environment variable applies on top).
+        if let Some(m) = self.mysql.as_mut() {
+            m.max_replica_lag_s = u.mysql_max_replica_lag_s;
         }
         p.extend(self.resolve_redis(naming));
         p
@@ -776,6 +793,18 @@ impl Config {
                 format!("must be between 0 (off) and {MAX_RESEND_WINDOW_S} s"),
             ));
         }
+        let lag = self
+            .mysql
+            .as_ref()
+            .map_or(self.backend_urls.mysql_max_replica_lag_s, |m| {
+                m.max_replica_lag_s
+            });
+        if lag == 0 || lag > MAX_REPLICA_LAG_S {
+            p.push(Problem::new(
+                name("mysql.max_replica_lag_s"),
+                format!("must be between 1 and {MAX_REPLICA_LAG_S} seconds"),
+            ));
+        }
         if self.storage.batch_max == 0 || self.storage.batch_max > MAX_BATCH {
             p.push(Problem::new(
                 name("storage.batch_max"),
@@ -917,6 +946,7 @@ mod tests {
                     max_connections: 4,
                 },
                 replicas: vec![],
+                max_replica_lag_s: DEFAULT_MAX_REPLICA_LAG_S,
             }),
             ..Config::default()
         };

@@ -23,6 +23,7 @@ pub mod model;
 pub mod mysql;
 pub mod mysql_redis;
 mod pool_stats;
+mod read_your_writes;
 pub mod redis;
 pub mod resend;
 pub mod sqlite;

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::mysql::read_at;
 use super::mysql::{CommitFailure, MysqlPools, MysqlStore, PendingSend, schema};
+use super::read_your_writes::{Mark, WriteMarks};
 use super::redis::{Claim, InFlight, RedisStore};
 use super::unresolved::{Journal, Unresolved};
 use super::{
@@ -50,6 +52,8 @@ pub struct MysqlRedisStore {
     /// Makes this instance's throttle entries unique.
     instance_nonce: u64,
     failure_seq: std::sync::atomic::AtomicU64,
+    /// The write positions reads on replicas must have applied.
+    marks: WriteMarks,
 }
 
 impl MysqlRedisStore {
@@ -78,6 +82,7 @@ impl MysqlRedisStore {
             instance: format!("{}:{:016x}", std::process::id(), nonce),
             instance_nonce: nonce,
             failure_seq: std::sync::atomic::AtomicU64::new(0),
+            marks: WriteMarks::new(mysql.max_replica_lag_s),
         })
     }
 
@@ -87,10 +92,44 @@ impl MysqlRedisStore {
         self.sql.set_batch_max(config.storage.batch_max);
         if let Some(m) = &config.mysql {
             self.sql.pools().reconfigure(m, wait);
+            self.marks.set_max_lag(m.max_replica_lag_s);
         }
         if let Some(r) = &config.redis {
             self.redis.reconfigure(r, wait);
         }
+    }
+
+    /// Runs a read (bounded by the deadline) routed so that it sees every
+    /// acknowledged write touching `marks` (none: every write).
+    async fn read<T>(
+        &self,
+        what: &'static str,
+        marks: &[Mark],
+        f: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        let at = self
+            .marks
+            .read_at(self.sql.pools(), &self.redis, marks)
+            .await;
+        read_at::scoped(at, bounded(what, f)).await
+    }
+
+    /// Runs a write (bounded by the deadline) and, once it succeeded,
+    /// records its position for `marks`.
+    async fn write<T>(
+        &self,
+        what: &'static str,
+        marks: &[Mark],
+        f: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        let out = bounded(what, f).await?;
+        self.wrote(marks).await;
+        Ok(out)
+    }
+
+    /// Records the position of an acknowledged write touching `marks`.
+    async fn wrote(&self, marks: &[Mark]) {
+        self.marks.wrote(self.sql.pools(), &self.redis, marks).await;
     }
 
     /// Creates missing TeamTalk tables (never alters existing ones);
@@ -295,6 +334,7 @@ impl MysqlRedisStore {
         };
         let outcome = self.sql.commit_send(send, now).await;
         self.committed(outcome, unresolved).await?;
+        self.wrote(&[Mark::User(from), Mark::User(to)]).await;
         let remember = resend.map(|(key, window)| (key.as_str(), msg_id, *window));
         if let Err(e) = self.redis.single_message_stored(to, from, remember).await {
             crate::warn_limited!(COUNTER_MISSED, error = %e, to, from, msg_id, "message stored but its unread count was not raised");
@@ -342,6 +382,7 @@ impl MysqlRedisStore {
         let send = PendingSend::Group { session, row };
         let outcome = self.sql.commit_send(send, now).await;
         self.committed(outcome, unresolved).await?;
+        self.wrote(&[Mark::Group(g), Mark::User(from)]).await;
         let remember = resend.map(|(key, window)| (key.as_str(), msg_id, *window));
         if let Err(e) = self.redis.group_message_stored(g, from, remember).await {
             crate::warn_limited!(COUNTER_MISSED, error = %e, group = g, msg_id, "message stored but group counters not updated");
@@ -384,19 +425,25 @@ impl Store for MysqlRedisStore {
     }
 
     async fn find_active_user_by_name(&self, name: &str) -> StoreResult<Option<UserRecord>> {
-        bounded("find user", self.sql.find_active_user_by_name(name)).await
+        self.read("find user", &[], self.sql.find_active_user_by_name(name))
+            .await
     }
 
     async fn add_user(&self, user: NewUser) -> StoreResult<u32> {
-        bounded("add user", self.sql.add_user(user)).await
+        self.write("add user", &[], self.sql.add_user(user)).await
     }
 
     async fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
-        bounded("list users", self.sql.list_users()).await
+        self.read("list users", &[], self.sql.list_users()).await
     }
 
     async fn update_user(&self, user_id: u32, update: UserUpdate, now: u32) -> StoreResult<bool> {
-        bounded("update user", self.sql.update_user(user_id, update, now)).await
+        self.write(
+            "update user",
+            &[Mark::User(user_id)],
+            self.sql.update_user(user_id, update, now),
+        )
+        .await
     }
 
     async fn set_push_shield(
@@ -405,31 +452,44 @@ impl Store for MysqlRedisStore {
         shield_status: u32,
         now: u32,
     ) -> StoreResult<bool> {
-        bounded(
+        self.write(
             "set push shield",
+            &[Mark::User(user_id)],
             self.sql.set_push_shield(user_id, shield_status, now),
         )
         .await
     }
 
     async fn push_shield(&self, user_id: u32) -> StoreResult<Option<u32>> {
-        bounded("push shield", self.sql.push_shield(user_id)).await
+        self.read(
+            "push shield",
+            &[Mark::User(user_id)],
+            self.sql.push_shield(user_id),
+        )
+        .await
     }
 
     async fn users_by_ids(&self, ids: &[u32]) -> StoreResult<Vec<UserRecord>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        bounded("users by ids", self.sql.users_by_ids(ids)).await
+        self.read(
+            "users by ids",
+            &Mark::users(ids),
+            self.sql.users_by_ids(ids),
+        )
+        .await
     }
 
     async fn changed_users(&self, since: u32) -> StoreResult<Vec<UserRecord>> {
-        bounded("changed users", self.sql.changed_users(since)).await
+        self.read("changed users", &[], self.sql.changed_users(since))
+            .await
     }
 
     async fn set_sign_info(&self, user_id: u32, sign_info: &str, now: u32) -> StoreResult<bool> {
-        bounded(
+        self.write(
             "set sign info",
+            &[Mark::User(user_id)],
             self.sql.set_sign_info(user_id, sign_info, now),
         )
         .await
@@ -444,15 +504,22 @@ impl Store for MysqlRedisStore {
     }
 
     async fn add_department(&self, depart: DepartRecord) -> StoreResult<u32> {
-        bounded("add department", self.sql.add_department(depart)).await
+        self.write("add department", &[], self.sql.add_department(depart))
+            .await
     }
 
     async fn list_departments(&self) -> StoreResult<Vec<DepartRecord>> {
-        bounded("list departments", self.sql.departments(None)).await
+        self.read("list departments", &[], self.sql.departments(None))
+            .await
     }
 
     async fn changed_departments(&self, since: u32) -> StoreResult<Vec<DepartRecord>> {
-        bounded("changed departments", self.sql.departments(Some(since))).await
+        self.read(
+            "changed departments",
+            &[],
+            self.sql.departments(Some(since)),
+        )
+        .await
     }
 
     async fn recent_sessions(
@@ -461,8 +528,9 @@ impl Store for MysqlRedisStore {
         since: u32,
         limit: u32,
     ) -> StoreResult<Vec<SessionRecord>> {
-        bounded(
+        self.read(
             "recent sessions",
+            &[Mark::User(user_id)],
             self.sql.recent_sessions(user_id, since, limit),
         )
         .await
@@ -474,8 +542,9 @@ impl Store for MysqlRedisStore {
         peer_id: u32,
         session_type: u32,
     ) -> StoreResult<Option<u32>> {
-        bounded(
+        self.read(
             "find session",
+            &[Mark::User(user_id)],
             self.sql.find_session(user_id, peer_id, session_type),
         )
         .await
@@ -488,31 +557,58 @@ impl Store for MysqlRedisStore {
         session_type: u32,
         now: u32,
     ) -> StoreResult<u32> {
-        bounded(
+        self.write(
             "add session",
+            &[Mark::User(user_id)],
             self.sql.add_session(user_id, peer_id, session_type, now),
         )
         .await
     }
 
     async fn remove_session(&self, session_id: u32, now: u32) -> StoreResult<bool> {
-        bounded("remove session", self.sql.remove_session(session_id, now)).await
+        let removed = bounded("remove session", self.sql.remove_session(session_id, now)).await?;
+        if self.sql.pools().has_replicas() {
+            let owner = bounded("session owner", self.sql.session_owner(session_id)).await;
+            match owner {
+                Ok(Some(user)) => self.wrote(&[Mark::User(user)]).await,
+                _ => self.wrote(&[]).await,
+            }
+        }
+        Ok(removed)
     }
 
     async fn relation_id(&self, a: u32, b: u32) -> StoreResult<Option<u32>> {
-        bounded("relation", self.sql.relation_id(a, b)).await
+        self.read("relation", &[Mark::User(a)], self.sql.relation_id(a, b))
+            .await
     }
 
     async fn create_relation(&self, a: u32, b: u32, now: u32) -> StoreResult<u32> {
-        bounded("create relation", self.sql.create_relation(a, b, now)).await
+        self.write(
+            "create relation",
+            &[Mark::User(a), Mark::User(b)],
+            self.sql.create_relation(a, b, now),
+        )
+        .await
     }
 
     async fn insert_single_message(&self, row: SingleMessageRow) -> StoreResult<()> {
-        bounded("insert message", self.sql.insert_single_message(row)).await
+        let marks = [Mark::User(row.from_id), Mark::User(row.to_id)];
+        self.write(
+            "insert message",
+            &marks,
+            self.sql.insert_single_message(row),
+        )
+        .await
     }
 
     async fn insert_group_message(&self, row: GroupMessageRow) -> StoreResult<()> {
-        bounded("insert group message", self.sql.insert_group_message(row)).await
+        let marks = [Mark::Group(row.group_id), Mark::User(row.from_id)];
+        self.write(
+            "insert group message",
+            &marks,
+            self.sql.insert_group_message(row),
+        )
+        .await
     }
 
     async fn last_messages(
@@ -521,7 +617,19 @@ impl Store for MysqlRedisStore {
         sessions: &[(u32, u32)],
     ) -> StoreResult<Vec<Option<LastMessage>>> {
         self.settle_unresolved().await?;
-        bounded("last messages", self.sql.last_messages(user_id, sessions)).await
+        let mut marks = vec![Mark::User(user_id)];
+        let groups: Vec<u32> = sessions
+            .iter()
+            .filter(|(_, kind)| *kind == SESSION_GROUP)
+            .map(|(g, _)| *g)
+            .collect();
+        marks.extend(Mark::groups(&groups));
+        self.read(
+            "last messages",
+            &marks,
+            self.sql.last_messages(user_id, sessions),
+        )
+        .await
     }
 
     async fn store_message(&self, msg: NewMessage, now: u32) -> StoreResult<u32> {
@@ -559,8 +667,9 @@ impl Store for MysqlRedisStore {
         count: u32,
     ) -> StoreResult<Vec<MessageRow>> {
         self.settle_unresolved().await?;
-        bounded(
+        self.read(
             "history",
+            &[Mark::User(user_id)],
             self.sql.single_history(user_id, peer_id, begin, count),
         )
         .await
@@ -574,8 +683,9 @@ impl Store for MysqlRedisStore {
         count: u32,
     ) -> StoreResult<Vec<MessageRow>> {
         self.settle_unresolved().await?;
-        bounded(
+        self.read(
             "group history",
+            &[Mark::Group(group_id)],
             self.sql.group_history(group_id, joined, begin, count),
         )
         .await
@@ -589,8 +699,9 @@ impl Store for MysqlRedisStore {
         limit: u32,
     ) -> StoreResult<Vec<MessageRow>> {
         self.settle_unresolved().await?;
-        bounded(
+        self.read(
             "messages by id",
+            &[Mark::User(user_id)],
             self.sql.single_by_ids(user_id, peer_id, ids, limit),
         )
         .await
@@ -604,8 +715,9 @@ impl Store for MysqlRedisStore {
         limit: u32,
     ) -> StoreResult<Vec<MessageRow>> {
         self.settle_unresolved().await?;
-        bounded(
+        self.read(
             "group messages by id",
+            &[Mark::Group(group_id)],
             self.sql.group_by_ids(group_id, joined, ids, limit),
         )
         .await
@@ -619,11 +731,12 @@ impl Store for MysqlRedisStore {
     }
 
     async fn add_audio(&self, audio: AudioRow) -> StoreResult<u32> {
-        bounded("add audio", self.sql.add_audio(audio)).await
+        self.write("add audio", &[], self.sql.add_audio(audio))
+            .await
     }
 
     async fn audio(&self, id: u32) -> StoreResult<Option<AudioRow>> {
-        bounded("audio", self.sql.audio(id)).await
+        self.read("audio", &[], self.sql.audio(id)).await
     }
 
     async fn add_unread(&self, user_id: u32, peer_id: u32, n: u32) -> StoreResult<()> {
@@ -659,8 +772,9 @@ impl Store for MysqlRedisStore {
     }
 
     async fn add_group_member(&self, group_id: u32, user_id: u32, now: u32) -> StoreResult<()> {
-        bounded(
+        self.write(
             "add group member",
+            &[Mark::Group(group_id), Mark::User(user_id)],
             self.sql.add_group_member(group_id, user_id, now),
         )
         .await?;
@@ -679,15 +793,21 @@ impl Store for MysqlRedisStore {
     }
 
     async fn user_groups(&self, user_id: u32) -> StoreResult<Vec<u32>> {
-        bounded("user groups", self.sql.user_groups(user_id)).await
+        self.read(
+            "user groups",
+            &[Mark::User(user_id)],
+            self.sql.user_groups(user_id),
+        )
+        .await
     }
 
     async fn groups_by_ids(&self, ids: &[u32]) -> StoreResult<Vec<GroupRecord>> {
-        bounded("groups", self.sql.groups_by_ids(ids)).await
+        self.read("groups", &Mark::groups(ids), self.sql.groups_by_ids(ids))
+            .await
     }
 
     async fn list_groups(&self) -> StoreResult<Vec<GroupRecord>> {
-        bounded("list groups", self.sql.list_groups()).await
+        self.read("list groups", &[], self.sql.list_groups()).await
     }
 
     async fn group_members(&self, group_id: u32) -> StoreResult<Vec<u32>> {
@@ -707,6 +827,9 @@ impl Store for MysqlRedisStore {
             )
             .await?;
         }
+        let mut marks = Mark::users(&group.members);
+        marks.push(Mark::Group(id));
+        self.wrote(&marks).await;
         let joined: Vec<(u32, u32)> = group.members.iter().map(|u| (*u, now)).collect();
         self.redis.add_group_members(id, &joined).await?;
         if let Err(e) = self.redis.init_group_msg_id(id).await {
@@ -741,11 +864,16 @@ impl Store for MysqlRedisStore {
             .await?;
             self.redis.remove_group_members(group_id, users).await?;
         }
-        bounded("recount group", self.sql.recount_group(group_id, true)).await
+        bounded("recount group", self.sql.recount_group(group_id, true)).await?;
+        let mut marks = Mark::users(users);
+        marks.push(Mark::Group(group_id));
+        self.wrote(&marks).await;
+        Ok(())
     }
 
     async fn groups_chatted_since(&self, since: u32) -> StoreResult<Vec<(u32, u32)>> {
-        bounded("groups chatted", self.sql.groups_chatted_since(since)).await
+        self.read("groups chatted", &[], self.sql.groups_chatted_since(since))
+            .await
     }
 
     async fn touch_group_session(
@@ -755,8 +883,9 @@ impl Store for MysqlRedisStore {
         at: u32,
         now: u32,
     ) -> StoreResult<()> {
-        bounded(
+        self.write(
             "touch group session",
+            &[Mark::User(user_id)],
             self.sql.touch_group_session(user_id, group_id, at, now),
         )
         .await
@@ -801,11 +930,22 @@ impl Store for MysqlRedisStore {
     }
 
     async fn add_offline_file(&self, file: OfflineFile, now: u32) -> StoreResult<()> {
-        bounded("add offline file", self.sql.add_offline_file(file, now)).await
+        let (to, from) = (file.to_id, file.from_id);
+        self.write(
+            "add offline file",
+            &[Mark::User(to), Mark::User(from)],
+            self.sql.add_offline_file(file, now),
+        )
+        .await
     }
 
     async fn offline_files_for(&self, to_id: u32) -> StoreResult<Vec<OfflineFile>> {
-        bounded("offline files", self.sql.offline_files_for(to_id)).await
+        self.read(
+            "offline files",
+            &[Mark::User(to_id)],
+            self.sql.offline_files_for(to_id),
+        )
+        .await
     }
 
     async fn delete_offline_file(
@@ -814,8 +954,9 @@ impl Store for MysqlRedisStore {
         to_id: u32,
         task_id: &str,
     ) -> StoreResult<u64> {
-        bounded(
+        self.write(
             "delete offline file",
+            &[Mark::User(to_id), Mark::User(from_id)],
             self.sql.delete_offline_file(from_id, to_id, task_id),
         )
         .await

@@ -98,12 +98,41 @@ pub struct OwnMariaDb {
     pub port: u16,
     /// The running server.
     pub process: Supervised,
+    /// Extra server options (binary log, server id, ...).
+    extra: Vec<String>,
 }
 
 impl OwnMariaDb {
     /// Initialises a data directory with `mariadb-install-db` and starts
-    /// the server (grant tables skipped: root without a password).
+    /// the server (grant tables skipped: root without a password), without
+    /// a binary log.
     pub fn start() -> Self {
+        Self::start_with(&["--skip-log-bin"])
+    }
+
+    /// A replication primary: binary log on, GTIDs, server id `server_id`.
+    pub fn start_primary(server_id: u32) -> Self {
+        Self::start_with(&[
+            "--log-bin=mariadb-bin",
+            &format!("--server-id={server_id}"),
+            "--binlog-format=ROW",
+            "--gtid-strict-mode=1",
+        ])
+    }
+
+    /// A replica (replication is started by the test: `CHANGE MASTER TO`),
+    /// server id `server_id`, read-only for clients.
+    pub fn start_replica(server_id: u32) -> Self {
+        Self::start_with(&[
+            "--skip-log-bin",
+            &format!("--server-id={server_id}"),
+            "--relay-log=relay-bin",
+            "--gtid-strict-mode=1",
+        ])
+    }
+
+    /// Like [`OwnMariaDb::start`], with `extra` server options.
+    pub fn start_with(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let install = which("mariadb-install-db").expect("mariadb-install-db is required");
         let out = Command::new(install)
@@ -114,6 +143,9 @@ impl OwnMariaDb {
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
             ])
+            // Its own temporary directory: two bootstraps at once clash
+            // on the temporary tables' names in a shared /tmp.
+            .env("TMPDIR", dir.path())
             .output()
             .unwrap();
         assert!(out.status.success(), "mariadb-install-db: {out:?}");
@@ -121,6 +153,7 @@ impl OwnMariaDb {
             dir,
             port: free_port(),
             process: Supervised::default(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         db.spawn();
         db
@@ -143,11 +176,12 @@ impl OwnMariaDb {
                 format!("--pid-file={}", d.join("pid").display()),
                 "--user=root".to_string(),
                 "--skip-grant-tables".to_string(),
-                "--skip-log-bin".to_string(),
                 "--innodb-buffer-pool-size=64M".to_string(),
                 "--innodb-flush-log-at-trx-commit=1".to_string(),
                 "--max-connections=500".to_string(),
             ])
+            .args(&self.extra)
+            .env("TMPDIR", d)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

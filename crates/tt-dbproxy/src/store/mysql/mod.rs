@@ -6,9 +6,12 @@
 mod batch;
 mod export;
 mod group;
+pub mod gtid;
 mod last;
 mod message;
 mod pool;
+pub mod read_at;
+pub mod replication;
 pub mod schema;
 mod send;
 mod sql;

@@ -7,15 +7,25 @@
 //! quick error per request instead of a connect storm; the first success
 //! puts it back. Reads skip replicas that are out and fall back to the
 //! primary.
+//!
+//! With replicas configured, a background task polls each one's
+//! replication every second ([`super::replication`]): a replica whose SQL
+//! thread is stopped or that lags more than `mysql.max_replica_lag_s`
+//! leaves rotation until it catches up. A read that must see a write
+//! ([`ReadAt::After`]) goes to a replica only once it has applied that
+//! write's GTID position. Without replicas none of this costs anything.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use mysql_async::{Conn, OptsBuilder, Pool, PoolConstraints, PoolOpts};
 use tracing::warn;
 
+use super::gtid::GtidPos;
+use super::read_at::{self, ReadAt};
+use super::replication::{self, POLL_INTERVAL, ReplicaState};
 use crate::config::{MysqlConfig, MysqlEndpoint};
 use crate::rate_log::RateLimited;
 use crate::store::backoff::Backoff;
@@ -34,6 +44,8 @@ struct Endpoint {
     stats: PoolStats,
     /// One "connect failed" line a second at most.
     connect_log: RateLimited,
+    /// Replication as last polled (replicas only).
+    repl: ReplicaState,
 }
 
 /// Maps a driver error: transport problems mean "unavailable", server
@@ -100,6 +112,7 @@ impl Endpoint {
             health: Backoff::default(),
             stats: PoolStats::new("mysql", &e.name, max),
             connect_log: RateLimited::new("mysql connect failed"),
+            repl: ReplicaState::new(&e.name),
         }
     }
 
@@ -152,12 +165,57 @@ impl Endpoint {
     }
 }
 
+/// The replicas and what the poller needs of the settings.
+struct Replicas {
+    list: ArcSwap<Vec<Arc<Endpoint>>>,
+    wait_ms: AtomicU64,
+    max_lag_s: AtomicU64,
+}
+
+impl Replicas {
+    fn wait(&self) -> Duration {
+        Duration::from_millis(self.wait_ms.load(Ordering::Relaxed))
+    }
+
+    /// Polls every replica once.
+    async fn poll(&self) {
+        let max_lag = self.max_lag_s.load(Ordering::Relaxed);
+        let list = self.list.load_full();
+        for r in list.iter() {
+            let polled = tokio::time::timeout(POLL_INTERVAL + self.wait(), async {
+                let mut c = r.conn(self.wait()).await?;
+                r.repl.poll(&mut c, max_lag).await
+            })
+            .await;
+            match polled {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::debug!(replica = %r.label, error = %e, "replica status not read");
+                    r.repl.unreachable();
+                }
+                Err(_) => r.repl.unreachable(),
+            }
+        }
+    }
+}
+
+/// Polls the replicas every [`POLL_INTERVAL`] until the pools are dropped.
+async fn poll_replicas(replicas: Weak<Replicas>) {
+    loop {
+        let Some(r) = replicas.upgrade() else { return };
+        r.poll().await;
+        drop(r);
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
 /// The primary and the replicas.
 pub struct MysqlPools {
     primary: ArcSwap<Endpoint>,
-    replicas: ArcSwap<Vec<Arc<Endpoint>>>,
+    replicas: Arc<Replicas>,
     next_replica: AtomicUsize,
     wait_ms: AtomicU64,
+    poller_started: AtomicBool,
 }
 
 impl MysqlPools {
@@ -166,15 +224,57 @@ impl MysqlPools {
     pub fn new(cfg: &MysqlConfig, acquire_timeout: Duration) -> Self {
         Self {
             primary: ArcSwap::from_pointee(Endpoint::new(&cfg.primary)),
-            replicas: ArcSwap::from_pointee(
-                cfg.replicas
-                    .iter()
-                    .map(|r| Arc::new(Endpoint::new(r)))
-                    .collect(),
-            ),
+            replicas: Arc::new(Replicas {
+                list: ArcSwap::from_pointee(
+                    cfg.replicas
+                        .iter()
+                        .map(|r| Arc::new(Endpoint::new(r)))
+                        .collect(),
+                ),
+                wait_ms: AtomicU64::new(millis(acquire_timeout)),
+                max_lag_s: AtomicU64::new(cfg.max_replica_lag_s),
+            }),
             next_replica: AtomicUsize::new(0),
             wait_ms: AtomicU64::new(millis(acquire_timeout)),
+            poller_started: AtomicBool::new(false),
         }
+    }
+
+    /// Whether any replica is configured: without one, reads need no
+    /// write positions at all.
+    pub fn has_replicas(&self) -> bool {
+        !self.replicas.list.load().is_empty()
+    }
+
+    /// Starts the replica poller once, when replicas exist and a runtime
+    /// runs (at the first read or write that finds replicas).
+    pub fn ensure_poller(&self) {
+        if self.poller_started.load(Ordering::Relaxed) || !self.has_replicas() {
+            return;
+        }
+        if tokio::runtime::Handle::try_current().is_ok()
+            && !self.poller_started.swap(true, Ordering::Relaxed)
+        {
+            tokio::spawn(poll_replicas(Arc::downgrade(&self.replicas)));
+        }
+    }
+
+    /// The primary's binlog position, read after a write: what a later
+    /// read must find applied on a replica.
+    pub async fn write_position(&self) -> StoreResult<GtidPos> {
+        let mut c = self.primary().await?;
+        replication::binlog_position(&mut c).await
+    }
+
+    /// `(name, lag seconds or -1, in rotation)` of each replica, as last
+    /// polled.
+    pub fn replica_status(&self) -> Vec<(String, i64, bool)> {
+        self.replicas
+            .list
+            .load()
+            .iter()
+            .map(|r| (r.config.name.clone(), r.repl.lag(), r.repl.in_rotation()))
+            .collect()
     }
 
     fn wait(&self) -> Duration {
@@ -188,6 +288,12 @@ impl MysqlPools {
     pub fn reconfigure(&self, cfg: &MysqlConfig, acquire_timeout: Duration) {
         self.wait_ms
             .store(millis(acquire_timeout), Ordering::Relaxed);
+        self.replicas
+            .wait_ms
+            .store(millis(acquire_timeout), Ordering::Relaxed);
+        self.replicas
+            .max_lag_s
+            .store(cfg.max_replica_lag_s, Ordering::Relaxed);
         let primary = self.primary.load_full();
         if primary.config.max_connections != cfg.primary.max_connections {
             let config = MysqlEndpoint {
@@ -197,7 +303,7 @@ impl MysqlPools {
             self.primary.store(Arc::new(Endpoint::new(&config)));
             primary.retire();
         }
-        let mut old: Vec<Arc<Endpoint>> = self.replicas.load_full().iter().cloned().collect();
+        let mut old: Vec<Arc<Endpoint>> = self.replicas.list.load_full().iter().cloned().collect();
         let replicas: Vec<Arc<Endpoint>> = cfg
             .replicas
             .iter()
@@ -206,7 +312,8 @@ impl MysqlPools {
                 None => Arc::new(Endpoint::new(want)),
             })
             .collect();
-        self.replicas.store(Arc::new(replicas));
+        self.replicas.list.store(Arc::new(replicas));
+        self.ensure_poller();
         for gone in old {
             gone.retire();
         }
@@ -217,30 +324,67 @@ impl MysqlPools {
         self.primary.load_full().conn(self.wait()).await
     }
 
-    /// A connection for a read: a healthy replica, else the primary.
+    /// A connection for a read, routed by the current [`ReadAt`]: a
+    /// replica in rotation (that has applied the position to see, if
+    /// any), else the primary.
     pub async fn replica(&self) -> StoreResult<PooledConn> {
-        let replicas = self.replicas.load_full();
+        let replicas = self.replicas.list.load_full();
         let n = replicas.len();
-        if n > 0 {
-            let start = self.next_replica.fetch_add(1, Ordering::Relaxed);
-            for i in 0..n {
-                let r = &replicas[(start + i) % n];
-                if r.is_out() {
+        if n == 0 {
+            return self.primary().await;
+        }
+        self.ensure_poller();
+        let at = read_at::current();
+        if at == ReadAt::Primary {
+            return self.primary_read("no_write_positions").await;
+        }
+        let start = self.next_replica.fetch_add(1, Ordering::Relaxed);
+        let mut reason = "no_replica_in_rotation";
+        for i in 0..n {
+            let r = &replicas[(start + i) % n];
+            if r.is_out() || !r.repl.in_rotation() {
+                continue;
+            }
+            let mut c = match r.conn(self.wait()).await {
+                Ok(c) => c,
+                Err(e) => {
+                    warn!(error = %e, "replica unusable; trying the next one");
                     continue;
                 }
-                match r.conn(self.wait()).await {
-                    Ok(c) => return Ok(c),
-                    Err(e) => warn!(error = %e, "replica unusable; trying the next one"),
+            };
+            if let ReadAt::After(pos) = &at {
+                match r.repl.caught_up(&mut c, pos).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // One wait per read at most: the primary has it.
+                        reason = "replica_behind";
+                        break;
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "replica position not checked; trying the next one");
+                        continue;
+                    }
                 }
             }
+            metrics::counter!(crate::metrics::MYSQL_READS, "pool" => r.config.name.clone())
+                .increment(1);
+            return Ok(c);
         }
+        self.primary_read(reason).await
+    }
+
+    /// A read served by the primary although replicas exist, counted by
+    /// why.
+    async fn primary_read(&self, reason: &'static str) -> StoreResult<PooledConn> {
+        metrics::counter!(crate::metrics::MYSQL_READS, "pool" => "primary").increment(1);
+        metrics::counter!(crate::metrics::READS_ON_PRIMARY, "reason" => reason).increment(1);
         self.primary().await
     }
 
     /// Closes every pool.
     pub async fn disconnect(&self) {
         let primary = self.primary.load_full();
-        let replicas = self.replicas.load_full();
+        let replicas = self.replicas.list.load_full();
         for e in std::iter::once(&primary).chain(replicas.iter()) {
             if let Err(err) = e.pool.clone().disconnect().await {
                 warn!(endpoint = %e.label, error = %err, "mysql pool did not close cleanly");

@@ -431,6 +431,14 @@ impl MysqlStore {
         Ok(change(&mut c, sql, params(vec![now.into(), id.into()])).await? > 0)
     }
 
+    /// The user a session row belongs to, on the primary (to know whose
+    /// reads must see its removal).
+    pub(crate) async fn session_owner(&self, id: u32) -> StoreResult<Option<u32>> {
+        let mut c = self.pools.primary().await?;
+        let sql = "SELECT userId FROM IMRecentSession WHERE id = ?";
+        first_int(first(&mut c, sql, params(vec![id.into()])).await?)
+    }
+
     async fn relation_on(c: &mut Conn, a: u32, b: u32) -> StoreResult<Option<u32>> {
         if a == 0 || b == 0 {
             return Ok(None);

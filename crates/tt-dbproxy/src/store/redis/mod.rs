@@ -11,6 +11,7 @@ mod reseed;
 mod resend;
 mod sentinel;
 mod shared;
+mod write_marks;
 
 pub use ops::RedisStore;
 pub use pool::RedisPool;

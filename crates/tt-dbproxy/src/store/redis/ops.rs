@@ -59,6 +59,7 @@ pub struct RedisStore {
     pub(super) shared: super::shared::SharedScripts,
     /// The message-id guard across failovers, in Sentinel mode.
     pub(super) reseed: Option<super::reseed::Reseed>,
+    pub(super) write_marks: super::write_marks::WriteMarkScripts,
 }
 
 fn pool(
@@ -118,6 +119,7 @@ impl RedisStore {
             scripts: super::messages::MessageScripts::default(),
             resend: super::resend::ResendScripts::default(),
             shared: super::shared::SharedScripts::default(),
+            write_marks: super::write_marks::WriteMarkScripts::default(),
         })
     }
 
