@@ -218,6 +218,7 @@ fn register_zero() {
     // A placeholder without a `replica` label (0: nothing lags), so the
     // name exists before any replica is polled.
     metrics::gauge!(REPLICA_LAG).set(0.0);
+    metrics::gauge!(REPLICA_IN_ROTATION).set(0.0);
     metrics::gauge!(CONNECTIONS_OPEN).increment(0.0);
     metrics::gauge!(BACKEND_READY).set(0.0);
 }
