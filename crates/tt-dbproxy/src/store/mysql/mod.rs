@@ -5,6 +5,7 @@
 
 mod batch;
 mod export;
+mod galera;
 mod group;
 mod last;
 mod message;
