@@ -12,8 +12,8 @@
 //! deadlock, or a Galera certification failure: [`super::galera`]) is run
 //! again whole, a few times within the deadline. A batch the server
 //! refused otherwise (a bad row) stored nothing; its sends are retried
-//! one by one, so one that cannot be stored does not fail the others. A batch whose
-//! `COMMIT` was cut off has an unknown outcome for each send, resolved by
+//! one by one, so one that cannot be stored does not fail the others. A
+//! batch whose `COMMIT` was cut off has an unknown outcome for each send, resolved by
 //! the caller under the commit-outcome rule ([`CommitFailure::Unknown`]).
 //! Replies, counters and the memory of resends follow only a commit.
 //!

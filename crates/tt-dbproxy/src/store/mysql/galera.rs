@@ -256,3 +256,43 @@ async fn create_once(
     }
     Ok(tx.commit().await.map(|()| id))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(code: u16) -> mysql_async::Error {
+        mysql_async::Error::Server(mysql_async::ServerError {
+            code,
+            message: "x".into(),
+            state: "40001".into(),
+        })
+    }
+
+    #[test]
+    fn only_a_rollback_by_conflict_is_retried() {
+        assert!(is_conflict(&server(ER_LOCK_DEADLOCK)));
+        assert!(matches!(
+            attempt_err(server(ER_LOCK_DEADLOCK)),
+            Attempt::Conflict(_)
+        ));
+        // A lock wait timeout rolls back the statement only, a bad row is
+        // final: neither runs the transaction again.
+        for code in [1205, 1406, ER_DUP_ENTRY] {
+            assert!(!is_conflict(&server(code)), "{code}");
+            assert!(matches!(
+                attempt_err(server(code)),
+                Attempt::Failed(CommitFailure::NotStored(_))
+            ));
+        }
+        assert!(dup(&server(ER_DUP_ENTRY)));
+    }
+
+    #[tokio::test]
+    async fn retries_are_bounded() {
+        assert!(!retry_pause(ATTEMPTS).await, "no run after the last");
+        let soon = Instant::now() + Duration::from_millis(1);
+        let more = deadline::scope(soon, retry_pause(1)).await;
+        assert!(!more, "no pause that would end after the deadline");
+    }
+}
