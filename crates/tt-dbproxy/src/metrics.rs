@@ -89,6 +89,9 @@ pub const RESENDS: &str = "tt_dbproxy_resends_total";
 pub const REDIS_MASTER_CHANGES: &str = "tt_dbproxy_redis_master_changes_total";
 /// Message-id counters re-seeded from MySQL after a Redis master change.
 pub const MSG_ID_RESEEDS: &str = "tt_dbproxy_msg_id_reseeds_total";
+/// MySQL transactions run again after a conflict rolled them back (a
+/// deadlock or a Galera certification failure), by `op` (send, create).
+pub const MYSQL_CONFLICT_RETRIES: &str = "tt_dbproxy_mysql_conflict_retries_total";
 
 /// Seconds each MySQL read replica is behind its primary
 /// (`Seconds_Behind_Master`), by `replica`; -1 while unknown (SQL thread
@@ -190,6 +193,9 @@ fn register_zero() {
     }
     metrics::counter!(REDIS_MASTER_CHANGES).absolute(0);
     metrics::counter!(MSG_ID_RESEEDS).absolute(0);
+    for op in ["send", "create"] {
+        metrics::counter!(MYSQL_CONFLICT_RETRIES, "op" => op).absolute(0);
+    }
     for result in ["ok", "failed", "skipped"] {
         metrics::counter!(SYNC_CYCLES, "result" => result).absolute(0);
     }
@@ -310,6 +316,10 @@ fn describe() {
     describe_counter!(
         MSG_ID_RESEEDS,
         "Message-id counters re-seeded from MySQL after a Redis master change."
+    );
+    describe_counter!(
+        MYSQL_CONFLICT_RETRIES,
+        "MySQL transactions run again after a conflict (deadlock, Galera certification), by op."
     );
     describe_counter!(
         POOL_ERRORS,

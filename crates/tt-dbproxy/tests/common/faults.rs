@@ -134,21 +134,7 @@ impl OwnMariaDb {
     /// Like [`OwnMariaDb::start`], with `extra` server options.
     pub fn start_with(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let install = which("mariadb-install-db").expect("mariadb-install-db is required");
-        let out = Command::new(install)
-            .args([
-                "--no-defaults",
-                &format!("--datadir={}", dir.path().join("data").display()),
-                "--user=root",
-                "--auth-root-authentication-method=normal",
-                "--skip-test-db",
-            ])
-            // Its own temporary directory: two bootstraps at once clash
-            // on the temporary tables' names in a shared /tmp.
-            .env("TMPDIR", dir.path())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "mariadb-install-db: {out:?}");
+        install_db(&dir.path().join("data"), "root");
         let mut db = Self {
             dir,
             port: free_port(),
@@ -161,32 +147,9 @@ impl OwnMariaDb {
 
     fn spawn(&mut self) {
         let d = self.dir.path();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(d.join("mariadbd.log"))
-            .unwrap();
-        let child = Command::new(which("mariadbd").expect("mariadbd is required"))
-            .args([
-                "--no-defaults".to_string(),
-                format!("--datadir={}", d.join("data").display()),
-                format!("--port={}", self.port),
-                "--bind-address=127.0.0.1".to_string(),
-                format!("--socket={}", d.join("sock").display()),
-                format!("--pid-file={}", d.join("pid").display()),
-                "--user=root".to_string(),
-                "--skip-grant-tables".to_string(),
-                "--innodb-buffer-pool-size=64M".to_string(),
-                "--innodb-flush-log-at-trx-commit=1".to_string(),
-                "--max-connections=500".to_string(),
-            ])
-            .args(&self.extra)
-            .env("TMPDIR", d)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.process.child = Some(child);
+        let mut args = server_args(d, self.port, "root");
+        args.extend(self.extra.iter().cloned());
+        self.process.child = Some(spawn_mariadbd(d, &args));
         wait_for_port(self.port, "mariadbd", Duration::from_secs(60));
     }
 
@@ -204,6 +167,208 @@ impl OwnMariaDb {
     pub fn restart(&mut self) {
         self.process.kill9();
         self.spawn();
+    }
+}
+
+/// Initialises `data` with `mariadb-install-db`, owned by `user`.
+fn install_db(data: &Path, user: &str) {
+    let install = which("mariadb-install-db").expect("mariadb-install-db is required");
+    let mut cmd = Command::new(install);
+    if user == "root" {
+        // Its own temporary directory (the data dir's parent, which the
+        // test owns): two bootstraps at once clash on the temporary
+        // tables' names in a shared /tmp. (Another user could not write
+        // there before the test hands the directory over.)
+        cmd.env("TMPDIR", data.parent().unwrap_or(data));
+    }
+    let out = cmd
+        .args([
+            "--no-defaults",
+            &format!("--datadir={}", data.display()),
+            &format!("--user={user}"),
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "mariadb-install-db: {out:?}");
+}
+
+/// The arguments every test `mariadbd` runs with, in directory `d`.
+fn server_args(d: &Path, port: u16, user: &str) -> Vec<String> {
+    vec![
+        "--no-defaults".to_string(),
+        format!("--datadir={}", d.join("data").display()),
+        format!("--port={port}"),
+        "--bind-address=127.0.0.1".to_string(),
+        format!("--socket={}", d.join("sock").display()),
+        format!("--pid-file={}", d.join("pid").display()),
+        format!("--user={user}"),
+        "--skip-grant-tables".to_string(),
+        "--innodb-buffer-pool-size=64M".to_string(),
+        "--innodb-flush-log-at-trx-commit=1".to_string(),
+        "--max-connections=500".to_string(),
+    ]
+}
+
+/// Starts `mariadbd` with `args`, its log in `d/mariadbd.log`.
+fn spawn_mariadbd(d: &Path, args: &[String]) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(d.join("mariadbd.log"))
+        .unwrap();
+    Command::new(which("mariadbd").expect("mariadbd is required"))
+        .args(args)
+        .env("TMPDIR", d)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+/// The Galera provider library (Debian's `galera-4`).
+pub const GALERA_PROVIDER: &str = "/usr/lib/galera/libgalera_smm.so";
+
+/// Whether a Galera cluster can be started here.
+pub fn have_galera() -> bool {
+    Path::new(GALERA_PROVIDER).is_file() && have("mariadbd") && have("rsync")
+}
+
+/// One node of an [`OwnGalera`] cluster.
+pub struct GaleraNode {
+    dir: PathBuf,
+    /// Its MySQL port.
+    pub port: u16,
+    /// The running server.
+    pub process: Supervised,
+}
+
+impl GaleraNode {
+    /// `mysql://root:@127.0.0.1:<port>/<database>`.
+    pub fn url(&self, database: &str) -> String {
+        format!("mysql://root:@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// The last lines of its log (for a failure message).
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join("mariadbd.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+/// A three-node MariaDB Galera cluster of the test's own on loopback
+/// ports: the first node bootstraps it (`--wsrep-new-cluster`), the
+/// others join by rsync state transfer. As root the nodes run as the
+/// `mysql` user on data it owns (rsync's daemon drops root privileges).
+pub struct OwnGalera {
+    _dir: tempfile::TempDir,
+    /// The nodes, in start order.
+    pub nodes: Vec<GaleraNode>,
+    /// How long the cluster took to form (all nodes synced).
+    pub formed_in: Duration,
+}
+
+impl OwnGalera {
+    /// Starts the cluster and waits until every node is synced.
+    pub async fn start() -> Self {
+        let started = Instant::now();
+        let dir = tempfile::tempdir().unwrap();
+        let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+        let user = if root { "mysql" } else { "" };
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let ports: Vec<[u16; 4]> = (0..3)
+            .map(|_| [free_port(), free_port(), free_port(), free_port()])
+            .collect();
+        let members: Vec<String> = ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{}", p[1]))
+            .collect();
+        let address = format!("gcomm://{}", members.join(","));
+        let mut nodes = Vec::new();
+        for (i, [port, gcomm, ist, sst]) in ports.into_iter().enumerate() {
+            let d = dir.path().join(format!("node{i}"));
+            std::fs::create_dir(&d).unwrap();
+            install_db(&d.join("data"), if root { user } else { "root" });
+            if root {
+                let ok = Command::new("chown")
+                    .args(["-R", "mysql:mysql", &d.display().to_string()])
+                    .status()
+                    .unwrap()
+                    .success();
+                assert!(ok, "chown {}", d.display());
+            }
+            let mut args = server_args(&d, port, if root { user } else { "root" });
+            args.extend([
+                "--binlog-format=ROW".to_string(),
+                "--innodb-autoinc-lock-mode=2".to_string(),
+                "--innodb-buffer-pool-size=32M".to_string(),
+                "--wsrep-on=ON".to_string(),
+                format!("--wsrep-provider={GALERA_PROVIDER}"),
+                "--wsrep-cluster-name=tt_test".to_string(),
+                format!("--wsrep-cluster-address={address}"),
+                format!("--wsrep-node-name=node{i}"),
+                format!("--wsrep-node-address=127.0.0.1:{gcomm}"),
+                format!("--wsrep-node-incoming-address=127.0.0.1:{port}"),
+                format!("--wsrep-sst-receive-address=127.0.0.1:{sst}"),
+                "--wsrep-sst-method=rsync".to_string(),
+                "--wsrep-slave-threads=2".to_string(),
+                format!(
+                    "--wsrep-provider-options=gmcast.listen_addr=tcp://127.0.0.1:{gcomm};\
+                     ist.recv_addr=127.0.0.1:{ist};gcache.size=32M"
+                ),
+            ]);
+            if i == 0 {
+                args.push("--wsrep-new-cluster".to_string());
+            }
+            nodes.push(GaleraNode {
+                dir: d,
+                port,
+                process: Supervised::default(),
+            });
+            let n = nodes.last_mut().unwrap();
+            n.process.child = Some(spawn_mariadbd(&n.dir, &args));
+            // The first node must be primary before the others join (they
+            // then join together, each by its own state transfer).
+            if i == 0 {
+                wait_synced(n).await;
+            }
+        }
+        for n in &nodes[1..] {
+            wait_synced(n).await;
+        }
+        Self {
+            _dir: dir,
+            nodes,
+            formed_in: started.elapsed(),
+        }
+    }
+}
+
+/// Waits (at most 90 s) until `node` answers and is `Synced`.
+async fn wait_synced(node: &GaleraNode) {
+    use mysql_async::prelude::Queryable;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Ok(mut c) = mysql_async::Conn::from_url(node.url("mysql")).await {
+            let state: Option<(String, String)> = c
+                .query_first("SHOW STATUS LIKE 'wsrep_local_state_comment'")
+                .await
+                .unwrap_or(None);
+            let _ = c.disconnect().await;
+            if state.is_some_and(|(_, v)| v == "Synced") {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Galera node on {} not synced within 90 s:\n{}",
+            node.port,
+            node.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

@@ -8,10 +8,12 @@
 //! sends that arrive while [`LANES`] commits are in flight form the next
 //! batch.
 //!
-//! Each send keeps its own outcome. A batch the server refused (a bad
-//! row, a deadlock) stored nothing; its sends are retried one by one, so
-//! one that cannot be stored does not fail the others. A batch whose
-//! `COMMIT` was cut off has an unknown outcome for each send, resolved by
+//! Each send keeps its own outcome. A batch rolled back by a conflict (a
+//! deadlock, or a Galera certification failure: [`super::galera`]) is run
+//! again whole, a few times within the deadline. A batch the server
+//! refused otherwise (a bad row) stored nothing; its sends are retried
+//! one by one, so one that cannot be stored does not fail the others. A
+//! batch whose `COMMIT` was cut off has an unknown outcome for each send, resolved by
 //! the caller under the commit-outcome rule ([`CommitFailure::Unknown`]).
 //! Replies, counters and the memory of resends follow only a commit.
 //!
@@ -29,6 +31,7 @@ use mysql_async::{Transaction, TxOpts, Value};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::time::Instant;
 
+use super::galera::{Attempt, attempt_err, record_retry, retry_pause};
 use super::pool::map_err;
 use super::send::{CommitFailure, commit};
 use super::sql::{MysqlStore, params};
@@ -203,7 +206,7 @@ async fn insert_rows<Q: Queryable, R: MessageInsert>(
     q: &mut Q,
     shard: u32,
     rows: &[&R],
-) -> StoreResult<()> {
+) -> Result<(), mysql_async::Error> {
     let one = format!("({}, 0, ?, ?)", vec!["?"; R::LEADING].join(", "));
     let sql = format!(
         "INSERT INTO {}_{shard} ({}, status, updated, created) VALUES {}",
@@ -212,7 +215,7 @@ async fn insert_rows<Q: Queryable, R: MessageInsert>(
         vec![one.as_str(); rows.len()].join(", ")
     );
     let p: Vec<Value> = rows.iter().flat_map(|r| r.values()).collect();
-    q.exec_drop(sql, params(p)).await.map_err(map_err)
+    q.exec_drop(sql, params(p)).await
 }
 
 /// Inserts one-to-one rows of one shard table in one statement.
@@ -221,7 +224,7 @@ pub(super) async fn insert_singles<Q: Queryable>(
     shard: u32,
     rows: &[&SingleMessageRow],
 ) -> StoreResult<()> {
-    insert_rows(q, shard, rows).await
+    insert_rows(q, shard, rows).await.map_err(map_err)
 }
 
 /// Inserts group rows of one shard table in one statement.
@@ -230,7 +233,15 @@ pub(super) async fn insert_groups<Q: Queryable>(
     shard: u32,
     rows: &[&GroupMessageRow],
 ) -> StoreResult<()> {
-    insert_rows(q, shard, rows).await
+    insert_rows(q, shard, rows).await.map_err(map_err)
+}
+
+/// One statement of a group commit, under the deadline.
+async fn step<T>(fut: impl Future<Output = Result<T, mysql_async::Error>>) -> Result<T, Attempt> {
+    match tokio::time::timeout_at(deadline::effective(), fut).await {
+        Ok(r) => r.map_err(attempt_err),
+        Err(_) => Err(deadline::expired("a group commit").into()),
+    }
 }
 
 /// `UPDATE … SET <set> = ? WHERE id IN (ids)`, in statements of bounded
@@ -241,7 +252,7 @@ async fn update_by_ids(
     set: &str,
     value: u32,
     ids: &[u32],
-) -> StoreResult<()> {
+) -> Result<(), Attempt> {
     for chunk in chunked(ids) {
         let sql = format!(
             "UPDATE {table} SET {set} WHERE id IN ({})",
@@ -249,10 +260,7 @@ async fn update_by_ids(
         );
         let mut p: Vec<Value> = vec![value.into()];
         p.extend(chunk.iter().map(|id| Value::from(*id)));
-        bounded("a group commit", async {
-            tx.exec_drop(sql, params(p)).await.map_err(map_err)
-        })
-        .await?;
+        step(tx.exec_drop(sql, params(p))).await?;
     }
     Ok(())
 }
@@ -378,8 +386,29 @@ impl MysqlStore {
         }
     }
 
-    /// The writes of `sends` in one transaction.
+    /// The writes of `sends` in one transaction, run again while it is
+    /// rolled back by a conflict (at most [`super::galera::ATTEMPTS`]
+    /// runs, within the deadline). Only a definite rollback is retried, so
+    /// a send is never stored twice.
     async fn exec_batch(&self, sends: &[(&PendingSend, u32)]) -> Result<(), CommitFailure> {
+        let mut attempt = 1;
+        loop {
+            match self.exec_once(sends).await {
+                Ok(()) => return Ok(()),
+                Err(Attempt::Failed(f)) => return Err(f),
+                Err(Attempt::Conflict(e)) => {
+                    if !retry_pause(attempt).await {
+                        return Err(CommitFailure::NotStored(e));
+                    }
+                    record_retry("send");
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// One run of the writes of `sends` in one transaction.
+    async fn exec_once(&self, sends: &[(&PendingSend, u32)]) -> Result<(), Attempt> {
         let now = sends.iter().map(|(_, n)| *n).max().unwrap_or(0);
         let mut sessions = Vec::new();
         let mut singles: BTreeMap<u32, Vec<&SingleMessageRow>> = BTreeMap::new();
@@ -404,12 +433,7 @@ impl MysqlStore {
         }
         let group_ids = sorted(groups.values().flatten().map(|r| r.group_id).collect());
         let mut c = bounded("a group commit", self.pools.primary()).await?;
-        let mut tx = bounded("a group commit", async {
-            c.start_transaction(TxOpts::default())
-                .await
-                .map_err(map_err)
-        })
-        .await?;
+        let mut tx = step(c.start_transaction(TxOpts::default())).await?;
         let sessions = sorted(sessions);
         update_by_ids(
             &mut tx,
@@ -421,12 +445,12 @@ impl MysqlStore {
         .await?;
         for (shard, rows) in &singles {
             for chunk in chunked(rows) {
-                bounded("a group commit", insert_singles(&mut tx, *shard, chunk)).await?;
+                step(insert_rows(&mut tx, *shard, chunk)).await?;
             }
         }
         for (shard, rows) in &groups {
             for chunk in chunked(rows) {
-                bounded("a group commit", insert_groups(&mut tx, *shard, chunk)).await?;
+                step(insert_rows(&mut tx, *shard, chunk)).await?;
             }
         }
         update_by_ids(&mut tx, "IMGroup", "lastChated = ?", now, &group_ids).await?;

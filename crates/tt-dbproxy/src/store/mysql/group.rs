@@ -130,6 +130,16 @@ impl MysqlStore {
     ) -> StoreResult<()> {
         let mut c = self.pools.primary().await?;
         let name = format!("tt_session_{user}_{g}_{SESSION_GROUP}");
+        if self.galera.galera(&mut c).await? {
+            let spec = super::galera::Create {
+                revive: Some(("updated = ?", vec![at.into()])),
+                ..super::sql::session_spec(user, g, SESSION_GROUP, now)
+            };
+            lock(&mut c, &name).await?;
+            let result = super::galera::create_certified(&mut c, &spec).await;
+            unlock(&mut c, &name).await;
+            return result.map(drop);
+        }
         lock(&mut c, &name).await?;
         let sql = "SELECT id FROM IMRecentSession WHERE userId = ? AND peerId = ? AND type = ? ORDER BY id DESC LIMIT 1";
         let found = first(

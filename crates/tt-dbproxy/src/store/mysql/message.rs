@@ -174,7 +174,8 @@ impl MysqlStore {
         by_ids(&mut c, &HistorySource::group(g, joined), ids, limit).await
     }
 
-    /// The largest stored id of a conversation, read on the primary.
+    /// The largest stored id of a conversation, read on the primary (the
+    /// whole cluster's, on Galera).
     pub(crate) async fn max_msg_id(&self, group: bool, conv: u32) -> StoreResult<u32> {
         let mut c = self.pools.primary().await?;
         let (table, column) = if group {
@@ -182,8 +183,15 @@ impl MysqlStore {
         } else {
             ("IMMessage", "relateId")
         };
+        // On Galera, after a causality wait: the node may not have
+        // applied every other node's sends yet.
+        let wait = if self.galera.galera(&mut c).await? {
+            "SET STATEMENT wsrep_sync_wait = 1 FOR "
+        } else {
+            ""
+        };
         let sql = format!(
-            "SELECT COALESCE(MAX(msgId), 0) FROM {table}_{} WHERE {column} = ?",
+            "{wait}SELECT COALESCE(MAX(msgId), 0) FROM {table}_{} WHERE {column} = ?",
             conv % MESSAGE_SHARDS
         );
         Ok(first_int(first(&mut c, &sql, params(vec![conv.into()])).await?)?.unwrap_or(0))

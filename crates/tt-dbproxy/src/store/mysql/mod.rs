@@ -5,6 +5,7 @@
 
 mod batch;
 mod export;
+mod galera;
 mod group;
 pub mod gtid;
 mod last;

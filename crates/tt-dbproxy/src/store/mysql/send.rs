@@ -6,6 +6,7 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::{Transaction, Value};
 
+use super::galera::{Attempt, attempt_err};
 use super::pool::map_err;
 use super::sql::{MysqlStore, int, params, rows};
 use crate::deadline;
@@ -32,14 +33,17 @@ impl From<StoreError> for CommitFailure {
     }
 }
 
-/// Sends `COMMIT` and says what is known of its outcome.
-pub(super) async fn commit(tx: Transaction<'_>) -> Result<(), CommitFailure> {
+/// Sends `COMMIT` and says what is known of its outcome: a conflict
+/// (rolled back, may run again), not stored, or unknown.
+pub(super) async fn commit(tx: Transaction<'_>) -> Result<(), Attempt> {
     match tokio::time::timeout_at(deadline::effective(), tx.commit()).await {
         Ok(Ok(())) => Ok(()),
         // The server answered with an error: the transaction is rolled back.
-        Ok(Err(e @ mysql_async::Error::Server(_))) => Err(CommitFailure::NotStored(map_err(e))),
-        Ok(Err(e)) => Err(CommitFailure::Unknown(map_err(e))),
-        Err(_) => Err(CommitFailure::Unknown(deadline::expired("a commit"))),
+        Ok(Err(e @ mysql_async::Error::Server(_))) => Err(attempt_err(e)),
+        Ok(Err(e)) => Err(Attempt::Failed(CommitFailure::Unknown(map_err(e)))),
+        Err(_) => Err(Attempt::Failed(CommitFailure::Unknown(deadline::expired(
+            "a commit",
+        )))),
     }
 }
 

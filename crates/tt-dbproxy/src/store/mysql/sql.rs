@@ -98,10 +98,40 @@ pub(super) fn first_int(row: Option<Row>) -> StoreResult<Option<u32>> {
     row.map(|mut r| int(&mut r, 0)).transpose()
 }
 
+/// The certified creation of a session row (Galera), as
+/// [`MysqlStore::add_session`] creates it: the highest id is the session,
+/// a found row is left as it is.
+pub(super) fn session_spec(
+    user_id: u32,
+    peer_id: u32,
+    kind: u32,
+    now: u32,
+) -> super::galera::Create<'static> {
+    super::galera::Create {
+        table: "IMRecentSession",
+        matching: "userId = ? AND peerId = ? AND type = ?",
+        key: vec![user_id.into(), peer_id.into(), kind.into()],
+        order: "id DESC",
+        revive: None,
+        columns: "userId, peerId, type, status, created, updated",
+        values: vec![
+            user_id.into(),
+            peer_id.into(),
+            kind.into(),
+            0.into(),
+            now.into(),
+            now.into(),
+        ],
+        what: "creating a session",
+    }
+}
+
 /// Every MySQL-side storage operation.
 pub struct MysqlStore {
     pub(super) pools: MysqlPools,
     pub(super) batch: super::batch::GroupCommit,
+    /// Whether the primary is a Galera node ([`super::galera`]).
+    pub(super) galera: super::galera::Detected,
 }
 
 impl MysqlStore {
@@ -111,6 +141,7 @@ impl MysqlStore {
         Self {
             pools,
             batch: super::batch::GroupCommit::new(batch_max),
+            galera: super::galera::Detected::default(),
         }
     }
 
@@ -377,9 +408,19 @@ impl MysqlStore {
             change(&mut c, sql, params(vec![now.into(), id.into()])).await?;
             return Ok(id);
         }
+        let galera = self.galera.galera(&mut c).await?;
         let lock = format!("tt_session_{user_id}_{peer_id}_{kind}");
+        // On Galera the lock only spares this node's creators a conflict.
         super::message::lock(&mut c, &lock).await?;
-        let result = Self::add_session_locked(&mut c, user_id, peer_id, kind, now).await;
+        let result = if galera {
+            let spec = super::galera::Create {
+                revive: Some(("status = 0, updated = ?", vec![now.into()])),
+                ..session_spec(user_id, peer_id, kind, now)
+            };
+            super::galera::create_certified(&mut c, &spec).await
+        } else {
+            Self::add_session_locked(&mut c, user_id, peer_id, kind, now).await
+        };
         super::message::unlock(&mut c, &lock).await;
         result
     }
@@ -459,9 +500,29 @@ impl MysqlStore {
         if let Some(id) = Self::relation_on(&mut c, small, big).await? {
             return Ok(id);
         }
+        let galera = self.galera.galera(&mut c).await?;
         let lock = format!("tt_relation_{small}_{big}");
+        // On Galera the lock only spares this node's creators a conflict.
         super::message::lock(&mut c, &lock).await?;
-        let result = Self::create_relation_locked(&mut c, small, big, now).await;
+        let result = if galera {
+            let spec = super::galera::Create {
+                table: "IMRelationShip",
+                matching: "smallId = ? AND bigId = ?",
+                key: vec![small.into(), big.into()],
+                order: "id",
+                // `updated` first: it reads `status` before it changes.
+                revive: Some((
+                    "updated = IF(status = 0, updated, ?), status = 0",
+                    vec![now.into()],
+                )),
+                columns: "smallId, bigId, status, created, updated",
+                values: vec![small.into(), big.into(), 0.into(), now.into(), now.into()],
+                what: "creating a relation",
+            };
+            super::galera::create_certified(&mut c, &spec).await
+        } else {
+            Self::create_relation_locked(&mut c, small, big, now).await
+        };
         super::message::unlock(&mut c, &lock).await;
         result
     }
