@@ -32,18 +32,6 @@ const PAIRS: u32 = 12;
 const PER_SENDER: u32 = 40;
 const GROUP: u32 = 5;
 
-fn msg(from: u32, to: u32, group: bool, text: &str) -> ImMsgData {
-    ImMsgData {
-        from_user_id: Some(from),
-        to_session_id: Some(to),
-        msg_id: Some(0),
-        create_time: Some(1000),
-        msg_type: Some(if group { 0x11 } else { 1 }),
-        msg_data: Some(text.as_bytes().to_vec()),
-        attach_data: ab(),
-    }
-}
-
 /// The stored id of a send, 0 when it was answered as failed (or not in
 /// time).
 async fn send(c: &mut Client, m: &ImMsgData) -> u32 {
@@ -142,7 +130,7 @@ async fn three_instances_on_three_galera_nodes_create_one_relation_and_store_eve
                 let (x, y) = (1000 + k, 2000 + k);
                 let (from, to) = if i == 1 { (y, x) } else { (x, y) };
                 barrier.wait().await;
-                let id = send(&mut cl, &msg(from, to, false, &format!("first {i} {k}"))).await;
+                let id = send(&mut cl, &chat(from, to, false, &format!("first {i} {k}"))).await;
                 if id != 0 {
                     acked.push((k, id));
                 }
@@ -186,7 +174,7 @@ async fn three_instances_on_three_galera_nodes_create_one_relation_and_store_eve
                 let (mut acked, mut failed) = (Vec::new(), 0u32);
                 for n in 0..PER_SENDER {
                     let group = n % 2 == 1;
-                    let m = msg(
+                    let m = chat(
                         from,
                         if group { GROUP } else { to },
                         group,

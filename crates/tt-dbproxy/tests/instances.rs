@@ -22,18 +22,6 @@ use tt_proto::im::message::ImMsgData;
 
 const PER_SENDER: u32 = 60;
 
-fn msg(from: u32, to: u32, group: bool, text: &str) -> ImMsgData {
-    ImMsgData {
-        from_user_id: Some(from),
-        to_session_id: Some(to),
-        msg_id: Some(0),
-        create_time: Some(1000),
-        msg_type: Some(if group { 0x11 } else { 1 }),
-        msg_data: Some(text.as_bytes().to_vec()),
-        attach_data: ab(),
-    }
-}
-
 async fn send(c: &mut Client, m: &ImMsgData) -> u32 {
     let rsp: ImMsgData = call(c, 0x0301, m, 3, 0x0301).await;
     rsp.msg_id.unwrap_or(0)
@@ -95,7 +83,7 @@ async fn three_instances_share_ids_counters_throttle_and_the_sync_center() {
                         break;
                     }
                     let group = n % 2 == 1;
-                    let m = msg(
+                    let m = chat(
                         from,
                         if group { 5 } else { to },
                         group,

@@ -74,18 +74,6 @@ async fn caught_up(primary: &OwnMariaDb, replica: &OwnMariaDb) {
     assert_eq!(got, Some(0), "replica caught up");
 }
 
-fn msg(from: u32, to: u32, group: bool, text: &str) -> ImMsgData {
-    ImMsgData {
-        from_user_id: Some(from),
-        to_session_id: Some(to),
-        msg_id: Some(0),
-        create_time: Some(1000),
-        msg_type: Some(if group { 0x11 } else { 1 }),
-        msg_data: Some(text.as_bytes().to_vec()),
-        attach_data: ab(),
-    }
-}
-
 async fn send(c: &mut Client, m: &ImMsgData) -> u32 {
     let rsp: ImMsgData = call(c, 0x0301, m, 3, 0x0301).await;
     let id = rsp.msg_id.unwrap_or(0);
@@ -256,7 +244,7 @@ async fn a_lagging_replica_never_hides_an_acknowledged_write() {
     let mut checked = Vec::new();
     let mut cached = Vec::new();
     for i in 0..20 {
-        let id = send(&mut c, &msg(1, 2, false, &format!("m{i}"))).await;
+        let id = send(&mut c, &chat(1, 2, false, &format!("m{i}"))).await;
         let t = Instant::now();
         assert_eq!(history(&mut c, 2, 1).await.first(), Some(&id));
         checked.push(t.elapsed());
@@ -292,10 +280,10 @@ async fn a_lagging_replica_never_hides_an_acknowledged_write() {
     let mut without = Vec::new();
     for i in 0..21 {
         let t = Instant::now();
-        send(&mut c, &msg(1, 2, false, &format!("a{i}"))).await;
+        send(&mut c, &chat(1, 2, false, &format!("a{i}"))).await;
         with_replicas.push(t.elapsed());
         let t = Instant::now();
-        send(&mut c3, &msg(1, 2, false, &format!("b{i}"))).await;
+        send(&mut c3, &chat(1, 2, false, &format!("b{i}"))).await;
         without.push(t.elapsed());
     }
     with_replicas.sort();
@@ -311,7 +299,7 @@ async fn a_lagging_replica_never_hides_an_acknowledged_write() {
     // still seen by the reads that read it.
     rc.query_drop("STOP SLAVE SQL_THREAD").await.unwrap();
     let stopped_at = Instant::now();
-    let id = send(&mut c, &msg(11, 12, false, "while lagging")).await;
+    let id = send(&mut c, &chat(11, 12, false, "while lagging")).await;
     let change = ImGroupChangeMemberReq {
         user_id: Some(1),
         change_type: Some(1),
@@ -410,7 +398,7 @@ async fn a_lagging_replica_never_hides_an_acknowledged_write() {
         .unwrap();
     rc.query_drop("START SLAVE").await.unwrap();
     let delayed = Instant::now();
-    let id2 = send(&mut c, &msg(11, 12, false, "delayed")).await;
+    let id2 = send(&mut c, &chat(11, 12, false, "delayed")).await;
     within(
         "a replica lagging more than max_replica_lag_s leaves rotation",
         Duration::from_secs(delay + 5),

@@ -19,13 +19,12 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::backends::{TestDatabase, skipped};
-use common::faults::{free_port, have};
+use common::faults::{OwnRedis, free_port, have};
 use common::*;
 use mysql_async::prelude::Queryable;
 use tt_dbproxy::client::Client;
@@ -38,103 +37,40 @@ const SENDERS_PER_INSTANCE: u32 = 2;
 /// Acknowledged sends wanted after the failover.
 const AFTER_FAILOVER: usize = 40;
 
-/// A redis-server child (server or Sentinel), killed when dropped.
-struct Proc {
-    port: u16,
-    child: Option<Child>,
+/// A Redis server of the test's own in `dir` (replication writes its RDB
+/// there), writable also as a replica, optionally replicating `master`.
+fn server(dir: &Path, name: &str, replica_of: Option<u16>) -> OwnRedis {
+    let data = dir.join(format!("redis-{name}"));
+    std::fs::create_dir_all(&data).unwrap();
+    let data = data.display().to_string();
+    let master = replica_of.map(|m| m.to_string());
+    let mut extra = vec!["--dir", &data, "--replica-read-only", "no"];
+    if let Some(m) = &master {
+        extra.extend(["--replicaof", "127.0.0.1", m]);
+    }
+    OwnRedis::start_with(&extra)
 }
 
-impl Proc {
-    fn spawn(args: &[String], port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server on {port} did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self {
-            port,
-            child: Some(child),
-        }
-    }
-
-    fn server(dir: &Path, replica_of: Option<u16>) -> Self {
-        let port = free_port();
-        let data = dir.join(format!("redis-{port}"));
-        std::fs::create_dir_all(&data).unwrap();
-        let mut args: Vec<String> = [
-            "--dir",
-            &data.display().to_string(),
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-            "--replica-read-only",
-            "no",
-        ]
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-        if let Some(m) = replica_of {
-            args.extend(["--replicaof".into(), "127.0.0.1".into(), m.to_string()]);
-        }
-        Self::spawn(&args, port)
-    }
-
-    fn sentinel(dir: &Path, master: u16) -> Self {
-        let port = free_port();
-        let conf = dir.join(format!("sentinel-{port}.conf"));
-        std::fs::write(
-            &conf,
-            format!(
-                "port {port}\nbind 127.0.0.1\ndaemonize no\ndir {}\n\
-                 sentinel monitor {MASTER_NAME} 127.0.0.1 {master} 2\n\
-                 sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
-                 sentinel failover-timeout {MASTER_NAME} 4000\n\
-                 sentinel parallel-syncs {MASTER_NAME} 1\n",
-                dir.display()
-            ),
-        )
-        .unwrap();
-        Self::spawn(
-            &[conf.display().to_string(), "--sentinel".to_string()],
-            port,
-        )
-    }
-
-    fn conn(&self) -> redis::Connection {
-        let c = redis::Client::open(format!("redis://127.0.0.1:{}/0", self.port)).unwrap();
-        let conn = c.get_connection().unwrap();
-        conn.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-        conn
-    }
-
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill9();
-    }
+/// A Sentinel of the test's own monitoring `master`, its config in `dir`.
+fn sentinel(dir: &Path, master: u16) -> OwnRedis {
+    let port = free_port();
+    let conf = dir.join(format!("sentinel-{port}.conf"));
+    std::fs::write(
+        &conf,
+        format!(
+            "port {port}\nbind 127.0.0.1\ndaemonize no\ndir {}\n\
+             sentinel monitor {MASTER_NAME} 127.0.0.1 {master} 2\n\
+             sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
+             sentinel failover-timeout {MASTER_NAME} 4000\n\
+             sentinel parallel-syncs {MASTER_NAME} 1\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    OwnRedis::run(
+        port,
+        vec![conf.display().to_string(), "--sentinel".to_string()],
+    )
 }
 
 /// Waits (bounded) until `check` holds.
@@ -159,7 +95,7 @@ fn info_field(conn: &mut redis::Connection, section: &str, field: &str) -> Strin
 }
 
 /// The Sentinels' view of the master: `num-slaves`, `num-other-sentinels`.
-fn sentinel_view(s: &Proc) -> HashMap<String, String> {
+fn sentinel_view(s: &OwnRedis) -> HashMap<String, String> {
     let Ok(mut c) = std::panic::catch_unwind(|| s.conn()) else {
         return HashMap::new();
     };
@@ -172,18 +108,6 @@ fn sentinel_view(s: &Proc) -> HashMap<String, String> {
         .filter(|p| p.len() == 2)
         .map(|p| (p[0].clone(), p[1].clone()))
         .collect()
-}
-
-fn msg(from: u32, to: u32, group: bool, text: &str) -> ImMsgData {
-    ImMsgData {
-        from_user_id: Some(from),
-        to_session_id: Some(to),
-        msg_id: Some(0),
-        create_time: Some(1000),
-        msg_type: Some(if group { 0x11 } else { 1 }),
-        msg_data: Some(text.as_bytes().to_vec()),
-        attach_data: ab(),
-    }
 }
 
 /// One acknowledged send: conversation kind, id, when the ack arrived.
@@ -247,25 +171,17 @@ async fn failover_keeps_ids_unique_and_sends_going() {
     if skipped() {
         return;
     }
-    if !have("redis-server") {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-        let skip = std::env::var("TT_TEST_SKIP_BACKENDS").is_ok_and(|v| v == "1");
-        assert!(
-            skip && !ci,
-            "redis-server is required (TT_TEST_SKIP_BACKENDS=1 skips outside CI)"
-        );
-        return;
-    }
+    // Past `skipped()`, a missing binary fails (TT_TEST_SKIP_BACKENDS=1
+    // skips outside CI).
+    assert!(have("redis-server"), "redis-server is required");
     let test_started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let mut master = Proc::server(dir.path(), None);
-    let replica = Proc::server(dir.path(), Some(master.port));
+    let mut master = server(dir.path(), "master", None);
+    let replica = server(dir.path(), "replica", Some(master.port));
     wait_until("the replica is in sync", Duration::from_secs(20), || {
         info_field(&mut replica.conn(), "replication", "master_link_status") == "up"
     });
-    let sentinels: Vec<Proc> = (0..3)
-        .map(|_| Proc::sentinel(dir.path(), master.port))
-        .collect();
+    let sentinels: Vec<OwnRedis> = (0..3).map(|_| sentinel(dir.path(), master.port)).collect();
     wait_until(
         "the Sentinels see the replica and each other",
         Duration::from_secs(30),
@@ -323,7 +239,7 @@ async fn failover_keeps_ids_unique_and_sends_going() {
                 let mut n = 0u32;
                 while !stop.load(Ordering::Relaxed) && n < 5_000 {
                     let group = n % 2 == 1;
-                    let m = msg(
+                    let m = chat(
                         from,
                         if group { GROUP } else { to },
                         group,

@@ -372,19 +372,51 @@ async fn wait_synced(node: &GaleraNode) {
     }
 }
 
-/// A `redis-server` of the test's own, keeping nothing on disk.
+/// A `redis-server` of the test's own, keeping nothing on disk (or a
+/// Sentinel, with [`OwnRedis::run`]).
 pub struct OwnRedis {
     pub port: u16,
     /// The running server.
     pub process: Supervised,
+    args: Vec<String>,
 }
 
 impl OwnRedis {
     /// Starts an empty Redis on a free port.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Like [`OwnRedis::start`], with `extra` server options
+    /// (`--replicaof`, `--dir` …).
+    pub fn start_with(extra: &[&str]) -> Self {
+        let port = free_port();
+        let args: Vec<String> = [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+        ]
+        .iter()
+        .chain(extra)
+        .map(ToString::to_string)
+        .collect();
+        Self::run(port, args)
+    }
+
+    /// `redis-server` with exactly `args`, listening on `port` (a
+    /// Sentinel: its config file and `--sentinel`).
+    pub fn run(port: u16, args: Vec<String>) -> Self {
         let mut r = Self {
-            port: free_port(),
+            port,
             process: Supervised::default(),
+            args,
         };
         r.spawn();
         r
@@ -392,24 +424,21 @@ impl OwnRedis {
 
     fn spawn(&mut self) {
         let child = Command::new(which("redis-server").expect("redis-server is required"))
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-            ])
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         self.process.child = Some(child);
         wait_for_port(self.port, "redis-server", Duration::from_secs(20));
+    }
+
+    /// A plain connection to db 0 with a 2 s read timeout, for checks.
+    pub fn conn(&self) -> redis::Connection {
+        let c = redis::Client::open(self.url(0)).unwrap();
+        let conn = c.get_connection().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        conn
     }
 
     /// `redis://127.0.0.1:<port>/<db>`.

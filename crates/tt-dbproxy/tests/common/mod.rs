@@ -23,6 +23,7 @@ use tt_dbproxy::config::Config;
 use tt_dbproxy::state::AppState;
 use tt_dbproxy::store::{FaultyStore, MysqlRedisStore, NewUser, SqliteStore, Store};
 use tt_dbproxy::wire::Pdu;
+use tt_proto::im::message::ImMsgData;
 use tt_proto::im::server::{ImValidateReq, ImValidateRsp};
 
 /// The spec's client-side password: md5("123456").
@@ -424,6 +425,20 @@ where
 /// `"AB"`, the attach data every request of the spec's fixture carries.
 pub fn ab() -> Option<Vec<u8>> {
     Some(b"AB".to_vec())
+}
+
+/// A text send from `from` to user or group `to` (`group`: MsgType 0x11,
+/// else 1), as msg_server forwards it: `msg_id` 0, `create_time` 1000.
+pub fn chat(from: u32, to: u32, group: bool, text: &str) -> ImMsgData {
+    ImMsgData {
+        from_user_id: Some(from),
+        to_session_id: Some(to),
+        msg_id: Some(0),
+        create_time: Some(1000),
+        msg_type: Some(if group { 0x11 } else { 1 }),
+        msg_data: Some(text.as_bytes().to_vec()),
+        attach_data: ab(),
+    }
 }
 
 /// Waits for the next frame; `None` if the server closed the connection.
