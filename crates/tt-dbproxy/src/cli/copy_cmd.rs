@@ -11,8 +11,8 @@ use clap::Args;
 use super::output::outln;
 use crate::config::{self, BackendKind, Config, ConfigSource};
 use crate::copy::{self, verify};
+use crate::store::MysqlRedisStore;
 use crate::store::export::Portable;
-use crate::store::{MysqlRedisStore, SqliteOptions, SqliteStore};
 
 /// Arguments of `copy`.
 #[derive(Debug, Args)]
@@ -70,13 +70,7 @@ fn location(c: &Config) -> String {
 
 async fn open(c: &Config) -> anyhow::Result<Arc<dyn Portable>> {
     match c.storage.backend {
-        BackendKind::Embedded => {
-            let dir = &c.storage.data_dir;
-            let store = SqliteStore::open_with(dir, SqliteOptions::from_config(c))
-                .await
-                .with_context(|| format!("cannot open the embedded store in {}", dir.display()))?;
-            Ok(Arc::new(store))
-        }
+        BackendKind::Embedded => Ok(Arc::new(super::open_embedded(c).await?)),
         BackendKind::Mysql => {
             let store = MysqlRedisStore::new(c).context("cannot set up the MySQL/Redis backend")?;
             // Missing tables first: the probe reads one.

@@ -147,22 +147,25 @@ fn load_config(args: &ConfigArgs) -> anyhow::Result<(Config, ConfigSource)> {
     Ok((config, source))
 }
 
+/// Opens (and migrates) the embedded store `config` names, with its
+/// options.
+async fn open_embedded(config: &Config) -> anyhow::Result<SqliteStore> {
+    let options = crate::store::SqliteOptions::from_config(config);
+    SqliteStore::open_with(&config.storage.data_dir, options)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the embedded store in {}",
+                config.storage.data_dir.display()
+            )
+        })
+}
+
 /// Opens the configured backend. The MySQL/Redis backend starts even when
 /// they are down (requests fail until they are back); a warning says so.
 async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     match config.storage.backend {
-        BackendKind::Embedded => {
-            let options = crate::store::SqliteOptions::from_config(config);
-            let store = SqliteStore::open_with(&config.storage.data_dir, options)
-                .await
-                .with_context(|| {
-                    format!(
-                        "cannot open the embedded store in {}",
-                        config.storage.data_dir.display()
-                    )
-                })?;
-            Ok(Arc::new(store))
-        }
+        BackendKind::Embedded => Ok(Arc::new(open_embedded(config).await?)),
         BackendKind::Mysql => {
             let store =
                 MysqlRedisStore::new(config).context("cannot set up the MySQL/Redis backend")?;

@@ -13,7 +13,7 @@ pub mod verify;
 use std::time::Instant;
 
 use crate::store::StoreError;
-use crate::store::export::{Cell, Portable, tables};
+use crate::store::export::{Cell, Portable, Row, Table, tables};
 
 /// Rows read (and written) per step.
 pub const PAGE_ROWS: usize = 1_000;
@@ -55,6 +55,52 @@ impl CopyReport {
     }
 }
 
+/// A row's `id` (its first column).
+fn row_id(row: &Row) -> Option<i64> {
+    match row.first() {
+        Some(Cell::Int(id)) => Some(*id),
+        _ => None,
+    }
+}
+
+/// The rows of one table in pages of [`PAGE_ROWS`], in id order.
+pub(crate) struct Pages<'a> {
+    store: &'a dyn Portable,
+    table: &'a Table,
+    /// Where the next page starts; `None` once the last one was read.
+    after: Option<i64>,
+    /// Pages read so far.
+    read: u64,
+}
+
+impl<'a> Pages<'a> {
+    pub(crate) fn new(store: &'a dyn Portable, table: &'a Table) -> Self {
+        Self {
+            store,
+            table,
+            after: Some(i64::MIN),
+            read: 0,
+        }
+    }
+
+    /// The next page, `None` after the last.
+    pub(crate) async fn next(&mut self) -> Result<Option<Vec<Row>>, StoreError> {
+        let Some(after) = self.after else {
+            return Ok(None);
+        };
+        let rows = self.store.read_rows(self.table, after, PAGE_ROWS).await?;
+        // A short page is the last; a full one goes on after its last id.
+        self.after = (rows.len() == PAGE_ROWS)
+            .then(|| rows.last().and_then(row_id))
+            .flatten();
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        self.read += 1;
+        Ok(Some(rows))
+    }
+}
+
 /// What a store holds that a copy would land on: the first table with a
 /// row, or the state; `None` when it is empty.
 pub async fn holds_data(store: &dyn Portable) -> Result<Option<String>, StoreError> {
@@ -84,36 +130,20 @@ pub async fn copy(
     let mut report = CopyReport::default();
     let mut groups = Vec::new();
     for table in tables() {
-        let mut after = i64::MIN;
         let mut copied = 0u64;
-        let mut pages = 0u64;
-        loop {
-            let rows = from
-                .read_rows(&table, after, PAGE_ROWS)
-                .await
-                .map_err(on("source", &table.name))?;
-            let Some(Cell::Int(last)) = rows.last().and_then(|r| r.first()).cloned() else {
-                break;
-            };
+        let mut pages = Pages::new(from, &table);
+        while let Some(rows) = pages.next().await.map_err(on("source", &table.name))? {
             if table.name == "IMGroup" {
-                groups.extend(rows.iter().filter_map(|r| match r.first() {
-                    Some(Cell::Int(id)) => u32::try_from(*id).ok(),
-                    _ => None,
-                }));
+                groups.extend(rows.iter().filter_map(|r| u32::try_from(row_id(r)?).ok()));
             }
             let n = rows.len();
             to.write_rows(&table, rows, overwrite)
                 .await
                 .map_err(on("target", &table.name))?;
             copied += n as u64;
-            pages += 1;
-            if pages.is_multiple_of(10) {
+            if pages.read.is_multiple_of(10) {
                 progress(&format!("{}: {copied} rows so far", table.name));
             }
-            if n < PAGE_ROWS {
-                break;
-            }
-            after = last;
         }
         progress(&format!("{}: {copied} rows", table.name));
         report.tables.push((table.name.clone(), copied));

@@ -67,19 +67,11 @@ async fn all_rows(store: &dyn Portable, table: &str) -> StoreResult<Vec<Row>> {
         .find(|t| t.name == table)
         .ok_or_else(|| crate::store::StoreError::Query(format!("unknown table {table}")))?;
     let mut out: Vec<Row> = Vec::new();
-    let mut after = i64::MIN;
-    loop {
-        let page = store.read_rows(&table, after, super::PAGE_ROWS).await?;
-        let Some(Cell::Int(last)) = page.last().and_then(|r| r.first()).cloned() else {
-            return Ok(out);
-        };
-        let full = page.len() == super::PAGE_ROWS;
+    let mut pages = super::Pages::new(store, &table);
+    while let Some(page) = pages.next().await? {
         out.extend(page);
-        if !full {
-            return Ok(out);
-        }
-        after = last;
     }
+    Ok(out)
 }
 
 fn int(row: &Row, i: usize) -> u32 {

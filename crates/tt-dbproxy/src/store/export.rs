@@ -167,7 +167,7 @@ pub fn tables() -> Vec<Table> {
 }
 
 /// One piece of what the original keeps in Redis.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StateItem {
     /// `unread_<user>[peer] = count`.
     Unread {
@@ -208,7 +208,7 @@ pub enum StateItem {
         /// Owner.
         user: u32,
         /// Platform.
-        platform: PlatformName,
+        platform: Platform,
         /// Token text.
         token: String,
     },
@@ -225,37 +225,6 @@ pub enum StateItem {
     UserListGate(u32),
     /// `last_update_group`: the sync center's cursor.
     SyncCursor(u32),
-}
-
-/// [`Platform`] with an order, so state lists sort and compare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum PlatformName {
-    /// iOS.
-    Ios,
-    /// Android.
-    Android,
-    /// Anything else.
-    Other,
-}
-
-impl From<Platform> for PlatformName {
-    fn from(p: Platform) -> Self {
-        match p {
-            Platform::Ios => Self::Ios,
-            Platform::Android => Self::Android,
-            Platform::Other => Self::Other,
-        }
-    }
-}
-
-impl From<PlatformName> for Platform {
-    fn from(p: PlatformName) -> Self {
-        match p {
-            PlatformName::Ios => Self::Ios,
-            PlatformName::Android => Self::Android,
-            PlatformName::Other => Self::Other,
-        }
-    }
 }
 
 /// What `copy` needs of a backend beyond [`Store`]: the raw rows and

@@ -156,7 +156,7 @@ impl RedisStore {
             if let Some(t) = v.and_then(|v| parse_token(user, &v)) {
                 out.push(StateItem::DeviceToken {
                     user,
-                    platform: t.platform.into(),
+                    platform: t.platform,
                     token: t.token,
                 });
             }
@@ -230,10 +230,7 @@ impl RedisStore {
                     token: t,
                 } => {
                     token
-                        .set(
-                            keys::device(&user.to_string()),
-                            token_value(platform.into(), &t),
-                        )
+                        .set(keys::device(&user.to_string()), token_value(platform, &t))
                         .ignore()
                         .set(keys::device(&t), user)
                         .ignore();

@@ -5,7 +5,7 @@ use rusqlite::{Connection, params, params_from_iter};
 use super::user::{text_col, u32_col};
 use crate::store::{DeviceToken, ID_CHUNK, Platform};
 
-fn platform_name(p: Platform) -> &'static str {
+pub(super) fn platform_name(p: Platform) -> &'static str {
     match p {
         Platform::Ios => "ios",
         Platform::Android => "android",
@@ -13,7 +13,7 @@ fn platform_name(p: Platform) -> &'static str {
     }
 }
 
-fn platform_of(name: &str) -> Platform {
+pub(super) fn platform_of(name: &str) -> Platform {
     match name {
         "ios" => Platform::Ios,
         "android" => Platform::Android,

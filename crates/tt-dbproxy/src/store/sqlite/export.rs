@@ -6,9 +6,10 @@ use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, params, params_from_iter};
 
 use super::SqliteStore;
+use super::device::{platform_name, platform_of};
 use super::user::{GATE, GROUP_SYNC_CURSOR, set_state_value, state_value, text_col, u32_col};
 use crate::store::StoreResult;
-use crate::store::export::{Cell, PlatformName, Portable, Row, StateItem, Table};
+use crate::store::export::{Cell, Portable, Row, StateItem, Table};
 
 fn cell(v: ValueRef<'_>) -> Cell {
     match v {
@@ -78,22 +79,6 @@ fn write_rows(
     Ok(())
 }
 
-fn platform(name: &str) -> PlatformName {
-    match name {
-        "ios" => PlatformName::Ios,
-        "android" => PlatformName::Android,
-        _ => PlatformName::Other,
-    }
-}
-
-fn platform_text(p: PlatformName) -> &'static str {
-    match p {
-        PlatformName::Ios => "ios",
-        PlatformName::Android => "android",
-        PlatformName::Other => "other",
-    }
-}
-
 /// Runs `sql` and maps each row with `f`.
 fn collect(
     c: &Connection,
@@ -151,7 +136,7 @@ fn read_state(c: &Connection) -> rusqlite::Result<Vec<StateItem>> {
         |r| {
             Ok(StateItem::DeviceToken {
                 user: u32_col(r, 0)?,
-                platform: platform(&text_col(r, 1)?),
+                platform: platform_of(&text_col(r, 1)?),
                 token: text_col(r, 2)?,
             })
         },
@@ -204,7 +189,7 @@ fn write_item(c: &Connection, item: &StateItem) -> rusqlite::Result<()> {
             token,
         } => c.execute(
             "INSERT OR REPLACE INTO tt_device_token (user_id, platform, token) VALUES (?1, ?2, ?3)",
-            params![user, platform_text(*platform), token],
+            params![user, platform_name(*platform), token],
         ),
         StateItem::MsgCounter { group, conv, last } => c.execute(
             "INSERT OR REPLACE INTO tt_msg_counter (kind, conv_id, last) VALUES (?1, ?2, ?3)",
