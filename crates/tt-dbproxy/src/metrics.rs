@@ -84,6 +84,10 @@ pub const GROUP_COMMIT_SIZE: &str = "tt_dbproxy_group_commit_size";
 /// Sends answered with the id of the message they repeat (a resend
 /// within `storage.resend_window_s`), by `backend`.
 pub const RESENDS: &str = "tt_dbproxy_resends_total";
+/// Sends found committed but not yet counted (their process died, or
+/// Redis failed, between the commit and the counters), counted by the
+/// recovery pass.
+pub const SENDS_RECOVERED: &str = "tt_dbproxy_sends_recovered_total";
 /// Changes of the Redis master found through Sentinels (each one starts
 /// a new epoch: counters are re-seeded on their next use).
 pub const REDIS_MASTER_CHANGES: &str = "tt_dbproxy_redis_master_changes_total";
@@ -192,6 +196,7 @@ fn register_zero() {
         metrics::counter!(RESENDS, "backend" => backend).absolute(0);
     }
     metrics::counter!(REDIS_MASTER_CHANGES).absolute(0);
+    metrics::counter!(SENDS_RECOVERED).absolute(0);
     metrics::counter!(MSG_ID_RESEEDS).absolute(0);
     for op in ["send", "create"] {
         metrics::counter!(MYSQL_CONFLICT_RETRIES, "op" => op).absolute(0);
@@ -291,6 +296,10 @@ fn describe() {
     describe_counter!(
         RESENDS,
         "Sends answered with the id of the stored message they repeat, by backend."
+    );
+    describe_counter!(
+        SENDS_RECOVERED,
+        "Sends stored before a crash or a Redis failure and counted afterwards by the recovery pass."
     );
     describe_gauge!(
         REPLICA_LAG,

@@ -66,6 +66,7 @@ pub(super) async fn serve(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     startup::announce(&listeners);
     crate::service::ready();
     let sync = tokio::spawn(crate::sync::run(state.clone(), shutdown.clone()));
+    tokio::spawn(crate::recovery::run(state.clone(), shutdown.clone()));
     crate::net::run(listeners, state, shutdown).await;
     if tokio::time::timeout(std::time::Duration::from_secs(1), sync)
         .await

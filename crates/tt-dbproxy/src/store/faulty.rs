@@ -199,4 +199,5 @@ faulty_store! {
     SharedThrottleFailure => fn shared_throttle_failure(&self, name: &[u8], now: u32) -> ();
     SharedThrottleClear => fn shared_throttle_clear(&self, name: &[u8]) -> ();
     SyncLease => fn sync_lease(&self, ttl_ms: u64) -> bool;
+    RecoverPending => fn recover_pending(&self) -> usize;
 }

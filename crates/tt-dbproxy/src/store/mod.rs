@@ -453,6 +453,15 @@ pub trait Store: Send + Sync + 'static {
         let _ = ttl_ms;
         Ok(true)
     }
+
+    /// One recovery pass over sends left between their commit and their
+    /// side effects (a process killed there, or a backend that failed
+    /// there): each is counted once or dropped. Returns how many were found
+    /// committed. Nothing to do where the row, counters and resend memory
+    /// commit together (the embedded store).
+    async fn recover_pending(&self) -> StoreResult<usize> {
+        Ok(0)
+    }
 }
 
 #[cfg(test)]

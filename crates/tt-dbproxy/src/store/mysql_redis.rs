@@ -13,21 +13,20 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::mysql::read_at;
-use super::mysql::{CommitFailure, MysqlPools, MysqlStore, PendingSend, schema};
+use super::mysql::{MysqlPools, MysqlStore, schema};
 use super::read_your_writes::{Mark, WriteMarks};
-use super::redis::{Claim, InFlight, RedisStore};
-use super::unresolved::{Journal, Unresolved};
+use super::redis::{InFlight, RedisStore};
+use super::unresolved::Journal;
 use super::{
     AudioRow, DepartRecord, DeviceToken, GroupMessageRow, GroupRecord, LastMessage, MessageRow,
-    NewGroup, NewMessage, NewUser, OfflineFile, Platform, SESSION_GROUP, SESSION_SINGLE,
-    SessionRecord, SingleMessageRow, Store, StoreError, StoreResult, UserRecord, UserUpdate,
+    NewGroup, NewMessage, NewUser, OfflineFile, Platform, SESSION_GROUP, SessionRecord,
+    SingleMessageRow, Store, StoreError, StoreResult, UserRecord, UserUpdate,
 };
 use crate::config::Config;
 use crate::deadline::bounded;
-use crate::rate_log::RateLimited;
 
-static OUTCOME_UNKNOWN: RateLimited = RateLimited::new("send outcome unknown");
-static COUNTER_MISSED: RateLimited = RateLimited::new("counter not raised");
+mod pending;
+mod send;
 
 /// A send's id: a new one (held in flight, in Sentinel mode, until the
 /// send ends; see [`super::redis::InFlight`]), or the stored message's it
@@ -54,6 +53,9 @@ pub struct MysqlRedisStore {
     failure_seq: std::sync::atomic::AtomicU64,
     /// The write positions reads on replicas must have applied.
     marks: WriteMarks,
+    /// Shadow mode: no write on a read path (no repair, no settling, no
+    /// recovery); reads answer from what is there.
+    read_only: bool,
 }
 
 impl MysqlRedisStore {
@@ -83,6 +85,7 @@ impl MysqlRedisStore {
             instance_nonce: nonce,
             failure_seq: std::sync::atomic::AtomicU64::new(0),
             marks: WriteMarks::new(mysql.max_replica_lag_s),
+            read_only: false,
         })
     }
 
@@ -136,258 +139,6 @@ impl MysqlRedisStore {
     /// returns the number of statements run.
     pub async fn migrate(&self) -> StoreResult<usize> {
         schema::migrate(self.sql.pools()).await
-    }
-
-    /// The next message id of a conversation — Redis counter, seeded from
-    /// the primary's largest stored id when missing (after a flush), so an
-    /// id is never handed out twice — checking, in the same round trip,
-    /// whether the send is a resend (`resend`: its key and window; a new
-    /// send's key is claimed, and `claimed` says so). Remaining window of
-    /// the counter: a wipe while another send holds an allocated but not
-    /// yet committed id.
-    async fn next_msg_id(
-        &self,
-        group: bool,
-        conv: u32,
-        resend: Option<&(String, u32)>,
-        claimed: &mut bool,
-    ) -> StoreResult<NextId<'_>> {
-        let counter = RedisStore::counter_key(group, conv);
-        let in_flight = self.failover_guard(group, conv, &counter).await?;
-        // Held until shortly after this request's deadline: by then the
-        // send has an outcome, and a lost claim cannot block resends long.
-        let left =
-            crate::deadline::effective().saturating_duration_since(tokio::time::Instant::now());
-        let claim_ms = u64::try_from(left.as_millis())
-            .unwrap_or(u64::MAX)
-            .saturating_add(1_000);
-        let check = resend.map(|(key, _)| (key.as_str(), claim_ms));
-        let (claim, id, epoch) = self.redis.claim_and_next_id(&counter, check).await?;
-        if in_flight.as_ref().is_some_and(|g| g.epoch() != epoch) {
-            *claimed = resend.is_some() && claim == Claim::Mine;
-            return Err(StoreError::Unavailable(
-                "the Redis master changed during the send".into(),
-            ));
-        }
-        match claim {
-            Claim::Stored(id) => {
-                metrics::counter!(crate::metrics::RESENDS, "backend" => "mysql").increment(1);
-                return Ok(NextId::Resent(id));
-            }
-            Claim::InFlight => {
-                return Err(StoreError::Unavailable(
-                    "the same message is being stored by another request".into(),
-                ));
-            }
-            Claim::Mine => *claimed = resend.is_some(),
-        }
-        if let Some(id) = id {
-            return Ok(NextId::New(id, in_flight));
-        }
-        self.settle_unresolved().await?;
-        let stored_max = bounded("max message id", self.sql.max_msg_id(group, conv)).await?;
-        Ok(NextId::New(
-            self.redis.seed_msg_id(group, conv, stored_max).await?,
-            in_flight,
-        ))
-    }
-
-    /// In Sentinel mode, the failover guard of [`super::redis::InFlight`]'s
-    /// module: on the counter's first use in the current master epoch it
-    /// is raised to MySQL's largest stored id (after this process's sends
-    /// of earlier epochs have finished), and the send is registered as
-    /// holding an id of this epoch. `None` without Sentinels.
-    async fn failover_guard(
-        &self,
-        group: bool,
-        conv: u32,
-        counter: &str,
-    ) -> StoreResult<Option<InFlight<'_>>> {
-        let Some(guard) = self.redis.reseed() else {
-            return Ok(None);
-        };
-        let epoch = self.redis.master_epoch().await?;
-        if !guard.is_seeded(counter, epoch) {
-            guard.wait_for_older(epoch).await?;
-            self.settle_unresolved().await?;
-            let stored_max = bounded("max message id", self.sql.max_msg_id(group, conv)).await?;
-            self.redis
-                .raise_counter(guard, counter, stored_max, epoch)
-                .await?;
-        }
-        Ok(Some(guard.begin(epoch)))
-    }
-
-    /// A send whose `COMMIT` may or may not have landed: resolved by a
-    /// locking read while the deadline allows (`Ok(())`: stored, ack it);
-    /// otherwise recorded durably and answered "not stored", and its row,
-    /// if any, is deleted before messages are read again.
-    async fn resolve_commit(&self, u: Unresolved, cause: StoreError) -> StoreResult<()> {
-        match bounded("resolving a commit", self.sql.message_committed(u)).await {
-            Ok(true) => return Ok(()),
-            Ok(false) => return Err(cause),
-            Err(_) => {}
-        }
-        match self.unresolved.record(u).await {
-            Ok(()) => {
-                crate::warn_limited!(OUTCOME_UNKNOWN, ?u, error = %cause, "send outcome unknown; answered not stored, settled once MySQL answers");
-            }
-            Err(e) => {
-                tracing::error!(?u, error = %e, "send outcome unknown and cannot be recorded; if its commit landed the message is stored although answered not stored")
-            }
-        }
-        Err(cause)
-    }
-
-    /// Deletes the rows of every recorded unresolved send (see
-    /// [`Self::resolve_commit`]); until that succeeds, message reads fail.
-    async fn settle_unresolved(&self) -> StoreResult<()> {
-        if !self.unresolved.has_pending() {
-            return Ok(());
-        }
-        let _one = tokio::time::timeout_at(crate::deadline::effective(), self.settling.lock())
-            .await
-            .map_err(|_| crate::deadline::expired("settling unresolved sends"))?;
-        let pending = self.unresolved.pending();
-        let mut done = Vec::new();
-        for u in pending {
-            bounded("settling an unresolved send", self.sql.delete_message(u)).await?;
-            done.push(u);
-        }
-        if !done.is_empty() {
-            tracing::info!(count = done.len(), "unresolved sends settled");
-        }
-        self.unresolved.settled(&done).await
-    }
-
-    /// The outcome of a send's commit: `Ok` when the message is stored.
-    async fn committed(
-        &self,
-        outcome: Result<(), CommitFailure>,
-        u: Unresolved,
-    ) -> StoreResult<()> {
-        match outcome {
-            Ok(()) => Ok(()),
-            Err(CommitFailure::NotStored(e)) => Err(e),
-            Err(CommitFailure::Unknown(e)) => self.resolve_commit(u, e).await,
-        }
-    }
-
-    /// A one-to-one send: the sessions and relation are looked up in one
-    /// statement (created under their named locks only when missing), the
-    /// id comes from Redis, and the session updates and the insert commit
-    /// together.
-    async fn store_single(
-        &self,
-        m: NewMessage,
-        now: u32,
-        resend: Option<&(String, u32)>,
-        claimed: &mut bool,
-    ) -> StoreResult<u32> {
-        let (to, from) = (m.to_id, m.from_id);
-        let [mine, theirs, rel] = bounded("a send", self.sql.single_send_ids(from, to)).await?;
-        let mine = match mine {
-            Some(id) => id,
-            None => {
-                bounded(
-                    "a send",
-                    self.sql.add_session(from, to, SESSION_SINGLE, now),
-                )
-                .await?
-            }
-        };
-        let theirs = match theirs {
-            Some(id) => id,
-            None => {
-                bounded(
-                    "a send",
-                    self.sql.add_session(to, from, SESSION_SINGLE, now),
-                )
-                .await?
-            }
-        };
-        let rel = match rel {
-            Some(id) => id,
-            None => bounded("a send", self.sql.create_relation(from, to, now)).await?,
-        };
-        let (msg_id, _in_flight) = match self.next_msg_id(false, rel, resend, claimed).await? {
-            NextId::New(id, held) => (id, held),
-            NextId::Resent(id) => return Ok(id),
-        };
-        let row = SingleMessageRow {
-            relation_id: rel,
-            from_id: from,
-            to_id: to,
-            msg_id,
-            msg_type: m.msg_type,
-            content: m.content,
-            created: m.created,
-        };
-        let unresolved = Unresolved {
-            group: false,
-            conversation: rel,
-            msg_id,
-        };
-        let send = PendingSend::Single {
-            sessions: [mine, theirs],
-            row,
-        };
-        let outcome = self.sql.commit_send(send, now).await;
-        self.committed(outcome, unresolved).await?;
-        self.wrote(&[Mark::User(from), Mark::User(to)]).await;
-        let remember = resend.map(|(key, window)| (key.as_str(), msg_id, *window));
-        if let Err(e) = self.redis.single_message_stored(to, from, remember).await {
-            crate::warn_limited!(COUNTER_MISSED, error = %e, to, from, msg_id, "message stored but its unread count was not raised");
-        }
-        Ok(msg_id)
-    }
-
-    /// A group send: the sender's session is found (or created), and its
-    /// update, the insert and `lastChated` commit together.
-    async fn store_group(
-        &self,
-        m: NewMessage,
-        now: u32,
-        resend: Option<&(String, u32)>,
-        claimed: &mut bool,
-    ) -> StoreResult<u32> {
-        let (g, from) = (m.to_id, m.from_id);
-        let session = match bounded("a group send", self.sql.group_session_id(from, g)).await? {
-            Some(id) => id,
-            None => {
-                bounded(
-                    "a group send",
-                    self.sql.add_session(from, g, SESSION_GROUP, now),
-                )
-                .await?
-            }
-        };
-        let (msg_id, _in_flight) = match self.next_msg_id(true, g, resend, claimed).await? {
-            NextId::New(id, held) => (id, held),
-            NextId::Resent(id) => return Ok(id),
-        };
-        let row = GroupMessageRow {
-            group_id: g,
-            from_id: from,
-            msg_id,
-            msg_type: m.msg_type,
-            content: m.content,
-            created: m.created,
-        };
-        let unresolved = Unresolved {
-            group: true,
-            conversation: g,
-            msg_id,
-        };
-        let send = PendingSend::Group { session, row };
-        let outcome = self.sql.commit_send(send, now).await;
-        self.committed(outcome, unresolved).await?;
-        self.wrote(&[Mark::Group(g), Mark::User(from)]).await;
-        let remember = resend.map(|(key, window)| (key.as_str(), msg_id, *window));
-        if let Err(e) = self.redis.group_message_stored(g, from, remember).await {
-            crate::warn_limited!(COUNTER_MISSED, error = %e, group = g, msg_id, "message stored but group counters not updated");
-        }
-        Ok(msg_id)
     }
 
     /// Checks that MySQL (primary) and Redis answer.
@@ -653,7 +404,7 @@ impl Store for MysqlRedisStore {
             && let Some((key, _)) = &resend
             && let Err(e) = self.redis.release_resend(key).await
         {
-            // The claim expires shortly after the deadline anyway.
+            // A claim without an id expires shortly after the deadline.
             tracing::debug!(error = %e, "resend claim not released");
         }
         stored
@@ -744,7 +495,7 @@ impl Store for MysqlRedisStore {
     }
 
     async fn clear_unread(&self, user_id: u32, peer_id: u32) -> StoreResult<()> {
-        self.redis.clear_unread(user_id, peer_id).await
+        bounded("clear unread", self.clear_unread_resolved(user_id, peer_id)).await
     }
 
     async fn unread_counts(&self, user_id: u32) -> StoreResult<Vec<(u32, u32)>> {
@@ -756,7 +507,11 @@ impl Store for MysqlRedisStore {
     }
 
     async fn mark_group_read(&self, user_id: u32, group_id: u32) -> StoreResult<()> {
-        self.redis.mark_group_read(user_id, group_id).await
+        bounded(
+            "mark group read",
+            self.mark_group_read_resolved(user_id, group_id),
+        )
+        .await
     }
 
     async fn group_counter(&self, user_id: u32, group_id: u32) -> StoreResult<Option<(u32, u32)>> {
@@ -980,6 +735,10 @@ impl Store for MysqlRedisStore {
 
     async fn sync_lease(&self, ttl_ms: u64) -> StoreResult<bool> {
         self.redis.sync_lease(&self.instance, ttl_ms).await
+    }
+
+    async fn recover_pending(&self) -> StoreResult<usize> {
+        bounded("recovering pending sends", Self::recover_pending(self)).await
     }
 }
 

@@ -151,6 +151,36 @@ impl MysqlStore {
         }
     }
 
+    /// Which of `ids` are committed in a conversation, by one locking read
+    /// on the primary (final, as [`Self::message_committed`]).
+    pub(crate) async fn committed_ids(
+        &self,
+        group: bool,
+        conversation: u32,
+        ids: &[u32],
+    ) -> StoreResult<Vec<u32>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (table, key) = message_table(Unresolved {
+            group,
+            conversation,
+            msg_id: 0,
+        });
+        let mut c = self.pools.primary().await?;
+        let sql = format!(
+            "SELECT msgId FROM {table} WHERE {key} = ? AND msgId IN ({}) LOCK IN SHARE MODE",
+            crate::store::placeholders(ids.len())
+        );
+        let mut p: Vec<Value> = vec![conversation.into()];
+        p.extend(ids.iter().map(|id| Value::from(*id)));
+        let mut out = Vec::new();
+        for mut r in rows(&mut c, &sql, params(p)).await? {
+            out.push(int(&mut r, 0)?);
+        }
+        Ok(out)
+    }
+
     /// Deletes an unresolved message's row, if it was committed after all
     /// (its sender was told "not stored" and resends it).
     pub(crate) async fn delete_message(&self, u: Unresolved) -> StoreResult<()> {

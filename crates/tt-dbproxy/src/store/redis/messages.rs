@@ -1,49 +1,9 @@
-//! Message ids and group counters in Redis, on the original keys, each
-//! update one atomic script.
-
-use redis::Script;
+//! Message-id counters and group membership in Redis, on the original
+//! keys (a send's own scripts are in [`super::pending`]).
 
 use super::keys::{self, atoi};
 use super::ops::RedisStore;
-use crate::store::{StoreError, StoreResult};
-
-/// Seeds a missing counter (never overwriting one that appeared in the
-/// meantime) and increments it.
-const SEED_AND_INCR: &str = r"
-redis.call('SET', KEYS[1], ARGV[1], 'NX')
-return redis.call('INCRBY', KEYS[1], 1)";
-
-/// A stored group message: the group total grows and the sender's read
-/// mark becomes the new total; with a third key, the send is remembered
-/// for its resends (id `ARGV[1]`, for `ARGV[2]` seconds).
-const GROUP_MESSAGE_STORED: &str = r"
-redis.call('HINCRBY', KEYS[1], 'count', 1)
-local v = redis.call('HGETALL', KEYS[1])
-redis.call('HSET', KEYS[2], unpack(v))
-if KEYS[3] then redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[2]) end
-return 1";
-
-/// The message scripts, loaded once.
-pub struct MessageScripts {
-    seed_and_incr: Script,
-    group_stored: Script,
-}
-
-impl Default for MessageScripts {
-    fn default() -> Self {
-        Self {
-            seed_and_incr: Script::new(SEED_AND_INCR),
-            group_stored: Script::new(GROUP_MESSAGE_STORED),
-        }
-    }
-}
-
-fn to_id(v: i64, key: &str) -> StoreResult<u32> {
-    u32::try_from(v)
-        .ok()
-        .filter(|id| *id != 0)
-        .ok_or_else(|| StoreError::InvalidData(format!("{key} holds {v}")))
-}
+use crate::store::StoreResult;
 
 impl RedisStore {
     /// The id counter of a conversation (`group_msg_id_<G>` or
@@ -54,38 +14,6 @@ impl RedisStore {
         } else {
             keys::single_msg_id(conv)
         }
-    }
-
-    /// Seeds a missing counter with `stored_max` (unless another request
-    /// seeded it first) and returns the next id.
-    pub(crate) async fn seed_msg_id(
-        &self,
-        group: bool,
-        conv: u32,
-        stored_max: u32,
-    ) -> StoreResult<u32> {
-        let key = Self::counter_key(group, conv);
-        let mut inv = self.scripts.seed_and_incr.prepare_invoke();
-        inv.key(&key).arg(stored_max);
-        let v: i64 = self.unread.lease().await?.script(&inv).await?;
-        to_id(v, &key)
-    }
-
-    /// Counters after a stored group message, and the memory of the send
-    /// when `resend` names its key (key, id, window in seconds).
-    pub(crate) async fn group_message_stored(
-        &self,
-        group: u32,
-        sender: u32,
-        resend: Option<(&str, u32, u32)>,
-    ) -> StoreResult<()> {
-        let mut inv = self.scripts.group_stored.prepare_invoke();
-        inv.key(keys::group_total(group))
-            .key(keys::group_mark(sender, group));
-        if let Some((key, id, window_s)) = resend {
-            inv.key(key).arg(id).arg(window_s);
-        }
-        self.unread.run_script(&inv).await
     }
 
     /// A member's join time from `group_member_<G>`, `None` if not a member.

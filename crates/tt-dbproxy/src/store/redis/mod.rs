@@ -6,6 +6,7 @@ mod export;
 mod keys;
 mod messages;
 mod ops;
+mod pending;
 mod pool;
 mod reseed;
 mod resend;
@@ -14,7 +15,7 @@ mod shared;
 mod write_marks;
 
 pub use ops::RedisStore;
+pub(crate) use pending::{Allocation, SendRecord};
 pub use pool::RedisPool;
 pub(crate) use reseed::InFlight;
-pub(crate) use resend::Claim;
 pub use sentinel::MasterTracker;

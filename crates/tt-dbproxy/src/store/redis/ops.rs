@@ -14,13 +14,6 @@ use super::sentinel::MasterTracker;
 use crate::config::RedisConfig;
 use crate::store::{DeviceToken, Platform, StoreError, StoreResult};
 
-/// Copies a group's total into a member's read mark (skipped while the
-/// group has no total, where the original sent an invalid empty HMSET).
-const MARK_READ: &str = r"
-local v = redis.call('HGETALL', KEYS[1])
-if #v > 0 then redis.call('HSET', KEYS[2], unpack(v)) end
-return #v";
-
 /// Registers a push token with the accounts spec's fixes: the user's old
 /// token is released only if it still points to the user, and a previous
 /// owner of the new token loses it.
@@ -52,10 +45,9 @@ pub struct RedisStore {
     pub(super) group_set: RedisPool,
     pub(super) token: RedisPool,
     pub(super) group_member: RedisPool,
-    mark_read: Script,
     register_token: Script,
-    pub(super) scripts: super::messages::MessageScripts,
     pub(super) resend: super::resend::ResendScripts,
+    pub(super) pending: super::pending::PendingScripts,
     pub(super) shared: super::shared::SharedScripts,
     /// The message-id guard across failovers, in Sentinel mode.
     pub(super) reseed: Option<super::reseed::Reseed>,
@@ -114,10 +106,9 @@ impl RedisStore {
             token: pool(cfg, "token", wait, t)?,
             group_member: pool(cfg, "group_member", wait, t)?,
             reseed: tracker.map(|_| super::reseed::Reseed::default()),
-            mark_read: Script::new(MARK_READ),
             register_token: Script::new(REGISTER_TOKEN),
-            scripts: super::messages::MessageScripts::default(),
             resend: super::resend::ResendScripts::default(),
+            pending: super::pending::PendingScripts::default(),
             shared: super::shared::SharedScripts::default(),
             write_marks: super::write_marks::WriteMarkScripts::default(),
         })
@@ -173,11 +164,6 @@ impl RedisStore {
         self.unread.lease().await?.cmd::<i64>(&cmd).await.map(drop)
     }
 
-    pub(crate) async fn clear_unread(&self, user: u32, peer: u32) -> StoreResult<()> {
-        let cmd = redis::cmd("HDEL").arg(keys::unread(user)).arg(peer).clone();
-        self.unread.lease().await?.cmd::<i64>(&cmd).await.map(drop)
-    }
-
     pub(crate) async fn unread_counts(&self, user: u32) -> StoreResult<Vec<(u32, u32)>> {
         let all: Vec<(String, String)> = self
             .unread
@@ -210,23 +196,6 @@ impl RedisStore {
             .clone();
         let n: i64 = self.unread.lease().await?.cmd(&cmd).await?;
         u32::try_from(n).map_err(|_| StoreError::InvalidData(format!("group {group} total {n}")))
-    }
-
-    pub(crate) async fn mark_group_read(&self, user: u32, group: u32) -> StoreResult<()> {
-        self.group_script(&self.mark_read, group, user).await
-    }
-
-    /// Runs a script over a group's total and a user's read mark.
-    pub(super) async fn group_script(
-        &self,
-        script: &Script,
-        group: u32,
-        user: u32,
-    ) -> StoreResult<()> {
-        let mut inv = script.prepare_invoke();
-        inv.key(keys::group_total(group))
-            .key(keys::group_mark(user, group));
-        self.unread.run_script(&inv).await
     }
 
     pub(crate) async fn group_counter(
