@@ -164,11 +164,27 @@ async fn open_embedded(config: &Config) -> anyhow::Result<SqliteStore> {
 /// Opens the configured backend. The MySQL/Redis backend starts even when
 /// they are down (requests fail until they are back); a warning says so.
 async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    open_store_as(config, false).await
+}
+
+/// [`open_store`], read-only (`shadow`) when `read_only`: no read ever
+/// writes, and writes are refused.
+async fn open_store_as(config: &Config, read_only: bool) -> anyhow::Result<Arc<dyn Store>> {
     match config.storage.backend {
-        BackendKind::Embedded => Ok(Arc::new(open_embedded(config).await?)),
+        BackendKind::Embedded => {
+            let store = open_embedded(config).await?;
+            Ok(Arc::new(if read_only {
+                store.into_read_only()
+            } else {
+                store
+            }))
+        }
         BackendKind::Mysql => {
-            let store =
+            let mut store =
                 MysqlRedisStore::new(config).context("cannot set up the MySQL/Redis backend")?;
+            if read_only {
+                store = store.into_read_only();
+            }
             if let Err(e) = store.probe().await {
                 tracing::warn!(error = %e, "MySQL or Redis is not reachable yet; requests fail until it is");
             }

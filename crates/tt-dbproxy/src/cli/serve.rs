@@ -21,7 +21,7 @@ pub(super) async fn serve(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
         signals,
         store,
         listeners,
-    } = startup::start(args, "starting").await?;
+    } = startup::start(args, "starting", false).await?;
     let admin = startup::admin_listener(&config).await?;
     match &admin {
         Some(l) => {

@@ -35,7 +35,7 @@ pub(super) async fn shadow(args: ShadowArgs) -> anyhow::Result<ExitCode> {
         store,
         listeners,
         ..
-    } = startup::start(&args.config, "shadow starting").await?;
+    } = startup::start(&args.config, "shadow starting", true).await?;
     let upstream: SocketAddr = tokio::net::lookup_host(&args.upstream)
         .await
         .with_context(|| format!("cannot resolve the upstream {}", args.upstream))?

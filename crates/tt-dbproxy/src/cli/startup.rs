@@ -8,7 +8,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tracing::info;
 
-use super::{ConfigArgs, load_config, open_store};
+use super::{ConfigArgs, load_config, open_store_as};
 use crate::config::{Config, ConfigSource};
 use crate::logging::LogFilter;
 use crate::net::server::bind_all;
@@ -26,15 +26,20 @@ pub(super) struct Started {
 }
 
 /// Loads the configuration and sets up everything `what` (`"starting"`,
-/// `"shadow starting"`) serves with.
-pub(super) async fn start(args: &ConfigArgs, what: &str) -> anyhow::Result<Started> {
+/// `"shadow starting"`) serves with; `read_only` for the shadow, whose
+/// store never writes.
+pub(super) async fn start(
+    args: &ConfigArgs,
+    what: &str,
+    read_only: bool,
+) -> anyhow::Result<Started> {
     let (config, source) = load_config(args)?;
     let log_filter = crate::logging::init(&config.log.level, config.log.format);
     info!(version = env!("CARGO_PKG_VERSION"), source = ?source, "{what}: {}", config.show());
     let signals = Signals::register().context("cannot watch SIGTERM/SIGINT/SIGHUP")?;
     // Before the store, so the pools' metric handles reach the recorder.
     crate::metrics::install();
-    let store = open_store(&config).await?;
+    let store = open_store_as(&config, read_only).await?;
     let listeners = bind_all(&config.server.listen)
         .await
         .context("cannot listen")?;

@@ -89,6 +89,25 @@ impl MysqlRedisStore {
         })
     }
 
+    /// The same store with no write on a read path (`shadow`): no
+    /// user-list gate set, no group membership rebuilt in Redis, no
+    /// unresolved or pending send settled; reads answer from what is there.
+    /// Writes are refused.
+    pub fn into_read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
+
+    /// The error of a write refused in read-only mode.
+    fn refused(&self) -> StoreResult<()> {
+        if self.read_only {
+            return Err(StoreError::Unavailable(
+                "read-only store (shadow): write skipped".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Applies the reloadable settings of `config` to the pools.
     fn apply(&self, config: &Config) {
         let wait = Duration::from_millis(config.storage.acquire_timeout_ms);
@@ -125,6 +144,7 @@ impl MysqlRedisStore {
         marks: &[Mark],
         f: impl Future<Output = StoreResult<T>>,
     ) -> StoreResult<T> {
+        self.refused()?;
         let out = bounded(what, f).await?;
         self.wrote(marks).await;
         Ok(out)
@@ -152,15 +172,19 @@ impl MysqlRedisStore {
         self.sql.pools().disconnect().await;
     }
 
-    /// Members of a group from the Redis hash, rebuilt from `IMGroupMember`
-    /// when the hash is missing. Returns whether the group has members.
-    async fn ensure_group(&self, group_id: u32) -> StoreResult<bool> {
+    /// Where a group's members are read: `None` from the Redis hash;
+    /// otherwise (the hash is missing: a group the PHP admin created, a
+    /// flushed Redis) the `IMGroupMember` rows as (member, join time),
+    /// written back to Redis unless read-only.
+    async fn membership(&self, group_id: u32) -> StoreResult<Option<Vec<(u32, u32)>>> {
         if self.redis.group_hash_exists(group_id).await? {
-            return Ok(true);
+            return Ok(None);
         }
         let members = self.sql.group_members(group_id).await?;
-        self.redis.add_group_members(group_id, &members).await?;
-        Ok(!members.is_empty())
+        if !self.read_only {
+            self.redis.add_group_members(group_id, &members).await?;
+        }
+        Ok(Some(members))
     }
 }
 
@@ -251,6 +275,7 @@ impl Store for MysqlRedisStore {
     }
 
     async fn set_user_list_gate(&self, at: u32) -> StoreResult<()> {
+        self.refused()?;
         self.redis.set_gate(at).await
     }
 
@@ -317,6 +342,7 @@ impl Store for MysqlRedisStore {
     }
 
     async fn remove_session(&self, session_id: u32, now: u32) -> StoreResult<bool> {
+        self.refused()?;
         let removed = bounded("remove session", self.sql.remove_session(session_id, now)).await?;
         if self.sql.pools().has_replicas() {
             let owner = bounded("session owner", self.sql.session_owner(session_id)).await;
@@ -384,6 +410,7 @@ impl Store for MysqlRedisStore {
     }
 
     async fn store_message(&self, msg: NewMessage, now: u32) -> StoreResult<u32> {
+        self.refused()?;
         // Each step is bounded by the deadline on its own, so a commit cut
         // off by it is still resolved (see `resolve_commit`).
         self.settle_unresolved().await?;
@@ -475,10 +502,10 @@ impl Store for MysqlRedisStore {
     }
 
     async fn group_join_time(&self, group_id: u32, user_id: u32) -> StoreResult<Option<u32>> {
-        if !bounded("group exists", self.ensure_group(group_id)).await? {
-            return Ok(None);
+        match bounded("group members", self.membership(group_id)).await? {
+            None => self.redis.join_time(group_id, user_id).await,
+            Some(rows) => Ok(rows.iter().find(|(u, _)| *u == user_id).map(|(_, t)| *t)),
         }
-        self.redis.join_time(group_id, user_id).await
     }
 
     async fn add_audio(&self, audio: AudioRow) -> StoreResult<u32> {
@@ -491,10 +518,12 @@ impl Store for MysqlRedisStore {
     }
 
     async fn add_unread(&self, user_id: u32, peer_id: u32, n: u32) -> StoreResult<()> {
+        self.refused()?;
         self.redis.add_unread(user_id, peer_id, n).await
     }
 
     async fn clear_unread(&self, user_id: u32, peer_id: u32) -> StoreResult<()> {
+        self.refused()?;
         bounded("clear unread", self.clear_unread_resolved(user_id, peer_id)).await
     }
 
@@ -503,10 +532,12 @@ impl Store for MysqlRedisStore {
     }
 
     async fn incr_group_total(&self, group_id: u32) -> StoreResult<u32> {
+        self.refused()?;
         self.redis.incr_group_total(group_id).await
     }
 
     async fn mark_group_read(&self, user_id: u32, group_id: u32) -> StoreResult<()> {
+        self.refused()?;
         bounded(
             "mark group read",
             self.mark_group_read_resolved(user_id, group_id),
@@ -527,6 +558,7 @@ impl Store for MysqlRedisStore {
     }
 
     async fn add_group_member(&self, group_id: u32, user_id: u32, now: u32) -> StoreResult<()> {
+        self.refused()?;
         self.write(
             "add group member",
             &[Mark::Group(group_id), Mark::User(user_id)],
@@ -539,12 +571,17 @@ impl Store for MysqlRedisStore {
     }
 
     async fn group_exists(&self, group_id: u32) -> StoreResult<bool> {
-        bounded("group exists", self.ensure_group(group_id)).await
+        match bounded("group members", self.membership(group_id)).await? {
+            None => Ok(true),
+            Some(rows) => Ok(!rows.is_empty()),
+        }
     }
 
     async fn is_group_member(&self, group_id: u32, user_id: u32) -> StoreResult<bool> {
-        Ok(bounded("group exists", self.ensure_group(group_id)).await?
-            && self.redis.is_group_member(group_id, user_id).await?)
+        match bounded("group members", self.membership(group_id)).await? {
+            None => self.redis.is_group_member(group_id, user_id).await,
+            Some(rows) => Ok(rows.iter().any(|(u, _)| *u == user_id)),
+        }
     }
 
     async fn user_groups(&self, user_id: u32) -> StoreResult<Vec<u32>> {
@@ -566,13 +603,14 @@ impl Store for MysqlRedisStore {
     }
 
     async fn group_members(&self, group_id: u32) -> StoreResult<Vec<u32>> {
-        if !bounded("group exists", self.ensure_group(group_id)).await? {
-            return Ok(Vec::new());
+        match bounded("group members", self.membership(group_id)).await? {
+            None => self.redis.member_ids(group_id).await,
+            Some(rows) => Ok(rows.iter().map(|(u, _)| *u).collect()),
         }
-        self.redis.member_ids(group_id).await
     }
 
     async fn create_group(&self, group: NewGroup, now: u32) -> StoreResult<u32> {
+        self.refused()?;
         let id = bounded("create group", self.sql.insert_group(&group, now)).await?;
         self.redis.clear_group_members(id).await?;
         for user in &group.members {
@@ -600,7 +638,8 @@ impl Store for MysqlRedisStore {
         users: &[u32],
         now: u32,
     ) -> StoreResult<()> {
-        bounded("group exists", self.ensure_group(group_id)).await?;
+        self.refused()?;
+        bounded("group members", self.membership(group_id)).await?;
         if add {
             for user in users {
                 bounded(
@@ -651,6 +690,7 @@ impl Store for MysqlRedisStore {
     }
 
     async fn set_group_sync_cursor(&self, at: u32) -> StoreResult<()> {
+        self.refused()?;
         self.redis.set_sync_cursor(at).await
     }
 
@@ -660,6 +700,7 @@ impl Store for MysqlRedisStore {
         user_id: u32,
         status: u32,
     ) -> StoreResult<()> {
+        self.refused()?;
         self.redis
             .set_group_push_shield(group_id, user_id, status)
             .await
@@ -675,6 +716,7 @@ impl Store for MysqlRedisStore {
         platform: Platform,
         token: &str,
     ) -> StoreResult<()> {
+        self.refused()?;
         self.redis
             .register_device_token(user_id, platform, token)
             .await
@@ -722,6 +764,7 @@ impl Store for MysqlRedisStore {
     }
 
     async fn shared_throttle_failure(&self, name: &[u8], now: u32) -> StoreResult<()> {
+        self.refused()?;
         let nonce = self
             .failure_seq
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
@@ -730,6 +773,7 @@ impl Store for MysqlRedisStore {
     }
 
     async fn shared_throttle_clear(&self, name: &[u8]) -> StoreResult<()> {
+        self.refused()?;
         self.redis.throttle_clear(name).await
     }
 

@@ -60,6 +60,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
+    /// Shadow mode: every write refused, reads answered from what is there.
+    read_only: bool,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -92,6 +94,9 @@ fn map_err(e: rusqlite::Error) -> StoreError {
 }
 
 /// Whether SQLite refused because another connection holds a lock.
+/// Why a read-only (shadow) store refuses a write.
+const READ_ONLY: &str = "read-only store (shadow): write skipped";
+
 fn is_busy(e: &rusqlite::Error) -> bool {
     use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, DatabaseBusy | DatabaseLocked))
@@ -197,7 +202,15 @@ impl SqliteStore {
                 readers,
                 next_reader: AtomicUsize::new(0),
             }),
+            read_only: false,
         })
+    }
+
+    /// The same store refusing every write (`shadow`): a read never
+    /// changes a table.
+    pub fn into_read_only(mut self) -> Self {
+        self.read_only = true;
+        self
     }
 
     /// The database file.
@@ -291,6 +304,9 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
+        if self.read_only {
+            return Err(StoreError::Unavailable(READ_ONLY.into()));
+        }
         self.inner.writer.run(f).await
     }
 }
