@@ -354,3 +354,66 @@ fn an_unreadable_legacy_source_is_refused_with_its_name() {
         "nothing is created when the source cannot be read"
     );
 }
+
+/// A send a crash left between its commit and its counters (a pending
+/// entry in Redis) is counted before the source is read: the copy holds
+/// the message and its unread count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_counts_a_send_left_pending_by_a_crash() {
+    if skipped() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (db, lease) = (TestDatabase::create().await, RedisLease::acquire());
+    let from = mysql_toml(dir.path(), &db, &lease);
+    let config = config::load(&ConfigSource::Toml(from.clone()), &|_| None).unwrap();
+    let source = MysqlRedisStore::new(&config).unwrap();
+    source.migrate().await.unwrap();
+    let message = NewMessage {
+        from_id: 1,
+        to_id: 2,
+        group: false,
+        msg_type: 1,
+        content: "left pending".into(),
+        created: NOW,
+        resend: None,
+    };
+    let id = source.store_message(message, NOW).await.unwrap();
+    let rel = source.relation_id(1, 2).await.unwrap().unwrap();
+    // As a crash right after the commit leaves it: no count, an entry.
+    let mut r = lease.conn();
+    redis::cmd("HDEL")
+        .arg("unread_2")
+        .arg(1)
+        .exec(&mut r)
+        .unwrap();
+    let (hash, field) = ("tt_dbproxy:pending:s:2:1", format!("{rel}:{id}"));
+    redis::cmd("HSET")
+        .arg(hash)
+        .arg(&field)
+        .arg("1|1|0|")
+        .exec(&mut r)
+        .unwrap();
+    redis::cmd("ZADD")
+        .arg("tt_dbproxy:pending")
+        .arg(1)
+        .arg(format!("{hash}|{field}"))
+        .exec(&mut r)
+        .unwrap();
+    drop(source);
+    let data = dir.path().join("copied");
+    let to = embedded_toml(dir.path(), &data);
+    let out = copy(dir.path(), &from, &to, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let target = embedded(&data).await;
+    assert_eq!(target.unread_counts(2).await.unwrap(), vec![(1, 1)]);
+    let pending: u64 = redis::cmd("ZCARD")
+        .arg("tt_dbproxy:pending")
+        .query(&mut r)
+        .unwrap();
+    assert_eq!(pending, 0, "the entry was applied at the source");
+}

@@ -126,6 +126,9 @@ pub async fn copy(
     if !overwrite && let Some(what) = holds_data(to).await.map_err(on("target", "checking"))? {
         return Err(CopyError::TargetNotEmpty(what));
     }
+    from.settle_for_export()
+        .await
+        .map_err(on("source", "settling pending sends"))?;
     let started = Instant::now();
     let mut report = CopyReport::default();
     let mut groups = Vec::new();

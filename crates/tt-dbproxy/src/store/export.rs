@@ -244,6 +244,13 @@ pub trait Portable: Store {
     /// Stores `items`, overwriting what is there for the same key; drops
     /// cached membership of `groups` so it is rebuilt from the copied rows.
     async fn write_state(&self, items: Vec<StateItem>, groups: &[u32]) -> StoreResult<()>;
+
+    /// Before the source is read: sends left between their commit and
+    /// their counters (a crash) are counted, so the copied counters hold
+    /// them; an error while some are still in flight (a server is running).
+    async fn settle_for_export(&self) -> StoreResult<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

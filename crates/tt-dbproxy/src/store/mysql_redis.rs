@@ -817,4 +817,14 @@ impl super::export::Portable for MysqlRedisStore {
     ) -> StoreResult<()> {
         self.redis.import_state(items, groups).await
     }
+
+    async fn settle_for_export(&self) -> StoreResult<()> {
+        Self::recover_pending(self).await?;
+        match self.redis.pending_count().await? {
+            0 => Ok(()),
+            n => Err(StoreError::Unavailable(format!(
+                "{n} sends are still being stored (is a server running on this store?); stop the servers and copy again"
+            ))),
+        }
+    }
 }

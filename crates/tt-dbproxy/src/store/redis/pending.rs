@@ -454,6 +454,15 @@ impl RedisStore {
         Ok(entries(raw, Some(&hash)))
     }
 
+    /// How many entries are pending.
+    pub(crate) async fn pending_count(&self) -> StoreResult<u64> {
+        self.unread
+            .lease()
+            .await?
+            .cmd(redis::cmd("ZCARD").arg(INDEX))
+            .await
+    }
+
     /// Up to `limit` entries whose deadline has passed.
     pub(crate) async fn due_pending(&self, limit: usize) -> StoreResult<Vec<SendRecord>> {
         let mut inv = self.pending.due.prepare_invoke();
