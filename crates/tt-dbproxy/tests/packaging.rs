@@ -1,10 +1,16 @@
-//! The Debian package and the systemd unit: `scripts/build-deb.sh` builds a
-//! `.deb` (here of the test build's binary) holding the binary, the unit
-//! and the conffile; `systemd-analyze verify` accepts the unit (a copy
-//! whose `ExecStart` is the built binary); its offline security exposure
-//! stays at or below 2.0 ("OK"; `--threshold=20`, the tool's tenths; a
-//! unit without the hardening is refused at that threshold); the server sends `READY=1` to `NOTIFY_SOCKET` once
-//! it listens and `STOPPING=1` when it drains.
+//! The Debian package and the systemd units: `scripts/build-deb.sh` builds a
+//! `.deb` (here of the test build's binary) holding the binary, the unit,
+//! the template unit for further instances, the conffile and an instance
+//! configuration example; `systemd-analyze verify` accepts each unit (a
+//! copy whose `ExecStart` is the built binary; the template as the
+//! instance `tt-dbproxy@second.service`); each one's offline security
+//! exposure stays at or below 2.0 ("OK"; `--threshold=20`, the tool's
+//! tenths; a unit without the hardening is refused at that threshold); the
+//! template is the main unit with per-instance paths and nothing else
+//! changed; the example instance configuration is valid and takes none of
+//! the packaged configuration's addresses or its data directory; the
+//! server sends `READY=1` to `NOTIFY_SOCKET` once it listens and
+//! `STOPPING=1` when it drains.
 //!
 //! The tools (dpkg-deb, systemd-analyze) are Debian's; without them the
 //! tests skip with a message, except under `CI=true`, where they fail.
@@ -19,6 +25,13 @@ use std::time::Duration;
 use common::process::{ServerProcess, bin};
 
 const UNIT: &str = include_str!("../../../packaging/tt-dbproxy.service");
+const TEMPLATE: &str = include_str!("../../../packaging/tt-dbproxy@.service");
+const CONFIG: &str = include_str!("../../../packaging/tt-dbproxy.toml");
+const INSTANCE_EXAMPLE: &str = include_str!("../../../packaging/instance-example.toml");
+
+/// The offline exposure (in tenths, as `systemd-analyze` takes it) every
+/// packaged unit stays at or below.
+const SECURITY_THRESHOLD: &str = "--threshold=20";
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -40,14 +53,63 @@ fn have(tool: &str) -> bool {
     ok
 }
 
-fn unit_copy(dir: &Path, text: &str) -> PathBuf {
-    let path = dir.join("tt-dbproxy.service");
+/// Writes `text` as the unit file `name` in `dir`, its binary replaced by
+/// the built one.
+fn unit_copy(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
     std::fs::write(&path, text.replace("/usr/bin/tt-dbproxy", bin())).unwrap();
     path
 }
 
+/// Checks the unit `text`, copied as the unit file `name`:
+/// `systemd-analyze verify` accepts it, its offline security exposure is
+/// within [`SECURITY_THRESHOLD`], and the same unit without its hardening
+/// section is refused at that threshold (so the check can fail).
+fn verify_and_rate(name: &str, text: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = unit_copy(dir.path(), name, text);
+    let verify = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{name}: {verify:?}");
+    let security = |path: &Path| {
+        Command::new("systemd-analyze")
+            .args(["security", "--offline=true", SECURITY_THRESHOLD])
+            .arg(path)
+            .output()
+            .unwrap()
+    };
+    let ours = security(&unit);
+    assert!(
+        ours.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&ours.stdout)
+    );
+    let bare: String = text
+        .lines()
+        .take_while(|l| !l.starts_with("# Hardening"))
+        .chain(["", "[Install]", "WantedBy=multi-user.target"])
+        .collect::<Vec<_>>()
+        .join("\n");
+    let weak_dir = tempfile::tempdir().unwrap();
+    let weak = security(&unit_copy(weak_dir.path(), name, &bare));
+    assert!(
+        !weak.status.success(),
+        "{name}: an unhardened unit must fail the threshold"
+    );
+}
+
+/// Asserts that `unit` has each of `lines` as a line of its own.
+fn assert_lines(unit: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(unit.lines().any(|l| l == *line), "{line}");
+    }
+}
+
 #[test]
-fn the_deb_holds_the_binary_the_unit_and_the_conffile() {
+fn the_deb_holds_the_binary_the_units_and_the_conffile() {
     if !have("dpkg-deb") {
         return;
     }
@@ -73,8 +135,10 @@ fn the_deb_holds_the_binary_the_unit_and_the_conffile() {
     for path in [
         "./usr/bin/tt-dbproxy",
         "./lib/systemd/system/tt-dbproxy.service",
+        "./lib/systemd/system/tt-dbproxy@.service",
         "./etc/tt-dbproxy/tt-dbproxy.toml",
         "./usr/share/doc/tt-dbproxy/operations.md",
+        "./usr/share/doc/tt-dbproxy/instance-example.toml",
         "./usr/share/doc/tt-dbproxy/prometheus/tt-dbproxy-rules.yml",
     ] {
         assert!(
@@ -114,64 +178,106 @@ fn the_deb_holds_the_binary_the_unit_and_the_conffile() {
         postinst.contains("/var/lib/tt-dbproxy"),
         "owning the data dir"
     );
+    let prerm = std::fs::read_to_string(info.path().join("prerm")).unwrap();
+    assert!(
+        prerm.contains("systemctl stop 'tt-dbproxy@*.service'"),
+        "removing the package stops the instances too:\n{prerm}"
+    );
     // The packaged configuration is valid and keeps its data there.
-    let config = tt_dbproxy::config::from_toml_str(
-        include_str!("../../../packaging/tt-dbproxy.toml"),
-        &|_| None,
-    )
-    .unwrap();
+    let config = tt_dbproxy::config::from_toml_str(CONFIG, &|_| None).unwrap();
     assert_eq!(config.storage.data_dir, Path::new("/var/lib/tt-dbproxy"));
 }
 
 #[test]
 fn the_unit_verifies_and_is_hardened() {
+    assert_lines(
+        UNIT,
+        &[
+            "Type=notify",
+            "ExecReload=/bin/kill -HUP $MAINPID",
+            "Restart=on-failure",
+            "NoNewPrivileges=yes",
+            "ProtectSystem=strict",
+            "ReadWritePaths=/var/lib/tt-dbproxy",
+            "PrivateTmp=yes",
+        ],
+    );
+    if have("systemd-analyze") {
+        verify_and_rate("tt-dbproxy.service", UNIT);
+    }
+}
+
+#[test]
+fn the_template_unit_verifies_and_is_hardened_as_an_instance() {
     if !have("systemd-analyze") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let unit = unit_copy(dir.path(), UNIT);
-    let verify = Command::new("systemd-analyze")
-        .arg("verify")
-        .arg(&unit)
-        .output()
-        .unwrap();
-    assert!(verify.status.success(), "{verify:?}");
-    for line in [
-        "Type=notify",
-        "ExecReload=/bin/kill -HUP $MAINPID",
-        "Restart=on-failure",
-        "NoNewPrivileges=yes",
-        "ProtectSystem=strict",
-        "ReadWritePaths=/var/lib/tt-dbproxy",
-        "PrivateTmp=yes",
-    ] {
-        assert!(UNIT.lines().any(|l| l == line), "{line}");
-    }
-    let security = |path: &Path| {
-        Command::new("systemd-analyze")
-            .args(["security", "--offline=true", "--threshold=20"])
-            .arg(path)
-            .output()
-            .unwrap()
-    };
-    let ours = security(&unit);
-    assert!(
-        ours.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ours.stdout)
+    verify_and_rate("tt-dbproxy@second.service", TEMPLATE);
+}
+
+#[test]
+fn the_template_unit_is_the_main_unit_with_per_instance_paths() {
+    assert_lines(
+        TEMPLATE,
+        &[
+            "ExecStart=/usr/bin/tt-dbproxy serve --config /etc/tt-dbproxy/%i.toml",
+            "WorkingDirectory=/var/lib/tt-dbproxy/%i",
+            "StateDirectory=tt-dbproxy/%i",
+            "ReadWritePaths=/var/lib/tt-dbproxy/%i",
+        ],
     );
-    // The same unit without its hardening is refused at that threshold.
-    let bare: String = UNIT
-        .lines()
-        .take_while(|l| !l.starts_with("# Hardening"))
-        .chain(["", "[Install]", "WantedBy=multi-user.target"])
-        .collect::<Vec<_>>()
-        .join("\n");
-    let weak_dir = tempfile::tempdir().unwrap();
-    let weak = security(&unit_copy(weak_dir.path(), &bare));
+    // Everything else, the hardening included, is the main unit's: the
+    // main unit with its paths made per instance is the template, from
+    // `[Unit]` on, but for the description.
+    let body = |unit: &str| -> Vec<String> {
+        unit.lines()
+            .skip_while(|l| *l != "[Unit]")
+            .filter(|l| !l.starts_with("Description="))
+            .map(str::to_string)
+            .collect()
+    };
+    let per_instance: Vec<String> = body(UNIT)
+        .into_iter()
+        .map(|l| match l.as_str() {
+            "StateDirectory=tt-dbproxy"
+            | "WorkingDirectory=/var/lib/tt-dbproxy"
+            | "ReadWritePaths=/var/lib/tt-dbproxy" => format!("{l}/%i"),
+            _ => l.replace("/etc/tt-dbproxy/tt-dbproxy.toml", "/etc/tt-dbproxy/%i.toml"),
+        })
+        .collect();
+    assert_eq!(body(TEMPLATE), per_instance);
+}
+
+#[test]
+fn the_instance_example_takes_its_own_addresses_and_data_dir() {
+    let main = tt_dbproxy::config::from_toml_str(CONFIG, &|_| None).unwrap();
+    let second = tt_dbproxy::config::from_toml_str(INSTANCE_EXAMPLE, &|_| None).unwrap();
     assert!(
-        !weak.status.success(),
-        "an unhardened unit must fail the threshold"
+        second.admin_listen.is_some(),
+        "the example has an admin endpoint"
+    );
+    // Every address of the two (PDU and admin) is bound once.
+    let mut addresses: Vec<_> = [&main, &second]
+        .iter()
+        .flat_map(|c| c.server.listen.iter().copied().chain(c.admin_listen))
+        .collect();
+    let all = addresses.len();
+    addresses.sort();
+    addresses.dedup();
+    assert_eq!(addresses.len(), all, "an address taken twice");
+    // The one directory the template lets instance "second" write.
+    assert_eq!(
+        second.storage.data_dir,
+        Path::new("/var/lib/tt-dbproxy/second")
+    );
+    assert_eq!(
+        second.storage.backend,
+        tt_dbproxy::config::BackendKind::Mysql,
+        "a second instance of the same deployment needs MySQL + Redis"
+    );
+    assert!(
+        INSTANCE_EXAMPLE.contains("systemctl enable --now tt-dbproxy@second"),
+        "the example says how to start it"
     );
 }
 

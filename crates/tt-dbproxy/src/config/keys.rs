@@ -384,7 +384,7 @@ pub fn all() -> Vec<KeySpec> {
             env: "TT_DBPROXY_MYSQL_MAX_REPLICA_LAG_S",
             legacy: "",
             reloadable: true,
-            doc: "A replica lagging more than this many seconds (Seconds_Behind_Master), or with its SQL thread stopped, leaves rotation until it catches up. 1 to 86400.",
+            doc: "A replica lagging more than this many seconds (Seconds_Behind_Master, polled every second), or with its SQL thread stopped, leaves rotation; it returns at the first poll that finds it replicating and at most this many seconds behind, not once it has caught up. 1 to 86400.",
             apply: |c, v| {
                 c.backend_urls.mysql_max_replica_lag_s = int(v)?;
                 Ok(())

@@ -319,7 +319,8 @@ pub struct MysqlConfig {
     /// `teamtalk_slave` and any other read replica.
     pub replicas: Vec<MysqlEndpoint>,
     /// A replica lagging more than this many seconds (or with its SQL
-    /// thread stopped) leaves rotation until it catches up.
+    /// thread stopped) leaves rotation until a poll finds it replicating
+    /// and at most this many seconds behind again.
     pub max_replica_lag_s: u64,
 }
 

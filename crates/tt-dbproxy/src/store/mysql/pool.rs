@@ -11,7 +11,8 @@
 //! With replicas configured, a background task polls each one's
 //! replication every second ([`super::replication`]): a replica whose SQL
 //! thread is stopped or that lags more than `mysql.max_replica_lag_s`
-//! leaves rotation until it catches up. A read that must see a write
+//! leaves rotation until a poll finds it replicating and at most that
+//! far behind again (not fully caught up). A read that must see a write
 //! ([`ReadAt::After`]) goes to a replica only once it has applied that
 //! write's GTID position. Without replicas none of this costs anything.
 
