@@ -156,3 +156,70 @@ fn direct_runs_need_no_server_and_store_what_they_send() {
         stored = now;
     }
 }
+
+/// A server stopped by SIGTERM during a run drains: it sends every
+/// connection CID_OTHER_STOP_RECV_PACKET. Bench stops sending there,
+/// reports the server as draining (not as `unexpected_reply`), ends early
+/// and exits 0 — in JSON and in the human-readable report.
+#[test]
+fn a_draining_server_ends_the_run_without_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for json in [true, false] {
+        let server = ServerProcess::spawn(dir.path(), &[], &[]);
+        let addr = server.addr.to_string();
+        let mut args = vec![
+            "bench",
+            "--addr",
+            &addr,
+            "--workload",
+            "mixed",
+            "--connections",
+            "16",
+            "--duration",
+            "20s",
+            "--users",
+            "10",
+            "--prepare",
+        ];
+        if json {
+            args.push("--json");
+        }
+        let child = std::process::Command::new(common::process::bin())
+            .current_dir(dir.path())
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        server.terminate();
+        let started = std::time::Instant::now();
+        let out = child.wait_with_output().unwrap();
+        let (status, _) = server.wait(std::time::Duration::from_secs(30));
+        assert!(status.success(), "server exit: {status:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let text = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "json={json}: {:?}: {text}",
+            out.status
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "bench ended with the drain, not at --duration: {text}"
+        );
+        assert!(!text.contains("unexpected_reply"), "{text}");
+        if json {
+            let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+            assert_eq!(v["server_draining"], 16, "{text}");
+            assert_eq!(v["errors"], serde_json::json!({}), "{text}");
+            assert!(v["requests"].as_u64().unwrap_or(0) > 0, "{text}");
+        } else {
+            assert!(
+                stdout.contains("server draining: 16 of 16 connections"),
+                "{text}"
+            );
+            assert!(stdout.contains("errors: none"), "{text}");
+        }
+    }
+}

@@ -88,11 +88,11 @@ async fn a_token_taken_over_by_another_user_leaves_its_old_owner(b: Backend) {
     );
 }
 
-async fn digit_only_empty_and_non_utf8_tokens_are_not_stored(b: Backend) {
+async fn digit_only_and_non_utf8_tokens_are_not_stored(b: Backend) {
     let s = TestServer::seeded(b).await;
     let mut c = s.client().await;
     register(&mut c, 1, b"abc", Some(0x11)).await;
-    for bad in [&b"42"[..], b"", b"\xff\xfe"] {
+    for bad in [&b"42"[..], b"\xff\xfe"] {
         register(&mut c, 1, bad, Some(0x11)).await;
     }
     assert_eq!(
@@ -100,6 +100,99 @@ async fn digit_only_empty_and_non_utf8_tokens_are_not_stored(b: Backend) {
         vec![token(1, Platform::Ios, "abc")]
     );
     assert_eq!(s.store.calls(StoreOp::RegisterDeviceToken), 1);
+    assert_eq!(s.store.calls(StoreOp::ClearDeviceToken), 0);
+}
+
+/// A Redis string key of the MySQL+Redis backend (`None` when absent).
+fn redis_get(s: &TestServer, key: &str) -> Option<String> {
+    let lease = s.redis.as_ref().unwrap();
+    redis::cmd("GET").arg(key).query(&mut lease.conn()).unwrap()
+}
+
+/// msg_server's logout (no client type) and duplicate-login kick (a
+/// mobile type) send an empty token: whatever the type, the user has no
+/// token afterwards, the reply is unchanged, and other users keep theirs.
+async fn an_empty_token_unregisters_for_any_client_type(b: Backend) {
+    let s = TestServer::seeded(b).await;
+    at_local(&s, 12, 0);
+    let mut c = s.client().await;
+    register(&mut c, 2, b"other", Some(0x12)).await;
+    for (i, client_type) in [None, Some(0x11), Some(0x12), Some(0x01), Some(0x55)]
+        .into_iter()
+        .enumerate()
+    {
+        // Old tokens of every platform: `ios:`, `android:` and bare values.
+        let old = format!("tok{i}");
+        let old_type = [Some(0x11), Some(0x12), None][i % 3];
+        register(&mut c, 1, old.as_bytes(), old_type).await;
+        assert_eq!(s.store.device_tokens(&[1]).await.unwrap().len(), 1);
+        register(&mut c, 1, b"", client_type).await;
+        assert_eq!(
+            get_tokens(&mut c, vec![1, 2]).await.user_token_info,
+            vec![info(2, 0x12, "other", 0)],
+            "{client_type:?}"
+        );
+        assert_eq!(s.store.device_tokens(&[1]).await.unwrap(), vec![]);
+        if s.redis.is_some() {
+            assert_eq!(redis_get(&s, "device_1").as_deref(), Some(""));
+            assert_eq!(redis_get(&s, &format!("device_{old}")).as_deref(), Some(""));
+            assert_eq!(redis_get(&s, "device_other").as_deref(), Some("2"));
+            assert_eq!(redis_get(&s, "device_"), None);
+        }
+    }
+    // Unregistering twice, or without a token, changes nothing.
+    register(&mut c, 1, b"", None).await;
+    register(&mut c, 3, b"", Some(0x11)).await;
+    assert_eq!(s.store.device_tokens(&[1, 3]).await.unwrap(), vec![]);
+    // A new token registers as before.
+    register(&mut c, 1, b"again", Some(0x12)).await;
+    assert_eq!(
+        get_tokens(&mut c, vec![1]).await.user_token_info,
+        vec![info(1, 0x12, "again", 0)]
+    );
+    if s.redis.is_some() {
+        assert_eq!(redis_get(&s, "device_"), None);
+    }
+}
+
+/// The old token's reverse key is cleared only while it still names the
+/// user: a key naming someone else (data the original left behind) stays.
+async fn unregistering_leaves_a_token_that_names_another_user(b: Backend) {
+    let s = TestServer::seeded(b).await;
+    at_local(&s, 12, 0);
+    let mut c = s.client().await;
+    let Some(lease) = s.redis.as_ref() else {
+        // One row per user: no token can name two users here.
+        register(&mut c, 2, b"t2", Some(0x12)).await;
+        register(&mut c, 3, b"t3", Some(0x12)).await;
+        register(&mut c, 2, b"", Some(0x12)).await;
+        assert_eq!(
+            get_tokens(&mut c, vec![2, 3]).await.user_token_info,
+            vec![info(3, 0x12, "t3", 0)]
+        );
+        return;
+    };
+    let _: () = redis::pipe()
+        .cmd("SET")
+        .arg("device_2")
+        .arg("android:t2")
+        .cmd("SET")
+        .arg("device_3")
+        .arg("android:t2")
+        .cmd("SET")
+        .arg("device_t2")
+        .arg("3")
+        .query(&mut lease.conn())
+        .unwrap();
+    register(&mut c, 2, b"", Some(0x12)).await;
+    assert_eq!(redis_get(&s, "device_2").as_deref(), Some(""));
+    assert_eq!(redis_get(&s, "device_t2").as_deref(), Some("3"));
+    assert_eq!(redis_get(&s, "device_3").as_deref(), Some("android:t2"));
+    assert_eq!(redis_get(&s, "device_"), None);
+    assert_eq!(
+        get_tokens(&mut c, vec![2, 3]).await.user_token_info,
+        vec![info(3, 0x12, "t2", 0)]
+    );
 }
 
 async fn get_tokens(c: &mut tt_dbproxy::client::Client, ids: Vec<u32>) -> ImGetDeviceTokenRsp {
@@ -326,7 +419,9 @@ async fn case49_50_get_group_shield(b: Backend) {
 on_every_backend!(
     case40_to_42_register_tokens,
     a_token_taken_over_by_another_user_leaves_its_old_owner,
-    digit_only_empty_and_non_utf8_tokens_are_not_stored,
+    digit_only_and_non_utf8_tokens_are_not_stored,
+    an_empty_token_unregisters_for_any_client_type,
+    unregistering_leaves_a_token_that_names_another_user,
     case43_tokens_in_daytime,
     push_count_adds_group_unread_and_never_a_negative,
     case44_quiet_hours_leave_out_shielded_ios_users,

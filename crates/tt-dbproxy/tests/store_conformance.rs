@@ -400,6 +400,14 @@ async fn device_tokens_have_one_owner_and_one_token_per_user() {
             ],
             "{label}"
         );
+        store.clear_device_token(1).await.unwrap();
+        store.clear_device_token(4).await.unwrap();
+        let got = store.device_tokens(&[1, 3, 4]).await.unwrap();
+        assert_eq!(
+            got.iter().map(|t| t.user_id).collect::<Vec<_>>(),
+            vec![3],
+            "{label}: cleared"
+        );
     }
 }
 

@@ -2,6 +2,10 @@
 //! protocol. Each connection keeps `pipeline` requests in flight until the
 //! request budget or the deadline is used up; latencies go into one HDR
 //! histogram per connection, merged at the end.
+//!
+//! A draining server (SIGTERM) sends CID_OTHER_STOP_RECV_PACKET to every
+//! connection: that connection stops sending, collects the replies still
+//! owed and ends; the report counts it as draining, not as an error.
 
 pub mod direct;
 pub mod report;
@@ -17,7 +21,7 @@ use hdrhistogram::Histogram;
 
 use crate::client::Client;
 use crate::wire::Pdu;
-use crate::wire::command::cid;
+use crate::wire::command::{cid, sid};
 pub use report::Report;
 pub use workload::{Kind, Users, Workload};
 
@@ -66,6 +70,8 @@ impl Progress {
 struct Outcome {
     latency_us: Histogram<u64>,
     errors: BTreeMap<&'static str, u64>,
+    /// The server said it is draining (STOP_RECV_PACKET).
+    draining: bool,
 }
 
 impl Outcome {
@@ -73,6 +79,7 @@ impl Outcome {
         Self {
             latency_us: histogram(),
             errors: BTreeMap::new(),
+            draining: false,
         }
     }
 
@@ -119,7 +126,7 @@ async fn connection(opts: Arc<Options>, progress: Arc<Progress>, conn: u32) -> O
     let mut seq: u16 = 0;
     let mut n: u64 = 0;
     loop {
-        while in_flight.len() < opts.pipeline as usize && progress.take() {
+        while !out.draining && in_flight.len() < opts.pipeline as usize && progress.take() {
             seq = seq.wrapping_add(1).max(1);
             let kind = opts.workload.kind(n);
             let req = kind.request(opts.users, conn, n);
@@ -149,6 +156,13 @@ async fn connection(opts: Arc<Options>, progress: Arc<Progress>, conn: u32) -> O
             }
         };
         if frame.header.command_id == cid::HEARTBEAT {
+            continue;
+        }
+        if frame.header.service_id == sid::OTHER && frame.header.command_id == cid::STOP_RECV_PACKET
+        {
+            // The server drains: send nothing more here; the requests in
+            // flight are still answered.
+            out.draining = true;
             continue;
         }
         let Some((sent, kind, reply_cmd)) = in_flight.remove(&frame.header.seq_num) else {
@@ -191,9 +205,11 @@ async fn collect(
 ) -> Report {
     let mut latency = histogram();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    let mut draining = 0;
     for t in tasks {
         match t.await {
             Ok(o) => {
+                draining += u32::from(o.draining);
                 let _ = latency.add(&o.latency_us);
                 for (k, v) in o.errors {
                     *errors.entry(k.to_string()).or_default() += v;
@@ -202,5 +218,5 @@ async fn collect(
             Err(_) => *errors.entry("task_failed".into()).or_default() += 1,
         }
     }
-    Report::new(opts, started.elapsed(), &latency, errors)
+    Report::new(opts, started.elapsed(), &latency, errors, draining)
 }

@@ -44,6 +44,10 @@ pub struct Report {
     /// Errors by kind (timeouts, closed connections, refused logins,
     /// sends not stored, ...).
     pub errors: BTreeMap<String, u64>,
+    /// Connections the server told it is draining (SIGTERM: its
+    /// CID_OTHER_STOP_RECV_PACKET); they stopped sending early. Not an
+    /// error.
+    pub server_draining: u32,
 }
 
 impl Report {
@@ -52,6 +56,7 @@ impl Report {
         elapsed: Duration,
         h: &Histogram<u64>,
         errors: BTreeMap<String, u64>,
+        server_draining: u32,
     ) -> Self {
         let seconds = elapsed.as_secs_f64();
         let requests = h.len();
@@ -75,6 +80,7 @@ impl Report {
                 max: h.max(),
             },
             errors,
+            server_draining,
         }
     }
 
@@ -90,8 +96,16 @@ impl Report {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
+        let draining = if self.server_draining == 0 {
+            String::new()
+        } else {
+            format!(
+                "\nserver draining: {} of {} connections told to stop (STOP_RECV_PACKET); they stopped sending",
+                self.server_draining, self.connections
+            )
+        };
         format!(
-            "{} run, workload {}, {} connections, pipeline {}\n{} requests in {:.2} s: {:.0} requests/s\nlatency µs: p50 {} p90 {} p99 {} p99.9 {} max {}\nerrors: {errors}",
+            "{} run, workload {}, {} connections, pipeline {}\n{} requests in {:.2} s: {:.0} requests/s\nlatency µs: p50 {} p90 {} p99 {} p99.9 {} max {}\nerrors: {errors}{draining}",
             self.mode,
             format!("{:?}", self.workload).to_lowercase(),
             self.connections,

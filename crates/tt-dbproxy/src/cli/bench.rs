@@ -45,14 +45,20 @@ pub struct BenchArgs {
     /// Requests in flight per connection.
     #[arg(long, default_value_t = 1)]
     pipeline: u32,
-    /// Users the requests are made for (`bench_0` ...).
+    /// Users the requests are made for: `bench_0` ... `bench_<users-1>`
+    /// (password `bench`), taken to have consecutive ids from `bench_0`'s.
     #[arg(long, default_value_t = 100)]
     users: u32,
-    /// Id of `bench_0` when not preparing.
+    /// Id of `bench_0`, without --prepare (which looks it up instead).
+    /// The default, 1, is right when the bench users were the first users
+    /// created in an empty store.
     #[arg(long, default_value_t = 1)]
     first_user_id: u32,
-    /// Create the users first, through the store the server uses
-    /// (--config / --legacy-config, or ./dbproxyserver.conf, or ./data).
+    /// Create `bench_0` ... `bench_<users-1>` first, through the store the
+    /// server uses (--config / --legacy-config, or ./dbproxyserver.conf,
+    /// or ./data), and take `bench_0`'s id. If `bench_0` already exists,
+    /// nothing is created (not even users missing because --users grew):
+    /// its id is used, so passing --prepare on every run is safe.
     #[arg(long)]
     prepare: bool,
     /// No server: run the same requests in-process through the handlers

@@ -1,12 +1,14 @@
 //! `tt-dbproxy migrate`: create the schema of the configured store.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 
 use super::output::outln;
 use super::{ConfigArgs, load_config};
 use crate::config::BackendKind;
+use crate::store::mysql::schema;
 use crate::store::{MysqlRedisStore, SqliteStore};
 
 pub(super) async fn migrate(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
@@ -17,6 +19,18 @@ pub(super) async fn migrate(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
             outln!("embedded store {} is up to date", store.path().display())?;
         }
         BackendKind::Mysql => {
+            if let Some(mysql) = &config.mysql {
+                let wait = Duration::from_millis(config.storage.acquire_timeout_ms.max(5_000));
+                if schema::ensure_database(&mysql.primary, wait)
+                    .await
+                    .context("migration failed")?
+                {
+                    outln!(
+                        "created MySQL database `{}` (utf8mb4)",
+                        mysql.primary.database
+                    )?;
+                }
+            }
             let store = MysqlRedisStore::new(&config)?;
             let n = store.migrate().await.context("migration failed")?;
             store.close().await;

@@ -54,8 +54,9 @@ pub enum Command {
     Admin(admin::AdminArgs),
     /// Send one request to a server and print the reply as JSON.
     Call(call::CallArgs),
-    /// Create the schema in the configured store (MySQL: missing tables
-    /// only; existing tables are never changed).
+    /// Create the schema in the configured store (MySQL: the database if
+    /// it is missing and the account may, then missing tables only;
+    /// existing tables are never changed).
     Migrate(ConfigArgs),
     /// Load a server with a closed-loop workload and report throughput
     /// and latency percentiles.

@@ -1,7 +1,7 @@
 //! CID_LOGIN_REQ_DEVICETOKEN (0x0108) and CID_OTHER_GET_DEVICE_TOKEN_REQ
 //! (0x0705): push tokens (accounts spec §5.10, §5.11).
 
-use tracing::warn;
+use tracing::{debug, warn};
 use tt_proto::im::base_define::{ClientType, UserTokenInfo};
 use tt_proto::im::login::{ImDeviceTokenReq, ImDeviceTokenRsp};
 use tt_proto::im::server::{ImGetDeviceTokenReq, ImGetDeviceTokenRsp};
@@ -18,9 +18,11 @@ pub fn is_quiet_hour(hour: u32) -> bool {
     hour >= 22 || hour <= 7
 }
 
-/// Registers a token. Always answered the same way; empty tokens, tokens
-/// made only of digits (they would collide with `device_<user id>` keys)
-/// and non-UTF-8 tokens are logged and not stored.
+/// Registers a token. Always answered the same way. An empty token, with
+/// any client type or none, unregisters the user's token: msg_server sends
+/// one at logout and when it kicks a duplicate mobile login. Tokens made
+/// only of digits (they would collide with `device_<user id>` keys) and
+/// non-UTF-8 tokens are logged and not stored.
 pub async fn register(state: &AppState, req: ImDeviceTokenReq) -> Reply {
     let user_id = req.user_id.unwrap_or(0);
     let raw = req.device_token.unwrap_or_default();
@@ -30,7 +32,13 @@ pub async fn register(state: &AppState, req: ImDeviceTokenReq) -> Reply {
         _ => Platform::Other,
     };
     match std::str::from_utf8(&raw) {
-        Ok("") => warn!(user_id, "device token: empty; not stored"),
+        Ok("") => {
+            debug!(user_id, "device token: empty; unregistering");
+            logged(
+                "clear device token",
+                state.store.clear_device_token(user_id).await,
+            );
+        }
         Ok(t) if t.bytes().all(|b| b.is_ascii_digit()) => {
             warn!(user_id, "device token: only digits; not stored");
         }

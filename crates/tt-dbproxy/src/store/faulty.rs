@@ -191,6 +191,7 @@ faulty_store! {
     SetGroupPushShield => fn set_group_push_shield(&self, group_id: u32, user_id: u32, status: u32) -> ();
     GroupPushShields => fn group_push_shields(&self, group_id: u32) -> Vec<(u32, u32)>;
     RegisterDeviceToken => fn register_device_token(&self, user_id: u32, platform: Platform, token: &str) -> ();
+    ClearDeviceToken => fn clear_device_token(&self, user_id: u32) -> ();
     DeviceTokens => fn device_tokens(&self, user_ids: &[u32]) -> Vec<DeviceToken>;
     AddOfflineFile => fn add_offline_file(&self, file: OfflineFile, now: u32) -> ();
     OfflineFilesFor => fn offline_files_for(&self, to_id: u32) -> Vec<OfflineFile>;

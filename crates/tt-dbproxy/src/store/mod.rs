@@ -400,6 +400,11 @@ pub trait Store: Send + Sync + 'static {
         token: &str,
     ) -> StoreResult<()>;
 
+    /// Unregisters `user_id`'s push token (a logout, or a duplicate mobile
+    /// login kicked): the user has no token afterwards, and the old token
+    /// is released if it still names the user. A no-op without a token.
+    async fn clear_device_token(&self, user_id: u32) -> StoreResult<()>;
+
     /// The registered tokens of the given users (each user at most once).
     async fn device_tokens(&self, user_ids: &[u32]) -> StoreResult<Vec<DeviceToken>>;
 

@@ -722,6 +722,10 @@ impl Store for MysqlRedisStore {
             .await
     }
 
+    async fn clear_device_token(&self, user_id: u32) -> StoreResult<()> {
+        self.redis.clear_device_token(user_id).await
+    }
+
     async fn device_tokens(&self, user_ids: &[u32]) -> StoreResult<Vec<DeviceToken>> {
         self.redis.device_tokens(user_ids).await
     }

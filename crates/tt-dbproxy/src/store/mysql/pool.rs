@@ -58,6 +58,18 @@ pub(crate) fn map_err(e: mysql_async::Error) -> StoreError {
     }
 }
 
+/// Where and as whom to connect to `e`; with its database selected or
+/// (`with_db` false, to create it) none.
+pub(crate) fn endpoint_opts(e: &MysqlEndpoint, with_db: bool) -> OptsBuilder {
+    OptsBuilder::default()
+        .ip_or_hostname(e.host.clone())
+        .tcp_port(e.port)
+        .user(Some(e.user.clone()))
+        .pass(Some(e.password.clone()))
+        .db_name(with_db.then(|| e.database.clone()))
+        .prefer_socket(false)
+}
+
 /// A pooled connection; counted as in use until dropped (then it goes
 /// back to its pool).
 pub struct PooledConn {
@@ -90,13 +102,7 @@ impl Endpoint {
         // driver rolls back open transactions itself); a connection holding
         // a named lock opts back in (`message::lock`).
         let constraints = PoolConstraints::new(max.min(2), max).unwrap_or_default();
-        let opts = OptsBuilder::default()
-            .ip_or_hostname(e.host.clone())
-            .tcp_port(e.port)
-            .user(Some(e.user.clone()))
-            .pass(Some(e.password.clone()))
-            .db_name(Some(e.database.clone()))
-            .prefer_socket(false)
+        let opts = endpoint_opts(e, true)
             .client_found_rows(false)
             .stmt_cache_size(256)
             .init(vec!["SET NAMES utf8mb4"])

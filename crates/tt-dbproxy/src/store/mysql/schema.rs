@@ -4,8 +4,12 @@
 //! is `CREATE TABLE IF NOT EXISTS`: an existing table is never altered or
 //! dropped.
 
-use super::pool::{MysqlPools, map_err};
-use crate::store::{MESSAGE_SHARDS, StoreResult};
+use std::time::Duration;
+
+use super::pool::{MysqlPools, endpoint_opts, map_err};
+use crate::config::MysqlEndpoint;
+use crate::store::{MESSAGE_SHARDS, StoreError, StoreResult};
+use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 
 const TABLES: &[&str] = &[
@@ -190,4 +194,139 @@ pub async fn migrate(pools: &MysqlPools) -> StoreResult<usize> {
         conn.query_drop(sql.as_str()).await.map_err(map_err)?;
     }
     Ok(all.len())
+}
+
+/// MySQL's `ER_BAD_DB_ERROR`: the database does not exist.
+const ER_BAD_DB: u16 = 1049;
+/// MySQL's `ER_DBACCESS_DENIED_ERROR`: no privilege on the database (also
+/// what a missing one looks like to an account without any grant on it).
+const ER_DBACCESS_DENIED: u16 = 1044;
+
+/// Why `migrate` cannot use the configured database.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    /// The database is missing and the account may not create it.
+    #[error(
+        "MySQL database `{database}` does not exist on {server} and user '{user}' may not \
+         create it ({reason}); as a MySQL administrator run\n  \
+         CREATE DATABASE `{database}` CHARACTER SET utf8mb4;\n  \
+         GRANT ALL PRIVILEGES ON `{database}`.* TO '{user}'@'%';\n\
+         (with the account's host instead of '%' if it has one), then migrate again"
+    )]
+    CannotCreate {
+        /// The configured database.
+        database: String,
+        /// `host:port`.
+        server: String,
+        /// The configured user.
+        user: String,
+        /// The server's refusal.
+        reason: String,
+    },
+    /// The account may not use the database (which may also be missing).
+    #[error(
+        "MySQL user '{user}' may not use database `{database}` on {server} ({reason}); \
+         as a MySQL administrator run\n  \
+         CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4;\n  \
+         GRANT ALL PRIVILEGES ON `{database}`.* TO '{user}'@'%';\n\
+         (with the account's host instead of '%' if it has one), then migrate again"
+    )]
+    AccessDenied {
+        /// The configured database.
+        database: String,
+        /// `host:port`.
+        server: String,
+        /// The configured user.
+        user: String,
+        /// The server's refusal.
+        reason: String,
+    },
+    /// MySQL could not be reached or failed otherwise.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// `name` as a quoted identifier.
+fn quoted(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// Connects to `e` (with or without its database) within `wait`.
+async fn connect(
+    e: &MysqlEndpoint,
+    with_db: bool,
+    wait: Duration,
+) -> Result<Conn, mysql_async::Error> {
+    match tokio::time::timeout(wait, Conn::new(endpoint_opts(e, with_db))).await {
+        Ok(r) => r,
+        Err(_) => Err(mysql_async::Error::Other(
+            format!(
+                "no connection to {}:{} within {} ms",
+                e.host,
+                e.port,
+                wait.as_millis()
+            )
+            .into(),
+        )),
+    }
+}
+
+/// Makes sure the primary's database exists before `migrate` creates the
+/// tables: when MySQL says it is unknown, connects without a database
+/// and creates it (`utf8mb4`), which needs the `CREATE` privilege. Returns
+/// whether it was created. A refusal names the database and the
+/// statements an administrator runs instead.
+pub async fn ensure_database(e: &MysqlEndpoint, wait: Duration) -> Result<bool, DatabaseError> {
+    let server = format!("{}:{}", e.host, e.port);
+    let refused = |code: u16, message: &str| (format!("ERROR {code}: {message}"), server.clone());
+    match connect(e, true, wait).await {
+        Ok(c) => {
+            let _ = c.disconnect().await;
+            Ok(false)
+        }
+        Err(mysql_async::Error::Server(s)) if s.code == ER_BAD_DB => {
+            let mut c = connect(e, false, wait).await.map_err(map_err)?;
+            let created = c
+                .query_drop(format!(
+                    "CREATE DATABASE IF NOT EXISTS {} CHARACTER SET utf8mb4",
+                    quoted(&e.database)
+                ))
+                .await;
+            let _ = c.disconnect().await;
+            match created {
+                Ok(()) => Ok(true),
+                Err(mysql_async::Error::Server(s)) => {
+                    let (reason, server) = refused(s.code, &s.message);
+                    Err(DatabaseError::CannotCreate {
+                        database: e.database.clone(),
+                        server,
+                        user: e.user.clone(),
+                        reason,
+                    })
+                }
+                Err(other) => Err(map_err(other).into()),
+            }
+        }
+        Err(mysql_async::Error::Server(s)) if s.code == ER_DBACCESS_DENIED => {
+            let (reason, server) = refused(s.code, &s.message);
+            Err(DatabaseError::AccessDenied {
+                database: e.database.clone(),
+                server,
+                user: e.user.clone(),
+                reason,
+            })
+        }
+        Err(other) => Err(map_err(other).into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quoted;
+
+    #[test]
+    fn database_names_are_quoted() {
+        assert_eq!(quoted("teamtalk"), "`teamtalk`");
+        assert_eq!(quoted("a`b"), "`a``b`");
+    }
 }

@@ -16,19 +16,22 @@ use crate::store::{DeviceToken, Platform, StoreError, StoreResult};
 
 /// Registers a push token with the accounts spec's fixes: the user's old
 /// token is released only if it still points to the user, and a previous
-/// owner of the new token loses it.
+/// owner of the new token loses it. An empty token (with an empty value)
+/// unregisters: `device_<user>` becomes "", the old token is released as
+/// above, and no `device_` key is written for the empty token.
 const REGISTER_TOKEN: &str = r"
 local user, value, token = ARGV[1], ARGV[2], ARGV[3]
 local old = redis.call('GET', 'device_' .. user)
 if old and old ~= '' then
-  local i = string.find(old, ':', 1, true)
   local old_token = old
-  if i then old_token = string.sub(old, i + 1) end
+  if string.sub(old, 1, 4) == 'ios:' then old_token = string.sub(old, 5)
+  elseif string.sub(old, 1, 8) == 'android:' then old_token = string.sub(old, 9) end
   if old_token ~= '' and old_token ~= token and redis.call('GET', 'device_' .. old_token) == user then
     redis.call('SET', 'device_' .. old_token, '')
   end
 end
 redis.call('SET', 'device_' .. user, value)
+if token == '' then return 1 end
 local prev = redis.call('GET', 'device_' .. token)
 if prev and prev ~= '' and prev ~= user then
   local pv = redis.call('GET', 'device_' .. prev)
@@ -321,6 +324,14 @@ impl RedisStore {
     ) -> StoreResult<()> {
         let mut inv = self.register_token.prepare_invoke();
         inv.arg(user).arg(token_value(platform, token)).arg(token);
+        self.token.run_script(&inv).await
+    }
+
+    /// Unregisters the user's token: `device_<user>` = "", the old token's
+    /// reverse key cleared only while it names the user.
+    pub(crate) async fn clear_device_token(&self, user: u32) -> StoreResult<()> {
+        let mut inv = self.register_token.prepare_invoke();
+        inv.arg(user).arg("").arg("");
         self.token.run_script(&inv).await
     }
 

@@ -365,6 +365,10 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn clear_device_token(&self, user_id: u32) -> StoreResult<()> {
+        self.write(move |c| device::clear(c, user_id)).await
+    }
+
     async fn device_tokens(&self, user_ids: &[u32]) -> StoreResult<Vec<DeviceToken>> {
         let ids = user_ids.to_vec();
         self.read(move |c| device::tokens(c, &ids)).await

@@ -40,6 +40,16 @@ pub(super) fn register(
     Ok(())
 }
 
+/// Removes the user's row: the token is nobody's afterwards (a token
+/// belongs to at most one user, so no other row names it).
+pub(super) fn clear(c: &Connection, user_id: u32) -> rusqlite::Result<()> {
+    c.execute(
+        "DELETE FROM tt_device_token WHERE user_id = ?1",
+        params![user_id],
+    )?;
+    Ok(())
+}
+
 pub(super) fn tokens(c: &Connection, user_ids: &[u32]) -> rusqlite::Result<Vec<DeviceToken>> {
     let mut ids = user_ids.to_vec();
     ids.sort_unstable();
