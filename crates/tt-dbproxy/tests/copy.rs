@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use common::backends::{RedisLease, TestDatabase, skipped};
+use common::pending::plant_pending;
 use common::process::run;
 use tt_dbproxy::config::{self, ConfigSource, SyncMode};
 use tt_dbproxy::copy::verify::verify;
@@ -387,19 +388,7 @@ async fn copy_counts_a_send_left_pending_by_a_crash() {
         .arg(1)
         .exec(&mut r)
         .unwrap();
-    let (hash, field) = ("tt_dbproxy:pending:s:2:1", format!("{rel}:{id}"));
-    redis::cmd("HSET")
-        .arg(hash)
-        .arg(&field)
-        .arg("1|1|0|")
-        .exec(&mut r)
-        .unwrap();
-    redis::cmd("ZADD")
-        .arg("tt_dbproxy:pending")
-        .arg(1)
-        .arg(format!("{hash}|{field}"))
-        .exec(&mut r)
-        .unwrap();
+    plant_pending(&mut r, rel, id);
     drop(source);
     let data = dir.path().join("copied");
     let to = embedded_toml(dir.path(), &data);

@@ -12,12 +12,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::process::{ServerProcess, run};
+use common::upstream::admin_addr;
 use common::{ab, assert_silent};
-use futures_util::{SinkExt, StreamExt};
 use prost::Message;
-use tokio_util::codec::{FramedRead, FramedWrite};
 use tt_dbproxy::client::Client;
-use tt_dbproxy::wire::{Pdu, PduCodec};
+use tt_dbproxy::wire::Pdu;
 use tt_proto::im::base_define::ContactSessionInfo;
 use tt_proto::im::buddy::{
     ImRecentContactSessionReq, ImRecentContactSessionRsp, ImUsersInfoReq, ImUsersInfoRsp,
@@ -95,26 +94,7 @@ fn upstream_reply(req: &Pdu) -> Option<(u16, Vec<u8>)> {
 }
 
 async fn fake_upstream() -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((s, _)) = l.accept().await {
-            tokio::spawn(async move {
-                let (r, w) = s.into_split();
-                let mut input = FramedRead::new(r, PduCodec::new(1 << 20));
-                let mut output = FramedWrite::new(w, PduCodec::new(1 << 20));
-                while let Some(Ok(req)) = input.next().await {
-                    if let Some((cid, body)) = upstream_reply(&req) {
-                        let rsp = Pdu::new(req.header.service_id, cid, req.header.seq_num, body);
-                        if output.send(rsp).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    addr
+    common::upstream::fake_upstream(upstream_reply).await
 }
 
 async fn request(c: &mut Client, sid: u16, cid: u16, body: Vec<u8>) -> Pdu {
@@ -126,16 +106,6 @@ async fn request(c: &mut Client, sid: u16, cid: u16, body: Vec<u8>) -> Pdu {
         .expect("a frame");
     assert_eq!(got.header.seq_num, seq);
     got
-}
-
-fn admin_addr(server: &ServerProcess) -> SocketAddr {
-    server
-        .lines_so_far()
-        .iter()
-        .find_map(|l| l.split("admin endpoint on http://").nth(1))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .expect("the admin endpoint's address in the log")
 }
 
 async fn shadow_summary(admin: SocketAddr) -> serde_json::Value {

@@ -14,15 +14,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::backends::{RedisLease, TestDatabase};
+use common::pending::plant_pending;
 use common::process::ServerProcess;
+use common::upstream::{admin_addr, fake_upstream};
 use common::{Backend, seed_spec_users};
-use futures_util::{SinkExt, StreamExt};
 use mysql_async::prelude::Queryable;
 use prost::Message;
-use tokio_util::codec::{FramedRead, FramedWrite};
 use tt_dbproxy::client::Client;
 use tt_dbproxy::store::{MysqlRedisStore, NewGroup, NewMessage, SqliteStore, Store};
-use tt_dbproxy::wire::{Pdu, PduCodec};
+use tt_dbproxy::wire::Pdu;
 use tt_proto::im::base_define::GroupVersionInfo;
 use tt_proto::im::buddy::{
     ImAllUserReq, ImDepartmentReq, ImRecentContactSessionReq, ImUsersInfoReq,
@@ -35,28 +35,10 @@ use tt_proto::im::message::{
 };
 use tt_proto::im::server::{ImGetDeviceTokenReq, ImGroupGetShieldReq};
 
-/// An upstream that answers every request with an empty reply of the
-/// next command id: each read is then compared on the shadow side.
-async fn answering_upstream() -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((s, _)) = l.accept().await {
-            tokio::spawn(async move {
-                let (r, w) = s.into_split();
-                let mut input = FramedRead::new(r, PduCodec::new(1 << 20));
-                let mut output = FramedWrite::new(w, PduCodec::new(1 << 20));
-                while let Some(Ok(req)) = input.next().await {
-                    let h = req.header;
-                    let rsp = Pdu::new(h.service_id, h.command_id + 1, h.seq_num, Vec::new());
-                    if output.send(rsp).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    addr
+/// The upstream's reply: empty, of the next command id, so each read is
+/// compared on the shadow side.
+fn empty_reply(req: &Pdu) -> Option<(u16, Vec<u8>)> {
+    Some((req.header.command_id + 1, Vec::new()))
 }
 
 /// Every command the shadow compares, for user 1, the pair (1, 2) and
@@ -211,16 +193,6 @@ fn compared_requests(g: u32) -> Vec<(u16, u16, Vec<u8>)> {
     ]
 }
 
-fn admin_addr(server: &ServerProcess) -> SocketAddr {
-    server
-        .lines_so_far()
-        .iter()
-        .find_map(|l| l.split("admin endpoint on http://").nth(1))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .expect("the admin endpoint's address in the log")
-}
-
 /// Comparisons the shadow has finished, over every command and result.
 async fn comparisons(admin: SocketAddr) -> u64 {
     let text = reqwest::get(format!("http://{admin}/shadow"))
@@ -243,7 +215,7 @@ async fn comparisons(admin: SocketAddr) -> u64 {
 
 /// Runs the shadow in `cwd` with `envs` and every compared command.
 async fn run_shadow(cwd: &Path, envs: &[(&str, &str)], group: u32) {
-    let upstream = answering_upstream().await;
+    let upstream = fake_upstream(empty_reply).await;
     let server = ServerProcess::spawn(cwd, &["shadow", "--upstream", &upstream.to_string()], envs);
     let admin = admin_addr(&server);
     let mut c = Client::connect(server.addr).await.unwrap();
@@ -404,19 +376,7 @@ async fn a_shadow_run_writes_nothing(b: Backend) {
                 .arg(format!("group_member_{g}"))
                 .exec(&mut r)
                 .unwrap();
-            let (hash, field) = ("tt_dbproxy:pending:s:2:1", format!("{rel}:{id}"));
-            redis::cmd("HSET")
-                .arg(hash)
-                .arg(&field)
-                .arg("1|1|0|")
-                .exec(&mut r)
-                .unwrap();
-            redis::cmd("ZADD")
-                .arg("tt_dbproxy:pending")
-                .arg(1)
-                .arg(format!("{hash}|{field}"))
-                .exec(&mut r)
-                .unwrap();
+            plant_pending(&mut r, rel, id);
             // This shadow's journal names a send whose row exists.
             let data = shadow_dir.path().join("data");
             std::fs::create_dir_all(&data).unwrap();

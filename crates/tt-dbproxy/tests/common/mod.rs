@@ -6,8 +6,10 @@ pub mod backends;
 pub mod faults;
 pub mod fixtures;
 pub mod msfs;
+pub mod pending;
 pub mod process;
 pub mod proxy;
+pub mod upstream;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

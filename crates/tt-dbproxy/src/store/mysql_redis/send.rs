@@ -206,6 +206,22 @@ impl MysqlRedisStore {
         }
     }
 
+    /// A send's session of `user` with `peer`: the one `found`, or a new
+    /// one (created under its named lock).
+    async fn session(
+        &self,
+        found: Option<u32>,
+        user: u32,
+        peer: u32,
+        kind: u32,
+        now: u32,
+    ) -> StoreResult<u32> {
+        match found {
+            Some(id) => Ok(id),
+            None => bounded("a send", self.sql.add_session(user, peer, kind, now)).await,
+        }
+    }
+
     /// A one-to-one send: the sessions and relation are looked up in one
     /// statement (created under their named locks only when missing), the
     /// id comes from Redis, and the session updates and the insert commit
@@ -219,26 +235,8 @@ impl MysqlRedisStore {
     ) -> StoreResult<u32> {
         let (to, from) = (m.to_id, m.from_id);
         let [mine, theirs, rel] = bounded("a send", self.sql.single_send_ids(from, to)).await?;
-        let mine = match mine {
-            Some(id) => id,
-            None => {
-                bounded(
-                    "a send",
-                    self.sql.add_session(from, to, SESSION_SINGLE, now),
-                )
-                .await?
-            }
-        };
-        let theirs = match theirs {
-            Some(id) => id,
-            None => {
-                bounded(
-                    "a send",
-                    self.sql.add_session(to, from, SESSION_SINGLE, now),
-                )
-                .await?
-            }
-        };
+        let mine = self.session(mine, from, to, SESSION_SINGLE, now).await?;
+        let theirs = self.session(theirs, to, from, SESSION_SINGLE, now).await?;
         let rel = match rel {
             Some(id) => id,
             None => bounded("a send", self.sql.create_relation(from, to, now)).await?,
@@ -286,16 +284,8 @@ impl MysqlRedisStore {
         claimed: &mut bool,
     ) -> StoreResult<u32> {
         let (g, from) = (m.to_id, m.from_id);
-        let session = match bounded("a group send", self.sql.group_session_id(from, g)).await? {
-            Some(id) => id,
-            None => {
-                bounded(
-                    "a group send",
-                    self.sql.add_session(from, g, SESSION_GROUP, now),
-                )
-                .await?
-            }
-        };
+        let found = bounded("a group send", self.sql.group_session_id(from, g)).await?;
+        let session = self.session(found, from, g, SESSION_GROUP, now).await?;
         let mut record = SendRecord {
             group: true,
             conversation: g,

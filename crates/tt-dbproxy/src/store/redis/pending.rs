@@ -427,12 +427,8 @@ impl RedisStore {
     ) -> StoreResult<Vec<SendRecord>> {
         let hash = format!("{PREFIX}s:{user}:{peer}");
         let mut inv = self.pending.clear_single.prepare_invoke();
-        inv.key(&hash)
-            .key(super::keys::unread(user))
-            .arg(peer)
-            .arg(if force { "1" } else { "0" });
-        let raw: Vec<String> = self.unread.lease().await?.script(&inv).await?;
-        Ok(entries(raw, Some(&hash)))
+        inv.key(&hash).key(super::keys::unread(user)).arg(peer);
+        self.read_ack(inv, &hash, force).await
     }
 
     /// Moves `user`'s read mark in `group` to the total, unless sends to
@@ -448,10 +444,21 @@ impl RedisStore {
         let mut inv = self.pending.mark_group.prepare_invoke();
         inv.key(&hash)
             .key(super::keys::group_total(group))
-            .key(super::keys::group_mark(user, group))
-            .arg(if force { "1" } else { "0" });
+            .key(super::keys::group_mark(user, group));
+        self.read_ack(inv, &hash, force).await
+    }
+
+    /// Runs a read-ack script (its last argument: `force`); the pending
+    /// entries of `hash` it returned, if any.
+    async fn read_ack(
+        &self,
+        mut inv: redis::ScriptInvocation<'_>,
+        hash: &str,
+        force: bool,
+    ) -> StoreResult<Vec<SendRecord>> {
+        inv.arg(if force { "1" } else { "0" });
         let raw: Vec<String> = self.unread.lease().await?.script(&inv).await?;
-        Ok(entries(raw, Some(&hash)))
+        Ok(entries(raw, Some(hash)))
     }
 
     /// How many entries are pending.
