@@ -12,6 +12,7 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
+use tt_dbproxy::store::prelude::*;
 
 use bytes::BytesMut;
 use gungraun::{
@@ -24,7 +25,7 @@ use tt_dbproxy::clock::Clock;
 use tt_dbproxy::config::Config;
 use tt_dbproxy::handler::Command;
 use tt_dbproxy::state::AppState;
-use tt_dbproxy::store::{NewUser, SqliteStore, Store};
+use tt_dbproxy::store::{NewUser, SqliteStore};
 use tt_dbproxy::wire::{Pdu, PduCodec};
 use tt_proto::im::message::{ImMsgData, ImUnreadMsgCntReq};
 use tt_proto::im::server::ImValidateReq;

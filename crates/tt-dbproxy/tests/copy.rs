@@ -11,6 +11,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use tt_dbproxy::store::prelude::*;
 
 use common::backends::{RedisLease, TestDatabase, skipped};
 use common::pending::plant_pending;

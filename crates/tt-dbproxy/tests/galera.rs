@@ -16,6 +16,7 @@ mod common;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tt_dbproxy::store::prelude::*;
 
 use common::backends::{RedisLease, skipped};
 use common::faults::{GaleraNode, OwnGalera, have_galera};
@@ -23,7 +24,7 @@ use common::*;
 use mysql_async::prelude::Queryable;
 use tokio::sync::Barrier;
 use tt_dbproxy::client::Client;
-use tt_dbproxy::store::{MESSAGE_SHARDS, Store};
+use tt_dbproxy::store::MESSAGE_SHARDS;
 use tt_proto::im::message::ImMsgData;
 
 /// Pairs of users whose first messages race through the three nodes.

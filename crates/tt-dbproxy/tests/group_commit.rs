@@ -7,11 +7,12 @@
 mod common;
 
 use std::collections::HashMap;
+use tt_dbproxy::store::prelude::*;
 
 use common::fixtures::exec_sql;
 use common::*;
 use tt_dbproxy::client::Client;
-use tt_dbproxy::store::{MESSAGE_SHARDS, Store};
+use tt_dbproxy::store::MESSAGE_SHARDS;
 use tt_proto::im::message::ImMsgData;
 
 const CLIENTS: u32 = 16;

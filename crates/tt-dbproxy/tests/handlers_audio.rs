@@ -7,7 +7,8 @@ mod common;
 use common::fixtures::messages_fixture;
 use common::msfs::FakeMsfs;
 use common::*;
-use tt_dbproxy::store::{AudioRow, SingleMessageRow, Store};
+use tt_dbproxy::store::prelude::*;
+use tt_dbproxy::store::{AudioRow, SingleMessageRow};
 use tt_proto::im::message::{ImGetMsgListReq, ImGetMsgListRsp, ImMsgData};
 
 const PAYLOAD: &[u8] = &[0, 0, 0, 3, b'A', b'B', b'C', b'D', b'E', b'F'];

@@ -4,7 +4,8 @@
 mod common;
 
 use common::*;
-use tt_dbproxy::store::{Store, StoreOp};
+use tt_dbproxy::store::StoreOp;
+use tt_dbproxy::store::prelude::*;
 use tt_proto::im::base_define::OfflineFileInfo;
 use tt_proto::im::file::{
     ImFileAddOfflineReq, ImFileDelOfflineReq, ImFileHasOfflineReq, ImFileHasOfflineRsp,

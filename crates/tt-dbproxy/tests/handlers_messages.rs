@@ -6,7 +6,8 @@ mod common;
 use common::fixtures::{exec_sql, messages_fixture, wipe_msg_counters};
 use common::*;
 use tt_dbproxy::client::Client;
-use tt_dbproxy::store::{Store, StoreOp};
+use tt_dbproxy::store::StoreOp;
+use tt_dbproxy::store::prelude::*;
 use tt_proto::im::base_define::{MsgInfo, UnreadInfo};
 use tt_proto::im::message::*;
 

@@ -4,7 +4,8 @@
 mod common;
 
 use common::*;
-use tt_dbproxy::store::{DeviceToken, Platform, Store, StoreOp};
+use tt_dbproxy::store::prelude::*;
+use tt_dbproxy::store::{DeviceToken, Platform, StoreOp};
 use tt_proto::im::base_define::{ShieldStatus, UserTokenInfo};
 use tt_proto::im::group::{ImGroupShieldReq, ImGroupShieldRsp};
 use tt_proto::im::login::{ImDeviceTokenReq, ImDeviceTokenRsp};

@@ -5,7 +5,8 @@
 mod common;
 
 use common::*;
-use tt_dbproxy::store::{GroupMessageRow, SingleMessageRow, Store, StoreOp};
+use tt_dbproxy::store::prelude::*;
+use tt_dbproxy::store::{GroupMessageRow, SingleMessageRow, StoreOp};
 use tt_proto::im::base_define::ContactSessionInfo;
 use tt_proto::im::buddy::*;
 

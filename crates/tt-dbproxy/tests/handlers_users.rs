@@ -5,7 +5,8 @@
 mod common;
 
 use common::*;
-use tt_dbproxy::store::{DepartRecord, Store, StoreOp};
+use tt_dbproxy::store::prelude::*;
+use tt_dbproxy::store::{DepartRecord, StoreOp};
 use tt_proto::im::buddy::*;
 use tt_proto::im::login::*;
 

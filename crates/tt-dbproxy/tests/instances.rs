@@ -12,12 +12,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tt_dbproxy::store::prelude::*;
 
 use common::backends::{RedisLease, TestDatabase, skipped};
 use common::*;
 use mysql_async::prelude::Queryable;
 use tt_dbproxy::client::Client;
-use tt_dbproxy::store::Store;
 use tt_proto::im::message::ImMsgData;
 
 const PER_SENDER: u32 = 60;

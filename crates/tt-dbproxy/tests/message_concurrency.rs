@@ -8,11 +8,11 @@
 mod common;
 
 use std::collections::HashSet;
+use tt_dbproxy::store::prelude::*;
 
 use common::*;
 use prost::Message;
 use tt_dbproxy::client::Client;
-use tt_dbproxy::store::Store;
 use tt_dbproxy::wire::Pdu;
 use tt_proto::im::message::{ImMsgData, ImMsgDataReadAck};
 

@@ -8,13 +8,14 @@ mod common;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+use tt_dbproxy::store::prelude::*;
 
 use common::backends::{RedisLease, TestDatabase, mysql_base, redis_base, skipped};
 use common::proxy::FlakyProxy;
 use common::*;
 use mysql_async::prelude::Queryable;
 use tt_dbproxy::client::Client;
-use tt_dbproxy::store::{Platform, Store};
+use tt_dbproxy::store::Platform;
 use tt_proto::im::server::{ImGetDeviceTokenReq, ImGetDeviceTokenRsp};
 
 const WAIT_MS: u64 = 200;

@@ -11,7 +11,7 @@ mod common;
 use common::fixtures::messages_fixture;
 use common::*;
 use tt_dbproxy::client::Client;
-use tt_dbproxy::store::Store;
+use tt_dbproxy::store::prelude::*;
 use tt_proto::im::message::{ImGetMsgListReq, ImGetMsgListRsp, ImMsgData};
 
 /// A one-to-one text (or, with `group`, a group text) with client id

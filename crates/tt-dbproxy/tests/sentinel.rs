@@ -22,13 +22,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use tt_dbproxy::store::prelude::*;
 
 use common::backends::{TestDatabase, skipped};
 use common::faults::{OwnRedis, free_port, have};
 use common::*;
 use mysql_async::prelude::Queryable;
 use tt_dbproxy::client::Client;
-use tt_dbproxy::store::{MysqlRedisStore, Store};
+use tt_dbproxy::store::MysqlRedisStore;
 use tt_proto::im::message::ImMsgData;
 
 const MASTER_NAME: &str = "ttmaster";

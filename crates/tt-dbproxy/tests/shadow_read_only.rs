@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use tt_dbproxy::store::prelude::*;
 
 use common::backends::{RedisLease, TestDatabase};
 use common::pending::plant_pending;

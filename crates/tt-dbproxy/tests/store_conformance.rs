@@ -2,6 +2,7 @@
 //! embedded SQLite store, directly and behind the fault-injecting wrapper).
 
 use std::sync::Arc;
+use tt_dbproxy::store::prelude::*;
 
 use tt_dbproxy::store::{FaultyStore, NewUser, SqliteStore, Store, StoreError, StoreOp};
 

@@ -11,6 +11,10 @@ use std::time::Duration;
 use crate::config::Config;
 use async_trait::async_trait;
 
+use super::domain::{
+    CounterStore, DepartmentStore, DeviceStore, FileStore, GroupStore, MessageStore, Readiness,
+    SessionStore, SharedStore, SyncStore, UserStore,
+};
 use super::{
     AudioRow, DepartRecord, DeviceToken, GroupMessageRow, GroupRecord, LastMessage, MessageRow,
     NewGroup, NewMessage, NewUser, OfflineFile, Platform, SessionRecord, SingleMessageRow, Store,
@@ -105,100 +109,126 @@ impl FaultyStore {
     }
 }
 
-/// Declares [`StoreOp`] and the delegating `Store` impl from one list, so
-/// every method of the trait is wrapped the same way.
+/// Declares [`StoreOp`] and the delegating impl of every domain trait from
+/// one list, so every method is wrapped the same way.
 macro_rules! faulty_store {
-    ($($op:ident => fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*) => {
+    ($($domain:ident {
+        $($op:ident => fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*
+    })*) => {
         /// The operations of [`Store`], one per method.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum StoreOp {
-            $(
-                #[doc = concat!("`Store::", stringify!($name), "`.")]
+            $($(
+                #[doc = concat!("`", stringify!($domain), "::", stringify!($name), "`.")]
                 $op,
-            )*
+            )*)*
         }
 
-        #[async_trait]
-        impl Store for FaultyStore {
-            $(
-                async fn $name(&self $(, $arg: $ty)*) -> StoreResult<$ret> {
-                    let result = match self.enter(StoreOp::$op).await {
-                        Ok(()) => self.inner.$name($($arg),*).await,
-                        Err(e) => Err(e),
-                    };
-                    self.finish(StoreOp::$op);
-                    result
-                }
-            )*
-        }
+        $(
+            #[async_trait]
+            impl $domain for FaultyStore {
+                $(
+                    async fn $name(&self $(, $arg: $ty)*) -> StoreResult<$ret> {
+                        let result = match self.enter(StoreOp::$op).await {
+                            Ok(()) => self.inner.$name($($arg),*).await,
+                            Err(e) => Err(e),
+                        };
+                        self.finish(StoreOp::$op);
+                        result
+                    }
+                )*
+            }
+        )*
     };
 }
 
 faulty_store! {
-    Ready => fn ready(&self) -> ();
-    Reconfigure => fn reconfigure(&self, config: &Config) -> ();
-    FindActiveUserByName => fn find_active_user_by_name(&self, name: &str) -> Option<UserRecord>;
-    AddUser => fn add_user(&self, user: NewUser) -> u32;
-    ListUsers => fn list_users(&self) -> Vec<UserRecord>;
-    UpdateUser => fn update_user(&self, user_id: u32, update: UserUpdate, now: u32) -> bool;
-    SetPushShield => fn set_push_shield(&self, user_id: u32, shield_status: u32, now: u32) -> bool;
-    PushShield => fn push_shield(&self, user_id: u32) -> Option<u32>;
-    UsersByIds => fn users_by_ids(&self, ids: &[u32]) -> Vec<UserRecord>;
-    ChangedUsers => fn changed_users(&self, since: u32) -> Vec<UserRecord>;
-    SetSignInfo => fn set_sign_info(&self, user_id: u32, sign_info: &str, now: u32) -> bool;
-    UserListGate => fn user_list_gate(&self) -> Option<u32>;
-    SetUserListGate => fn set_user_list_gate(&self, at: u32) -> ();
-    AddDepartment => fn add_department(&self, depart: DepartRecord) -> u32;
-    ListDepartments => fn list_departments(&self) -> Vec<DepartRecord>;
-    ChangedDepartments => fn changed_departments(&self, since: u32) -> Vec<DepartRecord>;
-    RecentSessions => fn recent_sessions(&self, user_id: u32, since: u32, limit: u32) -> Vec<SessionRecord>;
-    FindSession => fn find_session(&self, user_id: u32, peer_id: u32, session_type: u32) -> Option<u32>;
-    AddSession => fn add_session(&self, user_id: u32, peer_id: u32, session_type: u32, now: u32) -> u32;
-    RemoveSession => fn remove_session(&self, session_id: u32, now: u32) -> bool;
-    RelationId => fn relation_id(&self, a: u32, b: u32) -> Option<u32>;
-    CreateRelation => fn create_relation(&self, a: u32, b: u32, now: u32) -> u32;
-    InsertSingleMessage => fn insert_single_message(&self, row: SingleMessageRow) -> ();
-    InsertGroupMessage => fn insert_group_message(&self, row: GroupMessageRow) -> ();
-    LastMessages => fn last_messages(&self, user_id: u32, sessions: &[(u32, u32)]) -> Vec<Option<LastMessage>>;
-    StoreMessage => fn store_message(&self, msg: NewMessage, now: u32) -> u32;
-    SingleHistory => fn single_history(&self, user_id: u32, peer_id: u32, begin: u32, count: u32) -> Vec<MessageRow>;
-    GroupHistory => fn group_history(&self, group_id: u32, joined: u32, begin: u32, count: u32) -> Vec<MessageRow>;
-    SingleMessagesById => fn single_messages_by_id(&self, user_id: u32, peer_id: u32, ids: &[u32], limit: u32) -> Vec<MessageRow>;
-    GroupMessagesById => fn group_messages_by_id(&self, group_id: u32, joined: u32, ids: &[u32], limit: u32) -> Vec<MessageRow>;
-    GroupJoinTime => fn group_join_time(&self, group_id: u32, user_id: u32) -> Option<u32>;
-    AddAudio => fn add_audio(&self, audio: AudioRow) -> u32;
-    Audio => fn audio(&self, id: u32) -> Option<AudioRow>;
-    AddUnread => fn add_unread(&self, user_id: u32, peer_id: u32, n: u32) -> ();
-    ClearUnread => fn clear_unread(&self, user_id: u32, peer_id: u32) -> ();
-    UnreadCounts => fn unread_counts(&self, user_id: u32) -> Vec<(u32, u32)>;
-    IncrGroupTotal => fn incr_group_total(&self, group_id: u32) -> u32;
-    MarkGroupRead => fn mark_group_read(&self, user_id: u32, group_id: u32) -> ();
-    GroupCounter => fn group_counter(&self, user_id: u32, group_id: u32) -> Option<(u32, u32)>;
-    GroupCounters => fn group_counters(&self, user_id: u32, group_ids: &[u32]) -> Vec<Option<(u32, u32)>>;
-    AddGroupMember => fn add_group_member(&self, group_id: u32, user_id: u32, now: u32) -> ();
-    GroupExists => fn group_exists(&self, group_id: u32) -> bool;
-    IsGroupMember => fn is_group_member(&self, group_id: u32, user_id: u32) -> bool;
-    UserGroups => fn user_groups(&self, user_id: u32) -> Vec<u32>;
-    GroupsByIds => fn groups_by_ids(&self, ids: &[u32]) -> Vec<GroupRecord>;
-    ListGroups => fn list_groups(&self) -> Vec<GroupRecord>;
-    GroupMembers => fn group_members(&self, group_id: u32) -> Vec<u32>;
-    CreateGroup => fn create_group(&self, group: NewGroup, now: u32) -> u32;
-    ChangeGroupMembers => fn change_group_members(&self, group_id: u32, add: bool, users: &[u32], now: u32) -> ();
-    GroupsChattedSince => fn groups_chatted_since(&self, since: u32) -> Vec<(u32, u32)>;
-    TouchGroupSession => fn touch_group_session(&self, user_id: u32, group_id: u32, at: u32, now: u32) -> ();
-    GroupSyncCursor => fn group_sync_cursor(&self) -> Option<u32>;
-    SetGroupSyncCursor => fn set_group_sync_cursor(&self, at: u32) -> ();
-    SetGroupPushShield => fn set_group_push_shield(&self, group_id: u32, user_id: u32, status: u32) -> ();
-    GroupPushShields => fn group_push_shields(&self, group_id: u32) -> Vec<(u32, u32)>;
-    RegisterDeviceToken => fn register_device_token(&self, user_id: u32, platform: Platform, token: &str) -> ();
-    ClearDeviceToken => fn clear_device_token(&self, user_id: u32) -> ();
-    DeviceTokens => fn device_tokens(&self, user_ids: &[u32]) -> Vec<DeviceToken>;
-    AddOfflineFile => fn add_offline_file(&self, file: OfflineFile, now: u32) -> ();
-    OfflineFilesFor => fn offline_files_for(&self, to_id: u32) -> Vec<OfflineFile>;
-    DeleteOfflineFile => fn delete_offline_file(&self, from_id: u32, to_id: u32, task_id: &str) -> u64;
-    SharedThrottleFailures => fn shared_throttle_failures(&self, name: &[u8], now: u32) -> Option<u64>;
-    SharedThrottleFailure => fn shared_throttle_failure(&self, name: &[u8], now: u32) -> ();
-    SharedThrottleClear => fn shared_throttle_clear(&self, name: &[u8]) -> ();
-    SyncLease => fn sync_lease(&self, ttl_ms: u64) -> bool;
-    RecoverPending => fn recover_pending(&self) -> usize;
+    Readiness {
+        Ready => fn ready(&self) -> ();
+        Reconfigure => fn reconfigure(&self, config: &Config) -> ();
+        RecoverPending => fn recover_pending(&self) -> usize;
+    }
+    UserStore {
+        FindActiveUserByName => fn find_active_user_by_name(&self, name: &str) -> Option<UserRecord>;
+        AddUser => fn add_user(&self, user: NewUser) -> u32;
+        ListUsers => fn list_users(&self) -> Vec<UserRecord>;
+        UpdateUser => fn update_user(&self, user_id: u32, update: UserUpdate, now: u32) -> bool;
+        SetPushShield => fn set_push_shield(&self, user_id: u32, shield_status: u32, now: u32) -> bool;
+        PushShield => fn push_shield(&self, user_id: u32) -> Option<u32>;
+        UsersByIds => fn users_by_ids(&self, ids: &[u32]) -> Vec<UserRecord>;
+        ChangedUsers => fn changed_users(&self, since: u32) -> Vec<UserRecord>;
+        SetSignInfo => fn set_sign_info(&self, user_id: u32, sign_info: &str, now: u32) -> bool;
+        UserListGate => fn user_list_gate(&self) -> Option<u32>;
+        SetUserListGate => fn set_user_list_gate(&self, at: u32) -> ();
+    }
+    DepartmentStore {
+        AddDepartment => fn add_department(&self, depart: DepartRecord) -> u32;
+        ListDepartments => fn list_departments(&self) -> Vec<DepartRecord>;
+        ChangedDepartments => fn changed_departments(&self, since: u32) -> Vec<DepartRecord>;
+    }
+    SessionStore {
+        RecentSessions => fn recent_sessions(&self, user_id: u32, since: u32, limit: u32) -> Vec<SessionRecord>;
+        FindSession => fn find_session(&self, user_id: u32, peer_id: u32, session_type: u32) -> Option<u32>;
+        AddSession => fn add_session(&self, user_id: u32, peer_id: u32, session_type: u32, now: u32) -> u32;
+        RemoveSession => fn remove_session(&self, session_id: u32, now: u32) -> bool;
+        RelationId => fn relation_id(&self, a: u32, b: u32) -> Option<u32>;
+        CreateRelation => fn create_relation(&self, a: u32, b: u32, now: u32) -> u32;
+        LastMessages => fn last_messages(&self, user_id: u32, sessions: &[(u32, u32)]) -> Vec<Option<LastMessage>>;
+    }
+    MessageStore {
+        InsertSingleMessage => fn insert_single_message(&self, row: SingleMessageRow) -> ();
+        InsertGroupMessage => fn insert_group_message(&self, row: GroupMessageRow) -> ();
+        StoreMessage => fn store_message(&self, msg: NewMessage, now: u32) -> u32;
+        SingleHistory => fn single_history(&self, user_id: u32, peer_id: u32, begin: u32, count: u32) -> Vec<MessageRow>;
+        GroupHistory => fn group_history(&self, group_id: u32, joined: u32, begin: u32, count: u32) -> Vec<MessageRow>;
+        SingleMessagesById => fn single_messages_by_id(&self, user_id: u32, peer_id: u32, ids: &[u32], limit: u32) -> Vec<MessageRow>;
+        GroupMessagesById => fn group_messages_by_id(&self, group_id: u32, joined: u32, ids: &[u32], limit: u32) -> Vec<MessageRow>;
+        AddAudio => fn add_audio(&self, audio: AudioRow) -> u32;
+        Audio => fn audio(&self, id: u32) -> Option<AudioRow>;
+    }
+    CounterStore {
+        AddUnread => fn add_unread(&self, user_id: u32, peer_id: u32, n: u32) -> ();
+        ClearUnread => fn clear_unread(&self, user_id: u32, peer_id: u32) -> ();
+        UnreadCounts => fn unread_counts(&self, user_id: u32) -> Vec<(u32, u32)>;
+        IncrGroupTotal => fn incr_group_total(&self, group_id: u32) -> u32;
+        MarkGroupRead => fn mark_group_read(&self, user_id: u32, group_id: u32) -> ();
+        GroupCounter => fn group_counter(&self, user_id: u32, group_id: u32) -> Option<(u32, u32)>;
+        GroupCounters => fn group_counters(&self, user_id: u32, group_ids: &[u32]) -> Vec<Option<(u32, u32)>>;
+    }
+    GroupStore {
+        GroupJoinTime => fn group_join_time(&self, group_id: u32, user_id: u32) -> Option<u32>;
+        AddGroupMember => fn add_group_member(&self, group_id: u32, user_id: u32, now: u32) -> ();
+        GroupExists => fn group_exists(&self, group_id: u32) -> bool;
+        IsGroupMember => fn is_group_member(&self, group_id: u32, user_id: u32) -> bool;
+        UserGroups => fn user_groups(&self, user_id: u32) -> Vec<u32>;
+        GroupsByIds => fn groups_by_ids(&self, ids: &[u32]) -> Vec<GroupRecord>;
+        ListGroups => fn list_groups(&self) -> Vec<GroupRecord>;
+        GroupMembers => fn group_members(&self, group_id: u32) -> Vec<u32>;
+        CreateGroup => fn create_group(&self, group: NewGroup, now: u32) -> u32;
+        ChangeGroupMembers => fn change_group_members(&self, group_id: u32, add: bool, users: &[u32], now: u32) -> ();
+        SetGroupPushShield => fn set_group_push_shield(&self, group_id: u32, user_id: u32, status: u32) -> ();
+        GroupPushShields => fn group_push_shields(&self, group_id: u32) -> Vec<(u32, u32)>;
+    }
+    SyncStore {
+        GroupsChattedSince => fn groups_chatted_since(&self, since: u32) -> Vec<(u32, u32)>;
+        TouchGroupSession => fn touch_group_session(&self, user_id: u32, group_id: u32, at: u32, now: u32) -> ();
+        GroupSyncCursor => fn group_sync_cursor(&self) -> Option<u32>;
+        SetGroupSyncCursor => fn set_group_sync_cursor(&self, at: u32) -> ();
+    }
+    DeviceStore {
+        RegisterDeviceToken => fn register_device_token(&self, user_id: u32, platform: Platform, token: &str) -> ();
+        ClearDeviceToken => fn clear_device_token(&self, user_id: u32) -> ();
+        DeviceTokens => fn device_tokens(&self, user_ids: &[u32]) -> Vec<DeviceToken>;
+    }
+    FileStore {
+        AddOfflineFile => fn add_offline_file(&self, file: OfflineFile, now: u32) -> ();
+        OfflineFilesFor => fn offline_files_for(&self, to_id: u32) -> Vec<OfflineFile>;
+        DeleteOfflineFile => fn delete_offline_file(&self, from_id: u32, to_id: u32, task_id: &str) -> u64;
+    }
+    SharedStore {
+        SharedThrottleFailures => fn shared_throttle_failures(&self, name: &[u8], now: u32) -> Option<u64>;
+        SharedThrottleFailure => fn shared_throttle_failure(&self, name: &[u8], now: u32) -> ();
+        SharedThrottleClear => fn shared_throttle_clear(&self, name: &[u8]) -> ();
+        SyncLease => fn sync_lease(&self, ttl_ms: u64) -> bool;
+    }
 }

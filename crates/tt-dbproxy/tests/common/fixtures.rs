@@ -2,7 +2,8 @@
 //! and helpers that reach into a backend to break it on purpose.
 
 use super::{Backend, TestServer};
-use tt_dbproxy::store::{GroupMessageRow, SingleMessageRow, Store};
+use tt_dbproxy::store::prelude::*;
+use tt_dbproxy::store::{GroupMessageRow, SingleMessageRow};
 
 /// Relation 1–2 with messages 5 ("hi", 1→2, created 100) and 6 ("yo",
 /// 2→1, created 200); group 5 (temporary) with members 1 (joined 40) and 2

@@ -3,7 +3,10 @@
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::SqliteStore;
 use super::user::u32_col;
+use crate::store::{CounterStore, StoreResult};
+use async_trait::async_trait;
 
 pub(super) fn add_unread(
     c: &Connection,
@@ -79,4 +82,54 @@ pub(super) fn group_counter(
         Ok((u32_col(r, 0)?, u32_col(r, 1)?))
     })
     .optional()
+}
+
+#[async_trait]
+impl CounterStore for SqliteStore {
+    async fn add_unread(&self, user_id: u32, peer_id: u32, n: u32) -> StoreResult<()> {
+        self.write(move |c| super::counter::add_unread(c, user_id, peer_id, n))
+            .await
+    }
+
+    async fn clear_unread(&self, user_id: u32, peer_id: u32) -> StoreResult<()> {
+        self.write(move |c| super::counter::clear_unread(c, user_id, peer_id))
+            .await
+    }
+
+    async fn unread_counts(&self, user_id: u32) -> StoreResult<Vec<(u32, u32)>> {
+        self.read_quick(1, move |c| super::counter::unread_counts(c, user_id))
+            .await
+    }
+
+    async fn incr_group_total(&self, group_id: u32) -> StoreResult<u32> {
+        self.write(move |c| super::counter::incr_group_total(c, group_id))
+            .await
+    }
+
+    async fn mark_group_read(&self, user_id: u32, group_id: u32) -> StoreResult<()> {
+        self.write(move |c| super::counter::mark_group_read(c, user_id, group_id))
+            .await
+    }
+
+    async fn group_counter(&self, user_id: u32, group_id: u32) -> StoreResult<Option<(u32, u32)>> {
+        self.read(move |c| super::counter::group_counter(c, user_id, group_id))
+            .await
+    }
+
+    async fn group_counters(
+        &self,
+        user_id: u32,
+        group_ids: &[u32],
+    ) -> StoreResult<Vec<Option<(u32, u32)>>> {
+        if group_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = group_ids.to_vec();
+        self.read_quick(ids.len(), move |c| {
+            ids.iter()
+                .map(|g| super::counter::group_counter(c, user_id, *g))
+                .collect()
+        })
+        .await
+    }
 }

@@ -2,8 +2,11 @@
 
 use rusqlite::{Connection, Row, params};
 
+use super::SqliteStore;
 use super::user::{last_id, text_col, u32_col};
 use crate::store::DepartRecord;
+use crate::store::{DepartmentStore, StoreResult};
+use async_trait::async_trait;
 
 const COLUMNS: &str = "id, departName, priority, parentId, status, created, updated";
 
@@ -35,4 +38,20 @@ pub(super) fn query(c: &Connection, since: Option<u32>) -> rusqlite::Result<Vec<
     let since = since.map_or(-1, i64::from);
     let rows = stmt.query_map(params![since], from_row)?;
     rows.collect()
+}
+
+#[async_trait]
+impl DepartmentStore for SqliteStore {
+    async fn add_department(&self, d: DepartRecord) -> StoreResult<u32> {
+        self.write(move |c| super::depart::insert(c, &d)).await
+    }
+
+    async fn list_departments(&self) -> StoreResult<Vec<DepartRecord>> {
+        self.read(|c| super::depart::query(c, None)).await
+    }
+
+    async fn changed_departments(&self, since: u32) -> StoreResult<Vec<DepartRecord>> {
+        self.read(move |c| super::depart::query(c, Some(since)))
+            .await
+    }
 }

@@ -2,8 +2,11 @@
 
 use rusqlite::{Connection, params, params_from_iter};
 
+use super::SqliteStore;
 use super::user::{text_col, u32_col};
+use crate::store::{DeviceStore, StoreResult};
 use crate::store::{DeviceToken, ID_CHUNK, Platform};
+use async_trait::async_trait;
 
 pub(super) fn platform_name(p: Platform) -> &'static str {
     match p {
@@ -72,4 +75,27 @@ pub(super) fn tokens(c: &Connection, user_ids: &[u32]) -> rusqlite::Result<Vec<D
         }
     }
     Ok(out)
+}
+
+#[async_trait]
+impl DeviceStore for SqliteStore {
+    async fn register_device_token(
+        &self,
+        user_id: u32,
+        platform: Platform,
+        token: &str,
+    ) -> StoreResult<()> {
+        let token = token.to_owned();
+        self.write(move |c| super::device::register(c, user_id, platform, &token))
+            .await
+    }
+
+    async fn clear_device_token(&self, user_id: u32) -> StoreResult<()> {
+        self.write(move |c| super::device::clear(c, user_id)).await
+    }
+
+    async fn device_tokens(&self, user_ids: &[u32]) -> StoreResult<Vec<DeviceToken>> {
+        let ids = user_ids.to_vec();
+        self.read(move |c| super::device::tokens(c, &ids)).await
+    }
 }

@@ -2,8 +2,11 @@
 
 use rusqlite::{Connection, params};
 
+use super::SqliteStore;
 use super::user::{text_col, u32_col};
 use crate::store::OfflineFile;
+use crate::store::{FileStore, StoreResult};
+use async_trait::async_trait;
 
 pub(super) fn add(c: &Connection, f: &OfflineFile, now: u32) -> rusqlite::Result<()> {
     c.prepare_cached(
@@ -44,4 +47,27 @@ pub(super) fn delete(
         )?
         .execute(params![from_id, to_id, task_id])?;
     Ok(n as u64)
+}
+
+#[async_trait]
+impl FileStore for SqliteStore {
+    async fn add_offline_file(&self, f: OfflineFile, now: u32) -> StoreResult<()> {
+        self.write(move |c| super::file::add(c, &f, now)).await
+    }
+
+    async fn offline_files_for(&self, to_id: u32) -> StoreResult<Vec<OfflineFile>> {
+        self.read(move |c| super::file::for_receiver(c, to_id))
+            .await
+    }
+
+    async fn delete_offline_file(
+        &self,
+        from_id: u32,
+        to_id: u32,
+        task_id: &str,
+    ) -> StoreResult<u64> {
+        let task_id = task_id.to_owned();
+        self.write(move |c| super::file::delete(c, from_id, to_id, &task_id))
+            .await
+    }
 }

@@ -3,8 +3,11 @@
 
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
+use super::SqliteStore;
 use super::user::{last_id, text_col, u32_col};
 use crate::store::{GroupRecord, ID_CHUNK, NewGroup};
+use crate::store::{GroupStore, StoreResult};
+use async_trait::async_trait;
 
 /// Adds or revives a membership row.
 pub(super) fn add_member(
@@ -171,4 +174,75 @@ pub(super) fn push_shields(c: &Connection, group_id: u32) -> rusqlite::Result<Ve
     )?;
     let rows = stmt.query_map(params![group_id], |r| Ok((u32_col(r, 0)?, u32_col(r, 1)?)))?;
     rows.collect()
+}
+
+#[async_trait]
+impl GroupStore for SqliteStore {
+    async fn group_join_time(&self, group_id: u32, user_id: u32) -> StoreResult<Option<u32>> {
+        self.read(move |c| super::message::join_time(c, group_id, user_id))
+            .await
+    }
+
+    async fn add_group_member(&self, group_id: u32, user_id: u32, now: u32) -> StoreResult<()> {
+        self.write(move |c| super::group::add_member(c, group_id, user_id, now))
+            .await
+    }
+
+    async fn group_exists(&self, group_id: u32) -> StoreResult<bool> {
+        self.read(move |c| super::group::exists(c, group_id)).await
+    }
+
+    async fn is_group_member(&self, group_id: u32, user_id: u32) -> StoreResult<bool> {
+        self.read(move |c| super::group::is_member(c, group_id, user_id))
+            .await
+    }
+
+    async fn user_groups(&self, user_id: u32) -> StoreResult<Vec<u32>> {
+        self.read_quick(1, move |c| super::group::user_groups(c, user_id))
+            .await
+    }
+
+    async fn groups_by_ids(&self, ids: &[u32]) -> StoreResult<Vec<GroupRecord>> {
+        let ids = ids.to_vec();
+        self.read(move |c| super::group::by_ids(c, &ids)).await
+    }
+
+    async fn list_groups(&self) -> StoreResult<Vec<GroupRecord>> {
+        self.read(super::group::list).await
+    }
+
+    async fn group_members(&self, group_id: u32) -> StoreResult<Vec<u32>> {
+        self.read(move |c| super::group::members(c, group_id)).await
+    }
+
+    async fn create_group(&self, g: NewGroup, now: u32) -> StoreResult<u32> {
+        self.write(move |c| super::group::create(c, &g, now)).await
+    }
+
+    async fn change_group_members(
+        &self,
+        group_id: u32,
+        add: bool,
+        users: &[u32],
+        now: u32,
+    ) -> StoreResult<()> {
+        let users = users.to_vec();
+        self.write(move |c| super::group::change_members(c, group_id, add, &users, now))
+            .await
+    }
+
+    async fn set_group_push_shield(
+        &self,
+        group_id: u32,
+        user_id: u32,
+        status: u32,
+    ) -> StoreResult<()> {
+        self.write(move |c| super::group::set_push_shield(c, group_id, user_id, status))
+            .await
+    }
+
+    async fn group_push_shields(&self, group_id: u32) -> StoreResult<Vec<(u32, u32)>> {
+        self.read(move |c| super::group::push_shields(c, group_id))
+            .await
+    }
 }

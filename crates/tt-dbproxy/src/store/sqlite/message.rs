@@ -4,6 +4,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
+use super::SqliteStore;
 use super::session::{create_relation, insert_group, insert_single, relation};
 use super::user::{last_id, text_col, u32_col};
 use super::{counter, group, session};
@@ -12,6 +13,8 @@ use crate::store::{
     AudioRow, GroupMessageRow, ID_CHUNK, MESSAGE_SHARDS, MessageRow, NewMessage, ResendKey,
     SESSION_GROUP, SESSION_SINGLE, SingleMessageRow,
 };
+use crate::store::{MessageStore, StoreResult};
+use async_trait::async_trait;
 
 /// Counter kind of a one-to-one conversation (keyed by relation id).
 const KIND_RELATION: u32 = 1;
@@ -303,4 +306,77 @@ pub(super) fn audio(c: &Connection, id: u32) -> rusqlite::Result<Option<AudioRow
         })
     })
     .optional()
+}
+
+#[async_trait]
+impl MessageStore for SqliteStore {
+    async fn insert_single_message(&self, row: SingleMessageRow) -> StoreResult<()> {
+        self.write(move |c| super::session::insert_single(c, &row))
+            .await
+    }
+
+    async fn insert_group_message(&self, row: GroupMessageRow) -> StoreResult<()> {
+        self.write(move |c| super::session::insert_group(c, &row))
+            .await
+    }
+
+    async fn store_message(&self, msg: NewMessage, now: u32) -> StoreResult<u32> {
+        self.write(move |c| super::message::store(c, &msg, now))
+            .await
+    }
+
+    async fn single_history(
+        &self,
+        user_id: u32,
+        peer_id: u32,
+        begin: u32,
+        count: u32,
+    ) -> StoreResult<Vec<MessageRow>> {
+        self.read(move |c| super::message::single_history(c, user_id, peer_id, begin, count))
+            .await
+    }
+
+    async fn group_history(
+        &self,
+        group_id: u32,
+        joined: u32,
+        begin: u32,
+        count: u32,
+    ) -> StoreResult<Vec<MessageRow>> {
+        self.read(move |c| super::message::group_history(c, group_id, joined, begin, count))
+            .await
+    }
+
+    async fn single_messages_by_id(
+        &self,
+        user_id: u32,
+        peer_id: u32,
+        ids: &[u32],
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRow>> {
+        let ids = ids.to_vec();
+        self.read(move |c| super::message::single_by_ids(c, user_id, peer_id, &ids, limit))
+            .await
+    }
+
+    async fn group_messages_by_id(
+        &self,
+        group_id: u32,
+        joined: u32,
+        ids: &[u32],
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRow>> {
+        let ids = ids.to_vec();
+        self.read(move |c| super::message::group_by_ids(c, group_id, joined, &ids, limit))
+            .await
+    }
+
+    async fn add_audio(&self, audio: AudioRow) -> StoreResult<u32> {
+        self.write(move |c| super::message::add_audio(c, &audio))
+            .await
+    }
+
+    async fn audio(&self, id: u32) -> StoreResult<Option<AudioRow>> {
+        self.read(move |c| super::message::audio(c, id)).await
+    }
 }

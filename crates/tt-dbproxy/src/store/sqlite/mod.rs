@@ -7,7 +7,6 @@
 //! an unread summary, which run in place while a reader is free (the
 //! hand-off to the pool costs more than they do).
 
-mod api;
 pub mod backup;
 mod counter;
 mod depart;
@@ -18,6 +17,7 @@ mod group;
 mod message;
 mod schema;
 mod session;
+mod sync;
 mod user;
 mod writer;
 
@@ -29,6 +29,9 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{StoreError, StoreResult};
 use crate::config::SyncMode;
+use crate::store::Readiness;
+use crate::store::SharedStore;
+use async_trait::async_trait;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE_NAME: &str = "tt-dbproxy.sqlite3";
@@ -310,6 +313,20 @@ impl SqliteStore {
         self.inner.writer.run(f).await
     }
 }
+
+#[async_trait]
+impl Readiness for SqliteStore {
+    async fn ready(&self) -> StoreResult<()> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+
+    async fn reconfigure(&self, config: &crate::config::Config) -> StoreResult<()> {
+        self.apply(config);
+        Ok(())
+    }
+}
+
+impl SharedStore for SqliteStore {}
 
 #[cfg(test)]
 mod tests {

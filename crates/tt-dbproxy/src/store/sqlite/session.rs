@@ -2,11 +2,14 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::SqliteStore;
 use super::user::{last_id, text_col, u32_col};
 use crate::store::MESSAGE_SHARDS;
 use crate::store::{
     GroupMessageRow, LastMessage, SESSION_GROUP, SESSION_SINGLE, SessionRecord, SingleMessageRow,
 };
+use crate::store::{SessionStore, StoreResult};
+use async_trait::async_trait;
 
 fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     Ok(SessionRecord {
@@ -239,4 +242,64 @@ pub(super) fn last_messages(
             _ => Ok(None),
         })
         .collect()
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn recent_sessions(
+        &self,
+        user_id: u32,
+        since: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<SessionRecord>> {
+        self.read(move |c| super::session::recent(c, user_id, since, limit))
+            .await
+    }
+
+    async fn find_session(
+        &self,
+        user_id: u32,
+        peer_id: u32,
+        session_type: u32,
+    ) -> StoreResult<Option<u32>> {
+        self.read(move |c| super::session::find(c, user_id, peer_id, session_type))
+            .await
+    }
+
+    async fn add_session(
+        &self,
+        user_id: u32,
+        peer_id: u32,
+        session_type: u32,
+        now: u32,
+    ) -> StoreResult<u32> {
+        self.write(move |c| super::session::add(c, user_id, peer_id, session_type, now))
+            .await
+    }
+
+    async fn remove_session(&self, session_id: u32, now: u32) -> StoreResult<bool> {
+        self.write(move |c| super::session::remove(c, session_id, now))
+            .await
+    }
+
+    async fn relation_id(&self, a: u32, b: u32) -> StoreResult<Option<u32>> {
+        self.read(move |c| super::session::relation(c, a, b)).await
+    }
+
+    async fn create_relation(&self, a: u32, b: u32, now: u32) -> StoreResult<u32> {
+        self.write(move |c| super::session::create_relation(c, a, b, now))
+            .await
+    }
+
+    async fn last_messages(
+        &self,
+        user_id: u32,
+        sessions: &[(u32, u32)],
+    ) -> StoreResult<Vec<Option<LastMessage>>> {
+        let sessions = sessions.to_vec();
+        self.read_quick(sessions.len(), move |c| {
+            super::session::last_messages(c, user_id, &sessions)
+        })
+        .await
+    }
 }

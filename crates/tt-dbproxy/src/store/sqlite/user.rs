@@ -3,7 +3,10 @@
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
+use super::SqliteStore;
 use crate::store::{ID_CHUNK, UserRecord, UserUpdate};
+use crate::store::{NewUser, StoreResult, UserStore};
+use async_trait::async_trait;
 
 const USER_COLUMNS: &str = "id, sex, name, domain, nick, password, salt, phone, email, avatar, \
      departId, status, created, updated, push_shield_status, sign_info";
@@ -236,4 +239,67 @@ pub(super) fn gate(c: &Connection) -> rusqlite::Result<Option<u32>> {
 
 pub(super) fn set_gate(c: &Connection, at: u32) -> rusqlite::Result<()> {
     set_state_value(c, GATE, at)
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn find_active_user_by_name(&self, name: &str) -> StoreResult<Option<UserRecord>> {
+        let name = name.to_owned();
+        self.read(move |c| super::user::find_active_by_name(c, &name))
+            .await
+    }
+
+    async fn add_user(&self, new: NewUser) -> StoreResult<u32> {
+        self.write(move |c| super::user::insert(c, &new)).await
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
+        self.read(super::user::list).await
+    }
+
+    async fn update_user(&self, user_id: u32, update: UserUpdate, now: u32) -> StoreResult<bool> {
+        self.write(move |c| super::user::update(c, user_id, &update, now))
+            .await
+    }
+
+    async fn set_push_shield(
+        &self,
+        user_id: u32,
+        shield_status: u32,
+        now: u32,
+    ) -> StoreResult<bool> {
+        self.write(move |c| super::user::set_push_shield(c, user_id, shield_status, now))
+            .await
+    }
+
+    async fn push_shield(&self, user_id: u32) -> StoreResult<Option<u32>> {
+        self.read(move |c| super::user::push_shield(c, user_id))
+            .await
+    }
+
+    async fn users_by_ids(&self, ids: &[u32]) -> StoreResult<Vec<UserRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = ids.to_vec();
+        self.read(move |c| super::user::by_ids(c, &ids)).await
+    }
+
+    async fn changed_users(&self, since: u32) -> StoreResult<Vec<UserRecord>> {
+        self.read(move |c| super::user::changed(c, since)).await
+    }
+
+    async fn set_sign_info(&self, user_id: u32, sign_info: &str, now: u32) -> StoreResult<bool> {
+        let sign_info = sign_info.to_owned();
+        self.write(move |c| super::user::set_sign_info(c, user_id, &sign_info, now))
+            .await
+    }
+
+    async fn user_list_gate(&self) -> StoreResult<Option<u32>> {
+        self.read(super::user::gate).await
+    }
+
+    async fn set_user_list_gate(&self, at: u32) -> StoreResult<()> {
+        self.write(move |c| super::user::set_gate(c, at)).await
+    }
 }
