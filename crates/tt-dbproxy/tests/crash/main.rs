@@ -17,6 +17,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod support;
+mod world;
 
 use std::time::Duration;
 

@@ -176,11 +176,19 @@ pub(super) fn push_shields(c: &Connection, group_id: u32) -> rusqlite::Result<Ve
     rows.collect()
 }
 
+fn join_time(c: &Connection, g: u32, user: u32) -> rusqlite::Result<Option<u32>> {
+    if !is_member(c, g, user)? {
+        return Ok(None);
+    }
+    c.prepare_cached("SELECT updated FROM IMGroupMember WHERE groupId = ?1 AND userId = ?2 AND status = 0 ORDER BY id DESC LIMIT 1")?
+        .query_row(params![g, user], |r| u32_col(r, 0))
+        .optional()
+}
+
 #[async_trait]
 impl GroupStore for SqliteStore {
     async fn group_join_time(&self, group_id: u32, user_id: u32) -> StoreResult<Option<u32>> {
-        self.read(move |c| super::message::join_time(c, group_id, user_id))
-            .await
+        self.read(move |c| join_time(c, group_id, user_id)).await
     }
 
     async fn add_group_member(&self, group_id: u32, user_id: u32, now: u32) -> StoreResult<()> {

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use super::SqliteStore;
 use super::session::{create_relation, insert_group, insert_single, relation};
 use super::user::{last_id, text_col, u32_col};
-use super::{counter, group, session};
+use super::{counter, session};
 use crate::store::history::{HistorySource, newest};
 use crate::store::{
     AudioRow, GroupMessageRow, ID_CHUNK, MESSAGE_SHARDS, MessageRow, NewMessage, ResendKey,
@@ -273,15 +273,6 @@ pub(super) fn group_by_ids(
     limit: u32,
 ) -> rusqlite::Result<Vec<MessageRow>> {
     by_ids(c, &HistorySource::group(g, joined), ids, limit)
-}
-
-pub(super) fn join_time(c: &Connection, g: u32, user: u32) -> rusqlite::Result<Option<u32>> {
-    if !group::is_member(c, g, user)? {
-        return Ok(None);
-    }
-    c.prepare_cached("SELECT updated FROM IMGroupMember WHERE groupId = ?1 AND userId = ?2 AND status = 0 ORDER BY id DESC LIMIT 1")?
-        .query_row(params![g, user], |r| u32_col(r, 0))
-        .optional()
 }
 
 pub(super) fn add_audio(c: &Connection, a: &AudioRow) -> rusqlite::Result<u32> {
