@@ -176,19 +176,6 @@ fn spawn_upkeep(handle: PrometheusHandle) {
 /// use). Histograms appear with their first sample; pool series when the
 /// pools are built.
 fn register_zero() {
-    use crate::wire::command::COMMANDS;
-    let commands = COMMANDS
-        .iter()
-        .map(|spec| crate::handler::Command::parse(spec.command_id, &[]).name())
-        .chain(["heartbeat", "unknown"]);
-    for name in commands {
-        metrics::counter!(REQUESTS, "command" => name).absolute(0);
-        metrics::counter!(DEADLINE_EXCEEDED, "command" => name).absolute(0);
-    }
-    for kind in crate::store::StoreError::KINDS {
-        metrics::counter!(STORE_ERRORS, "kind" => kind).absolute(0);
-    }
-    crate::net::register_zero_metrics();
     for result in ["ok", "refused"] {
         metrics::counter!(RELOADS, "result" => result).absolute(0);
     }

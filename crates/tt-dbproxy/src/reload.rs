@@ -10,30 +10,9 @@
 use serde::Serialize;
 use tracing::{info, warn};
 
+use crate::config;
 use crate::config::merge::merge;
-use crate::config::{self, ConfigSource};
-use crate::logging::LogFilter;
 use crate::state::AppState;
-
-/// Where a reload reads from, set once by `serve`.
-#[derive(Debug)]
-pub struct ReloadSource {
-    source: ConfigSource,
-    log: Option<LogFilter>,
-    one_at_a_time: tokio::sync::Mutex<()>,
-}
-
-impl ReloadSource {
-    /// Reloads read `source`; `log` (when logging is set up) takes the new
-    /// `log.level`.
-    pub fn new(source: ConfigSource, log: Option<LogFilter>) -> Self {
-        Self {
-            source,
-            log,
-            one_at_a_time: tokio::sync::Mutex::new(()),
-        }
-    }
-}
 
 /// Why a reload changed nothing.
 #[derive(Debug, thiserror::Error)]

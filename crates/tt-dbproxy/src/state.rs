@@ -9,10 +9,34 @@ use arc_swap::{ArcSwap, Guard};
 use crate::auth::LoginThrottle;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::config::ConfigSource;
+use crate::logging::LogFilter;
 use crate::media::msfs::MediaServer;
 use crate::media::placeholder::audio_placeholder;
-use crate::reload::ReloadSource;
 use crate::store::Store;
+
+/// Where a reload reads from, set once by `serve`.
+#[derive(Debug)]
+pub struct ReloadSource {
+    /// Where the configuration was read at start-up.
+    pub(crate) source: ConfigSource,
+    /// The log filter a reload updates, when logging is set up.
+    pub(crate) log: Option<LogFilter>,
+    /// One reload at a time.
+    pub(crate) one_at_a_time: tokio::sync::Mutex<()>,
+}
+
+impl ReloadSource {
+    /// Reloads read `source`; `log` (when logging is set up) takes the new
+    /// `log.level`.
+    pub fn new(source: ConfigSource, log: Option<LogFilter>) -> Self {
+        Self {
+            source,
+            log,
+            one_at_a_time: tokio::sync::Mutex::new(()),
+        }
+    }
+}
 
 /// Live figures of a server for `/status`.
 #[derive(Debug)]

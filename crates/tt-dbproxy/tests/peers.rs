@@ -13,7 +13,7 @@ use common::process::{ServerProcess, run};
 use common::*;
 use tt_dbproxy::client::Client;
 use tt_dbproxy::config::ConfigSource;
-use tt_dbproxy::reload::ReloadSource;
+use tt_dbproxy::state::ReloadSource;
 
 /// A connection to `server` from the loopback address `from`.
 async fn from(from: &str, server: SocketAddr) -> Client {

@@ -14,7 +14,7 @@ use common::*;
 use tokio_util::sync::CancellationToken;
 use tt_dbproxy::client::Client;
 use tt_dbproxy::config::ConfigSource;
-use tt_dbproxy::reload::ReloadSource;
+use tt_dbproxy::state::ReloadSource;
 
 const GOOD: &str = "[server]\nmax_connections = 100\n\n[log]\nslow_request_ms = 500\n";
 const BAD: &str = "[server]\nmax_connections = \"lots\"\n";

@@ -11,7 +11,7 @@ use common::*;
 use tokio::time::Instant;
 use tt_dbproxy::client::Client;
 use tt_dbproxy::config::ConfigSource;
-use tt_dbproxy::reload::ReloadSource;
+use tt_dbproxy::state::ReloadSource;
 use tt_dbproxy::wire::Pdu;
 use tt_dbproxy::wire::command::cid;
 

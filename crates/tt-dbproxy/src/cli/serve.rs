@@ -10,8 +10,8 @@ use super::ConfigArgs;
 use super::startup::{self, Started};
 use crate::clock::Clock;
 use crate::config::ConfigSource;
-use crate::reload::ReloadSource;
 use crate::state::AppState;
+use crate::state::ReloadSource;
 
 pub(super) async fn serve(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     let Started {

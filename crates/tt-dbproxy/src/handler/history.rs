@@ -25,7 +25,7 @@ async fn infos(state: &AppState, rows: Vec<MessageRow>) -> Vec<MsgInfo> {
         .into_iter()
         .filter(|r| MsgType::try_from(r.msg_type as i32).is_ok())
         .collect();
-    crate::media::audio::expand(state, rows).await
+    crate::handler::audio::expand(state, rows).await
 }
 
 fn kind(session_type: Option<i32>) -> u32 {

@@ -55,8 +55,8 @@ pub async fn send(state: &AppState, req: ImMsgData) -> Option<Reply> {
 async fn content(state: &AppState, req: &ImMsgData, group: bool) -> Option<String> {
     let data = req.msg_data.as_deref().unwrap_or_default();
     let msg_type = req.msg_type.unwrap_or(0);
-    if crate::media::audio::is_audio(u32::try_from(msg_type).unwrap_or(0)) {
-        return crate::media::audio::save(state, req, group).await;
+    if crate::handler::audio::is_audio(u32::try_from(msg_type).unwrap_or(0)) {
+        return crate::handler::audio::save(state, req, group).await;
     }
     let Ok(text) = std::str::from_utf8(data) else {
         warn!(

@@ -7,6 +7,7 @@
 //! plain async functions of `(&AppState, request)` returning the reply, so
 //! they are testable without sockets.
 
+pub mod audio;
 pub mod depart;
 pub mod device;
 pub mod file;
@@ -153,6 +154,19 @@ fn parsed<T>(name: &'static str, req: Decoded<T>) -> Option<T> {
             warn!(command = name, error = %e, "parse pb failed; no reply");
             None
         }
+    }
+}
+
+/// Registers the request counters' series at zero, one per command (the
+/// server does this when it starts: see [`crate::net::register_zero_metrics`]).
+pub fn register_zero_metrics() {
+    let commands = crate::wire::command::COMMANDS
+        .iter()
+        .map(|spec| Command::parse(spec.command_id, &[]).name())
+        .chain(["heartbeat", "unknown"]);
+    for name in commands {
+        metrics::counter!(crate::metrics::REQUESTS, "command" => name).absolute(0);
+        metrics::counter!(crate::metrics::DEADLINE_EXCEEDED, "command" => name).absolute(0);
     }
 }
 

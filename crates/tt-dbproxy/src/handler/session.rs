@@ -8,7 +8,7 @@ use tt_proto::im::buddy::{
 };
 
 use super::{Reply, attach};
-use crate::media::audio::preview;
+use crate::handler::audio::preview;
 use crate::state::AppState;
 use crate::store::logged;
 use crate::store::{SESSION_GROUP, SESSION_SINGLE};

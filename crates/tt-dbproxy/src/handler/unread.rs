@@ -5,7 +5,7 @@ use tt_proto::im::base_define::{MsgType, UnreadInfo};
 use tt_proto::im::message::{ImMsgDataReadAck, ImUnreadMsgCntReq, ImUnreadMsgCntRsp};
 
 use super::{Reply, attach};
-use crate::media::audio::preview;
+use crate::handler::audio::preview;
 use crate::state::AppState;
 use crate::store::logged;
 use crate::store::{LastMessage, SESSION_GROUP, SESSION_SINGLE};

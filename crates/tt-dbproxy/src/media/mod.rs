@@ -2,6 +2,5 @@
 //! placeholder text shown as the "last message" of a conversation whose
 //! newest message is a voice message.
 
-pub mod audio;
 pub mod msfs;
 pub mod placeholder;

@@ -13,9 +13,12 @@ mod timers;
 
 pub use server::run;
 
-/// Registers the connection metrics' series at zero, one per reason a
-/// connection can be refused or closed.
+/// Registers the series of the server's counters at zero: requests per
+/// command, store errors per kind, and connections refused or closed per
+/// reason. Run when a server starts (after [`crate::metrics::install`]).
 pub fn register_zero_metrics() {
+    crate::handler::register_zero_metrics();
+    crate::store::register_zero_metrics();
     for refusal in admission::Refusal::ALL {
         metrics::counter!(crate::metrics::CONNECTIONS_REFUSED, "reason" => refusal.label())
             .absolute(0);

@@ -68,6 +68,7 @@ async fn follow_worker_limit(
 /// Serves connections accepted on `listeners` until `shutdown` is
 /// cancelled, then drains (see the module docs).
 pub async fn run(listeners: Vec<TcpListener>, state: Arc<AppState>, shutdown: CancellationToken) {
+    super::register_zero_metrics();
     let workers = state.config().server.workers;
     let ctx = Arc::new(ServerCtx {
         workers: Arc::new(Semaphore::new(workers)),

@@ -215,6 +215,7 @@ impl Shadow {
     /// client connection, under the same `server.allow_peers`,
     /// `max_connections_per_peer` and `max_connections` as `serve`.
     pub async fn run(self: Arc<Self>, listeners: Vec<TcpListener>, shutdown: CancellationToken) {
+        crate::net::register_zero_metrics();
         let mut tasks = Vec::new();
         for l in listeners {
             let me = self.clone();

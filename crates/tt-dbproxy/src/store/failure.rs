@@ -12,6 +12,14 @@ static INVALID_DATA: RateLimited = RateLimited::new("storage failed: invalid dat
 static DEADLINE: RateLimited = RateLimited::new("storage failed: deadline");
 static INJECTED: RateLimited = RateLimited::new("storage failed: injected");
 
+/// Registers the store error counter's series at zero, one per kind a real
+/// backend reports.
+pub fn register_zero_metrics() {
+    for kind in super::StoreError::KINDS {
+        metrics::counter!(crate::metrics::STORE_ERRORS, "kind" => kind).absolute(0);
+    }
+}
+
 /// The log limit of one kind of failure: an outage fails every request the
 /// same way, and one line a second says so as well as thousands would.
 fn limit(e: &StoreError) -> &'static RateLimited {

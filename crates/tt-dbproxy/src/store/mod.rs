@@ -34,7 +34,7 @@ pub use domain::{
     CounterStore, DepartmentStore, DeviceStore, FileStore, GroupStore, MessageStore, Readiness,
     SessionStore, SharedStore, Store, SyncStore, UserStore,
 };
-pub use failure::logged;
+pub use failure::{logged, register_zero_metrics};
 
 /// Every domain trait, for callers that use a backend's methods on its
 /// concrete type (`use tt_dbproxy::store::prelude::*`).
