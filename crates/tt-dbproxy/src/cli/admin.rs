@@ -10,7 +10,7 @@ use anyhow::{bail, ensure};
 use clap::{Args, Subcommand};
 
 use super::output::outln;
-use super::{ConfigArgs, load_config, open_store};
+use super::setup::{ConfigArgs, load_config, open_store};
 use crate::auth::password;
 use crate::clock::Clock;
 use crate::handler::group::{GROUP_NORMAL, GROUP_TEMPORARY};

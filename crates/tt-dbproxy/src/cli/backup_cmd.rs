@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use super::output::outln;
-use super::{ConfigArgs, load_config};
+use super::setup::{ConfigArgs, load_config};
 use crate::config::BackendKind;
 use crate::store::StoreResult;
 use crate::store::sqlite::backup::{self, BackupReport};

@@ -9,7 +9,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::output::outln;
-use super::{ConfigArgs, load_config, open_store};
+use super::setup::{ConfigArgs, load_config, open_store};
 use crate::auth::password;
 use crate::bench::workload::{BENCH_PASSWORD, BENCH_USER_PREFIX};
 use crate::bench::{Options, Users, Workload, run};

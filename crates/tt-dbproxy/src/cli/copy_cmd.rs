@@ -70,7 +70,7 @@ fn location(c: &Config) -> String {
 
 async fn open(c: &Config) -> anyhow::Result<Arc<dyn Portable>> {
     match c.storage.backend {
-        BackendKind::Embedded => Ok(Arc::new(super::open_embedded(c).await?)),
+        BackendKind::Embedded => Ok(Arc::new(super::setup::open_embedded(c).await?)),
         BackendKind::Mysql => {
             let store = MysqlRedisStore::new(c).context("cannot set up the MySQL/Redis backend")?;
             // Missing tables first: the probe reads one.

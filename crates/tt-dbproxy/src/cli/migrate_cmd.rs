@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::output::outln;
-use super::{ConfigArgs, load_config};
+use super::setup::{ConfigArgs, load_config};
 use crate::config::BackendKind;
 use crate::store::mysql::schema;
 use crate::store::{MysqlRedisStore, SqliteStore};

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use super::ConfigArgs;
+use super::setup::ConfigArgs;
 use super::startup::{self, Started};
 use crate::clock::Clock;
 use crate::config::ConfigSource;

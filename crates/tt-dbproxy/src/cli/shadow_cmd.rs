@@ -10,7 +10,7 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use super::ConfigArgs;
+use super::setup::ConfigArgs;
 use super::startup::{self, Started};
 use crate::clock::Clock;
 use crate::shadow::Shadow;

@@ -8,7 +8,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tracing::info;
 
-use super::{ConfigArgs, load_config, open_store_as};
+use super::setup::{ConfigArgs, load_config, open_store_as};
 use crate::config::{Config, ConfigSource};
 use crate::logging::LogFilter;
 use crate::net::server::bind_all;

@@ -4,7 +4,7 @@
 use tt_proto::im::base_define::DepartInfo;
 use tt_proto::im::buddy::{ImDepartmentReq, ImDepartmentRsp};
 
-use super::{Reply, attach};
+use super::body::{Reply, attach};
 use crate::state::AppState;
 use crate::store::logged;
 use crate::wire::command::sid;

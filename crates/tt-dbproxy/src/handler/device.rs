@@ -6,7 +6,7 @@ use tt_proto::im::base_define::{ClientType, UserTokenInfo};
 use tt_proto::im::login::{ImDeviceTokenReq, ImDeviceTokenRsp};
 use tt_proto::im::server::{ImGetDeviceTokenReq, ImGetDeviceTokenRsp};
 
-use super::{Reply, attach};
+use super::body::{Reply, attach};
 use crate::state::AppState;
 use crate::store::logged;
 use crate::store::{MAX_IDS_PER_REQUEST, Platform};

@@ -7,7 +7,7 @@ use tt_proto::im::file::{
     ImFileAddOfflineReq, ImFileDelOfflineReq, ImFileHasOfflineReq, ImFileHasOfflineRsp,
 };
 
-use super::{Reply, attach};
+use super::body::{Reply, attach};
 use crate::state::AppState;
 use crate::store::OfflineFile;
 use crate::store::logged;

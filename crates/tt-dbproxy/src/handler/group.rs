@@ -14,7 +14,7 @@ use tt_proto::im::group::{
     ImGroupInfoListReq, ImGroupInfoListRsp, ImNormalGroupListReq, ImNormalGroupListRsp,
 };
 
-use super::{Reply, attach};
+use super::body::{Reply, attach};
 use crate::state::AppState;
 use crate::store::logged;
 use crate::store::{MAX_IDS_PER_REQUEST, NewGroup, SESSION_GROUP};

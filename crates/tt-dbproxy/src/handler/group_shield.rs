@@ -8,7 +8,7 @@ use tt_proto::im::base_define::ShieldStatus;
 use tt_proto::im::group::{ImGroupShieldReq, ImGroupShieldRsp};
 use tt_proto::im::server::{ImGroupGetShieldReq, ImGroupGetShieldRsp};
 
-use super::{Reply, attach};
+use super::body::{Reply, attach};
 use crate::state::AppState;
 use crate::store::MAX_IDS_PER_REQUEST;
 use crate::store::logged;

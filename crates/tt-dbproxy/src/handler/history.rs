@@ -7,7 +7,7 @@ use tt_proto::im::message::{
     ImGetMsgListRsp,
 };
 
-use super::{Reply, attach};
+use super::body::{Reply, attach};
 use crate::state::AppState;
 use crate::store::logged;
 use crate::store::{MessageRow, SESSION_GROUP, SESSION_SINGLE};

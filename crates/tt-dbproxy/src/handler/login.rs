@@ -6,8 +6,8 @@
 use tracing::warn;
 use tt_proto::im::server::{ImValidateReq, ImValidateRsp};
 
+use super::body::{BodyError, Reply, attach};
 use super::userinfo::user_info;
-use super::{BodyError, Reply, attach};
 use crate::auth::password;
 use crate::auth::throttle::MAX_FAILURES;
 use crate::state::AppState;

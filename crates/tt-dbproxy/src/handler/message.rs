@@ -8,7 +8,7 @@ use tracing::warn;
 use tt_proto::im::base_define::MsgType;
 use tt_proto::im::message::ImMsgData;
 
-use super::{OrderKey, Reply};
+use super::body::{OrderKey, Reply};
 use crate::state::AppState;
 use crate::store::NewMessage;
 use crate::store::logged;

@@ -6,7 +6,7 @@ use tt_proto::im::login::{
     ImPushShieldReq, ImPushShieldRsp, ImQueryPushShieldReq, ImQueryPushShieldRsp,
 };
 
-use super::{Reply, attach};
+use super::body::{Reply, attach};
 use crate::state::AppState;
 use crate::store::logged;
 use crate::wire::command::sid;

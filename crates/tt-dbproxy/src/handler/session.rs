@@ -7,7 +7,7 @@ use tt_proto::im::buddy::{
     ImRecentContactSessionReq, ImRecentContactSessionRsp, ImRemoveSessionReq, ImRemoveSessionRsp,
 };
 
-use super::{Reply, attach};
+use super::body::{Reply, attach};
 use crate::handler::audio::preview;
 use crate::state::AppState;
 use crate::store::logged;

@@ -4,7 +4,7 @@
 use tt_proto::im::base_define::{MsgType, UnreadInfo};
 use tt_proto::im::message::{ImMsgDataReadAck, ImUnreadMsgCntReq, ImUnreadMsgCntRsp};
 
-use super::{Reply, attach};
+use super::body::{Reply, attach};
 use crate::handler::audio::preview;
 use crate::state::AppState;
 use crate::store::logged;

@@ -8,8 +8,8 @@ use tt_proto::im::buddy::{
     ImUsersInfoRsp,
 };
 
+use super::body::{Reply, attach};
 use super::userinfo::user_info;
-use super::{Reply, attach};
 use crate::state::AppState;
 use crate::store::MAX_IDS_PER_REQUEST;
 use crate::store::logged;
