@@ -12,7 +12,6 @@ pub mod report;
 pub mod workload;
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -22,31 +21,15 @@ use hdrhistogram::Histogram;
 use crate::client::Client;
 use crate::wire::Pdu;
 use crate::wire::command::{cid, sid};
+mod options;
+
+pub use options::Options;
 pub use report::Report;
 pub use workload::{Kind, Users, Workload};
 
 /// How long a connection waits for any reply before counting its
 /// in-flight requests as timed out.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// What to run.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Server address.
-    pub addr: SocketAddr,
-    /// Concurrent connections.
-    pub connections: u32,
-    /// Requests in flight per connection.
-    pub pipeline: u32,
-    /// Stop after this many requests in total...
-    pub requests: Option<u64>,
-    /// ...or after this long.
-    pub duration: Option<Duration>,
-    /// The load shape.
-    pub workload: Workload,
-    /// The users requests are made for.
-    pub users: Users,
-}
 
 /// Shared between the connections: the remaining budget and progress.
 pub struct Progress {

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::{Options, Workload};
+use super::Workload;
+use super::options::Options;
 
 /// Latency percentiles in microseconds.
 #[derive(Debug, Clone, serde::Serialize)]

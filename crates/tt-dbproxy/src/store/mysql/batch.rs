@@ -31,8 +31,8 @@ use mysql_async::{Transaction, TxOpts, Value};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::time::Instant;
 
+use super::error::map_err;
 use super::galera::{Attempt, attempt_err, record_retry, retry_pause};
-use super::pool::map_err;
 use super::send::{CommitFailure, commit};
 use super::sql::{MysqlStore, params};
 use crate::deadline::{self, bounded};

@@ -5,7 +5,7 @@
 use mysql_async::Value;
 use mysql_async::prelude::Queryable;
 
-use super::pool::map_err;
+use super::error::map_err;
 use super::sql::{MysqlStore, params};
 use crate::store::StoreResult;
 use crate::store::export::{Cell, Row, Table};

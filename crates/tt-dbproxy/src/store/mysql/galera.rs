@@ -37,7 +37,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, TxOpts, Value};
 use tokio::time::Instant;
 
-use super::pool::map_err;
+use super::error::map_err;
 use super::send::CommitFailure;
 use super::sql::params;
 use crate::deadline;

@@ -5,7 +5,7 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Value};
 
-use super::pool::map_err;
+use super::error::map_err;
 use super::sql::{MysqlStore, first, first_int, insert, int, params, rows, text};
 use crate::store::history::{HistorySource, newest};
 use crate::store::{AudioRow, ID_CHUNK, MESSAGE_SHARDS, MessageRow, StoreError, StoreResult};

@@ -24,6 +24,7 @@ use arc_swap::ArcSwap;
 use mysql_async::{Conn, OptsBuilder, Pool, PoolConstraints, PoolOpts};
 use tracing::warn;
 
+use super::error::map_err;
 use super::gtid::GtidPos;
 use super::read_at::{self, ReadAt};
 use super::replication::{self, POLL_INTERVAL, ReplicaState};
@@ -47,15 +48,6 @@ struct Endpoint {
     connect_log: RateLimited,
     /// Replication as last polled (replicas only).
     repl: ReplicaState,
-}
-
-/// Maps a driver error: transport problems mean "unavailable", server
-/// errors mean the statement failed.
-pub(crate) fn map_err(e: mysql_async::Error) -> StoreError {
-    match e {
-        mysql_async::Error::Server(s) => StoreError::Query(s.to_string()),
-        other => StoreError::Unavailable(other.to_string()),
-    }
 }
 
 /// Where and as whom to connect to `e`; with its database selected or

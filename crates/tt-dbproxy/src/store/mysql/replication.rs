@@ -16,8 +16,8 @@ use std::time::Duration;
 use mysql_async::Row;
 use mysql_async::prelude::Queryable;
 
+use super::error::map_err;
 use super::gtid::GtidPos;
-use super::pool::map_err;
 use crate::store::{StoreError, StoreResult};
 
 /// How often each replica's status is polled.

@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use super::pool::{MysqlPools, endpoint_opts, map_err};
+use super::error::map_err;
+use super::pool::{MysqlPools, endpoint_opts};
 use crate::config::MysqlEndpoint;
 use crate::store::{MESSAGE_SHARDS, StoreError, StoreResult};
 use mysql_async::Conn;

@@ -6,8 +6,8 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::{Transaction, Value};
 
+use super::error::map_err;
 use super::galera::{Attempt, attempt_err};
-use super::pool::map_err;
 use super::sql::{MysqlStore, int, params, rows};
 use crate::deadline;
 use crate::store::unresolved::Unresolved;

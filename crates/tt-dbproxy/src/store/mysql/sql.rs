@@ -4,7 +4,8 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Params, Row, Value};
 
-use super::pool::{MysqlPools, map_err};
+use super::error::map_err;
+use super::pool::MysqlPools;
 use crate::store::{
     DepartRecord, GroupMessageRow, ID_CHUNK, OfflineFile, SessionRecord, SingleMessageRow,
     StoreError, StoreResult, UserRecord, UserUpdate,

@@ -11,6 +11,7 @@ pub mod backup;
 mod counter;
 mod depart;
 mod device;
+mod error;
 mod export;
 mod file;
 mod group;
@@ -32,6 +33,7 @@ use crate::config::SyncMode;
 use crate::store::Readiness;
 use crate::store::SharedStore;
 use async_trait::async_trait;
+use error::{is_busy, map_err};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE_NAME: &str = "tt-dbproxy.sqlite3";
@@ -82,28 +84,9 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn map_err(e: rusqlite::Error) -> StoreError {
-    match &e {
-        rusqlite::Error::SqliteFailure(f, _)
-            if is_busy(&e) || f.code == rusqlite::ErrorCode::CannotOpen =>
-        {
-            StoreError::Unavailable(e.to_string())
-        }
-        rusqlite::Error::FromSqlConversionFailure(..)
-        | rusqlite::Error::IntegralValueOutOfRange(..)
-        | rusqlite::Error::InvalidColumnType(..) => StoreError::InvalidData(e.to_string()),
-        _ => StoreError::Query(e.to_string()),
-    }
-}
-
 /// Whether SQLite refused because another connection holds a lock.
 /// Why a read-only (shadow) store refuses a write.
 const READ_ONLY: &str = "read-only store (shadow): write skipped";
-
-fn is_busy(e: &rusqlite::Error) -> bool {
-    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, DatabaseBusy | DatabaseLocked))
-}
 
 /// How the embedded store is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

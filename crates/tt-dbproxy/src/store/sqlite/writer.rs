@@ -26,7 +26,7 @@ use std::sync::mpsc;
 
 use rusqlite::Connection;
 
-use super::map_err;
+use super::error::map_err;
 use crate::deadline;
 use crate::store::{StoreError, StoreResult};
 
