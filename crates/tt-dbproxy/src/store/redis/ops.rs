@@ -49,12 +49,8 @@ pub struct RedisStore {
     pub(super) token: RedisPool,
     pub(super) group_member: RedisPool,
     register_token: Script,
-    pub(super) resend: super::resend::ResendScripts,
-    pub(super) pending: super::pending::PendingScripts,
-    pub(super) shared: super::shared::SharedScripts,
     /// The message-id guard across failovers, in Sentinel mode.
     pub(super) reseed: Option<super::reseed::Reseed>,
-    pub(super) write_marks: super::write_marks::WriteMarkScripts,
 }
 
 fn pool(
@@ -110,10 +106,6 @@ impl RedisStore {
             group_member: pool(cfg, "group_member", wait, t)?,
             reseed: tracker.map(|_| super::reseed::Reseed::default()),
             register_token: Script::new(REGISTER_TOKEN),
-            resend: super::resend::ResendScripts::default(),
-            pending: super::pending::PendingScripts::default(),
-            shared: super::shared::SharedScripts::default(),
-            write_marks: super::write_marks::WriteMarkScripts::default(),
         })
     }
 
@@ -354,6 +346,44 @@ impl RedisStore {
             );
         }
         Ok(out)
+    }
+}
+
+/// The message-id guard across failovers (Sentinel mode).
+impl RedisStore {
+    /// The guard, in Sentinel mode.
+    pub(crate) fn reseed(&self) -> Option<&super::reseed::Reseed> {
+        self.reseed.as_ref()
+    }
+
+    /// The current master epoch, connecting (and so resolving the master)
+    /// if needed.
+    pub(crate) async fn master_epoch(&self) -> StoreResult<u64> {
+        Ok(self.unread.lease().await?.epoch())
+    }
+
+    /// Raises `counter` to at least `stored_max` and records it as
+    /// re-seeded in `epoch`, if the script ran on a connection of that
+    /// epoch.
+    pub(crate) async fn raise_counter(
+        &self,
+        guard: &super::reseed::Reseed,
+        counter: &str,
+        stored_max: u32,
+        epoch: u64,
+    ) -> StoreResult<()> {
+        let mut inv = guard.raise.prepare_invoke();
+        inv.key(counter).arg(stored_max);
+        let mut lease = self.unread.lease().await?;
+        let _: i64 = lease.script(&inv).await?;
+        if lease.epoch() != epoch {
+            return Err(StoreError::Unavailable(
+                "the Redis master changed while a counter was re-seeded".into(),
+            ));
+        }
+        metrics::counter!(crate::metrics::MSG_ID_RESEEDS).increment(1);
+        guard.mark(counter, epoch);
+        Ok(())
     }
 }
 

@@ -179,7 +179,7 @@ end
 return out";
 
 /// The pending-record scripts, loaded once.
-pub struct PendingScripts {
+struct PendingScripts {
     allocate: Script,
     seed: Script,
     apply: Script,
@@ -202,6 +202,10 @@ impl Default for PendingScripts {
         }
     }
 }
+
+/// The scripts, loaded once per process.
+static SCRIPTS: std::sync::LazyLock<PendingScripts> =
+    std::sync::LazyLock::new(PendingScripts::default);
 
 /// A send between its id and its side effects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -317,7 +321,7 @@ impl RedisStore {
         p: &SendRecord,
         hold_ms: u64,
     ) -> StoreResult<(Allocation, u64)> {
-        let mut inv = self.pending.allocate.prepare_invoke();
+        let mut inv = SCRIPTS.allocate.prepare_invoke();
         inv.key(counter).key(p.hash()).key(INDEX);
         if let Some((key, _)) = &p.resend {
             inv.key(key.as_str());
@@ -355,7 +359,7 @@ impl RedisStore {
         hold_ms: u64,
         stored_max: u32,
     ) -> StoreResult<u32> {
-        let mut inv = self.pending.seed.prepare_invoke();
+        let mut inv = SCRIPTS.seed.prepare_invoke();
         inv.key(counter).key(p.hash()).key(INDEX);
         if let Some((key, _)) = &p.resend {
             inv.key(key.as_str());
@@ -381,7 +385,7 @@ impl RedisStore {
     }
 
     fn apply_invocation(&self, p: &SendRecord) -> redis::ScriptInvocation<'_> {
-        let mut inv = self.pending.apply.prepare_invoke();
+        let mut inv = SCRIPTS.apply.prepare_invoke();
         inv.key(p.hash()).key(INDEX);
         if p.group {
             inv.key(super::keys::group_total(p.to))
@@ -404,7 +408,7 @@ impl RedisStore {
     /// `force` (its own request gives up), otherwise only once its
     /// deadline has passed. False: kept (still in flight).
     pub(crate) async fn drop_pending(&self, p: &SendRecord, force: bool) -> StoreResult<bool> {
-        let mut inv = self.pending.drop.prepare_invoke();
+        let mut inv = SCRIPTS.drop.prepare_invoke();
         inv.key(p.hash()).key(INDEX);
         if let Some((key, _)) = &p.resend {
             inv.key(key.as_str());
@@ -426,7 +430,7 @@ impl RedisStore {
         force: bool,
     ) -> StoreResult<Vec<SendRecord>> {
         let hash = format!("{PREFIX}s:{user}:{peer}");
-        let mut inv = self.pending.clear_single.prepare_invoke();
+        let mut inv = SCRIPTS.clear_single.prepare_invoke();
         inv.key(&hash).key(super::keys::unread(user)).arg(peer);
         self.read_ack(inv, &hash, force).await
     }
@@ -441,7 +445,7 @@ impl RedisStore {
         force: bool,
     ) -> StoreResult<Vec<SendRecord>> {
         let hash = format!("{PREFIX}g:{group}");
-        let mut inv = self.pending.mark_group.prepare_invoke();
+        let mut inv = SCRIPTS.mark_group.prepare_invoke();
         inv.key(&hash)
             .key(super::keys::group_total(group))
             .key(super::keys::group_mark(user, group));
@@ -472,7 +476,7 @@ impl RedisStore {
 
     /// Up to `limit` entries whose deadline has passed.
     pub(crate) async fn due_pending(&self, limit: usize) -> StoreResult<Vec<SendRecord>> {
-        let mut inv = self.pending.due.prepare_invoke();
+        let mut inv = SCRIPTS.due.prepare_invoke();
         inv.key(INDEX).arg(limit);
         let raw: Vec<String> = self.unread.lease().await?.script(&inv).await?;
         Ok(entries(raw, None))

@@ -29,7 +29,6 @@ use std::time::Duration;
 
 use redis::Script;
 
-use super::ops::RedisStore;
 use crate::store::{StoreError, StoreResult};
 
 /// Raises a counter to at least `ARGV[1]` (creating it if missing).
@@ -57,7 +56,7 @@ struct State {
 /// Per-process state of the guard.
 pub(crate) struct Reseed {
     state: Mutex<State>,
-    raise: Script,
+    pub(super) raise: Script,
 }
 
 /// A send holding an id of `epoch` until it is stored or failed.
@@ -105,7 +104,7 @@ impl Reseed {
         self.lock().seeded.get(counter) == Some(&epoch)
     }
 
-    fn mark(&self, counter: &str, epoch: u64) {
+    pub(super) fn mark(&self, counter: &str, epoch: u64) {
         let mut s = self.lock();
         if s.seeded.len() >= MAX_SEEDED && !s.seeded.contains_key(counter) {
             s.seeded.clear();
@@ -138,43 +137,6 @@ impl Reseed {
             }
             tokio::time::sleep(POLL).await;
         }
-        Ok(())
-    }
-}
-
-impl RedisStore {
-    /// The guard, in Sentinel mode.
-    pub(crate) fn reseed(&self) -> Option<&Reseed> {
-        self.reseed.as_ref()
-    }
-
-    /// The current master epoch, connecting (and so resolving the master)
-    /// if needed.
-    pub(crate) async fn master_epoch(&self) -> StoreResult<u64> {
-        Ok(self.unread.lease().await?.epoch())
-    }
-
-    /// Raises `counter` to at least `stored_max` and records it as
-    /// re-seeded in `epoch`, if the script ran on a connection of that
-    /// epoch.
-    pub(crate) async fn raise_counter(
-        &self,
-        guard: &Reseed,
-        counter: &str,
-        stored_max: u32,
-        epoch: u64,
-    ) -> StoreResult<()> {
-        let mut inv = guard.raise.prepare_invoke();
-        inv.key(counter).arg(stored_max);
-        let mut lease = self.unread.lease().await?;
-        let _: i64 = lease.script(&inv).await?;
-        if lease.epoch() != epoch {
-            return Err(StoreError::Unavailable(
-                "the Redis master changed while a counter was re-seeded".into(),
-            ));
-        }
-        metrics::counter!(crate::metrics::MSG_ID_RESEEDS).increment(1);
-        guard.mark(counter, epoch);
         Ok(())
     }
 }

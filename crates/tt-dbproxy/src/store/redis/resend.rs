@@ -17,7 +17,7 @@ if redis.call('GET', KEYS[1]) == '0' then redis.call('DEL', KEYS[1]) end
 return 1";
 
 /// The resend scripts, loaded once.
-pub struct ResendScripts {
+struct ResendScripts {
     release: Script,
 }
 
@@ -29,10 +29,14 @@ impl Default for ResendScripts {
     }
 }
 
+/// The scripts, loaded once per process.
+static SCRIPTS: std::sync::LazyLock<ResendScripts> =
+    std::sync::LazyLock::new(ResendScripts::default);
+
 impl RedisStore {
     /// Gives a claim up (the send was not stored).
     pub(crate) async fn release_resend(&self, key: &str) -> StoreResult<()> {
-        let mut inv = self.resend.release.prepare_invoke();
+        let mut inv = SCRIPTS.release.prepare_invoke();
         inv.key(key);
         self.unread.run_script(&inv).await
     }

@@ -40,7 +40,7 @@ end
 return 0";
 
 /// The shared scripts, loaded once.
-pub struct SharedScripts {
+struct SharedScripts {
     failures: Script,
     record_failure: Script,
     lease: Script,
@@ -56,6 +56,10 @@ impl Default for SharedScripts {
     }
 }
 
+/// The scripts, loaded once per process.
+static SCRIPTS: std::sync::LazyLock<SharedScripts> =
+    std::sync::LazyLock::new(SharedScripts::default);
+
 /// The throttle key of a login name: its exact bytes, in hex.
 fn failures_key(name: &[u8]) -> String {
     let mut key = String::from("tt_dbproxy:login_failures:");
@@ -69,7 +73,7 @@ impl RedisStore {
     /// How many failures of `name` lie within the last [`WINDOW_SECS`]
     /// seconds (older ones are dropped).
     pub(crate) async fn throttle_failures(&self, name: &[u8], now: u32) -> StoreResult<u64> {
-        let mut inv = self.shared.failures.prepare_invoke();
+        let mut inv = SCRIPTS.failures.prepare_invoke();
         inv.key(failures_key(name))
             .arg(i64::from(now) - i64::from(WINDOW_SECS));
         let n: i64 = self.unread.lease().await?.script(&inv).await?;
@@ -84,7 +88,7 @@ impl RedisStore {
         now: u32,
         nonce: u64,
     ) -> StoreResult<()> {
-        let mut inv = self.shared.record_failure.prepare_invoke();
+        let mut inv = SCRIPTS.record_failure.prepare_invoke();
         inv.key(failures_key(name))
             .arg(now)
             .arg(format!("{now}:{nonce:016x}"))
@@ -101,7 +105,7 @@ impl RedisStore {
 
     /// Takes or renews the sync lease for `holder`.
     pub(crate) async fn sync_lease(&self, holder: &str, ttl_ms: u64) -> StoreResult<bool> {
-        let mut inv = self.shared.lease.prepare_invoke();
+        let mut inv = SCRIPTS.lease.prepare_invoke();
         inv.key(SYNC_LEASE_KEY).arg(holder).arg(ttl_ms.max(1));
         let held: i64 = self.unread.lease().await?.script(&inv).await?;
         Ok(held == 1)

@@ -18,7 +18,7 @@ const PREFIX: &str = "tt_dbproxy:gtid:";
 const MERGE: &str = include_str!("write_marks.lua");
 
 /// The write-marks script, loaded once.
-pub struct WriteMarkScripts {
+struct WriteMarkScripts {
     merge: Script,
 }
 
@@ -29,6 +29,10 @@ impl Default for WriteMarkScripts {
         }
     }
 }
+
+/// The scripts, loaded once per process.
+static SCRIPTS: std::sync::LazyLock<WriteMarkScripts> =
+    std::sync::LazyLock::new(WriteMarkScripts::default);
 
 fn key(name: &str) -> String {
     format!("{PREFIX}{name}")
@@ -46,7 +50,7 @@ impl RedisStore {
         if names.is_empty() {
             return Ok(());
         }
-        let mut inv = self.write_marks.merge.prepare_invoke();
+        let mut inv = SCRIPTS.merge.prepare_invoke();
         for n in names {
             inv.key(key(n));
         }
