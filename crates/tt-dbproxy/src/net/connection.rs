@@ -12,19 +12,19 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use bytes::{Buf, Bytes, BytesMut};
 use prost::Message;
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
-use super::server::ServerCtx;
+use super::ctx::ServerCtx;
+use super::shared::ConnShared;
 use super::timers::{Clocks, Expired};
 use crate::handler::Command;
 use crate::metrics as m;
@@ -36,56 +36,6 @@ use crate::wire::{FrameError, Pdu, PduCodec};
 const READ_CHUNK: usize = 8 * 1024;
 /// Reading pauses while this many reply bytes wait to be written.
 const WRITE_HIGH_WATER: usize = 4 * 1024 * 1024;
-
-/// The part of a connection that request tasks can reach.
-#[derive(Default)]
-pub(crate) struct ConnShared {
-    outbox: Mutex<VecDeque<Bytes>>,
-    notify: Notify,
-    in_flight: AtomicUsize,
-    closed: AtomicBool,
-    kicked: AtomicBool,
-}
-
-impl ConnShared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Bytes>> {
-        // Only whole frames are pushed or popped; poisoning leaves it valid.
-        self.outbox.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Queues a reply frame, or drops it if the connection has closed.
-    /// The caller wakes the connection task.
-    fn push_reply(&self, frame: Bytes) {
-        if self.closed.load(Ordering::Acquire) {
-            debug!("reply dropped: connection closed");
-            return;
-        }
-        self.lock().push_back(frame);
-        metrics::counter!(m::FRAMES_OUT).increment(1);
-    }
-
-    /// Moves queued replies into `out`, releasing the queue's memory.
-    fn take_into(&self, out: &mut BytesMut) {
-        let mut q = self.lock();
-        while let Some(frame) = q.pop_front() {
-            out.extend_from_slice(&frame);
-        }
-        if q.capacity() > 0 {
-            *q = VecDeque::new();
-        }
-    }
-
-    fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Acquire)
-    }
-
-    /// Closes the connection because its peer is no longer allowed (a
-    /// reload changed `server.allow_peers`).
-    pub(super) fn kick(&self) {
-        self.kicked.store(true, Ordering::Release);
-        self.notify.notify_one();
-    }
-}
 
 /// Decrements the in-flight count when a request task ends, even if its
 /// handler panicked, and wakes the connection task once.

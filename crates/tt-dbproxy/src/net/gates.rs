@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::admission::{Admission, Admitted, Refusal};
-use super::connection::ConnShared;
 use super::peers::{PeerSlot, Peers};
+use super::shared::ConnShared;
 use crate::rate_log::RateLimited;
 use crate::state::AppState;
 

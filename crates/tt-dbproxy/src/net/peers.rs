@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::admission::Refusal;
 use super::cidr;
-use super::connection::ConnShared;
+use super::shared::ConnShared;
 use crate::config::Config;
 use crate::state::AppState;
 

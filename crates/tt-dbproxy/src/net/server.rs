@@ -18,10 +18,10 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use super::connection;
+use super::ctx::ServerCtx;
 use super::gates::Gates;
 use super::ordering::KeyedQueue;
 use super::peers::follow_allow_list;
-use crate::handler::OrderKey;
 use crate::state::AppState;
 
 /// First pause after a failed `accept` (EMFILE and the like); doubles up
@@ -30,18 +30,19 @@ const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
 /// Longest pause between failed `accept` calls.
 const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 
-/// What connections and request tasks share.
-pub(crate) struct ServerCtx {
-    pub(crate) state: Arc<AppState>,
-    /// Bounds requests executing at once (`server.workers`).
-    pub(crate) workers: Arc<Semaphore>,
-    /// Tracks connection and request tasks for the drain.
-    pub(crate) tracker: TaskTracker,
-    /// Serialises requests that share an ordering key.
-    pub(crate) ordered: Arc<KeyedQueue<OrderKey>>,
-    /// Cancelled when the drain deadline passes: everything stops.
-    pub(crate) abort: CancellationToken,
-    next_conn_id: AtomicU64,
+/// Registers the series of the server's counters at zero: requests per
+/// command, store errors per kind, and connections refused or closed per
+/// reason. Run when a server starts (after [`crate::metrics::install`]).
+pub fn register_zero_metrics() {
+    crate::handler::register_zero_metrics();
+    crate::store::register_zero_metrics();
+    for refusal in super::admission::Refusal::ALL {
+        metrics::counter!(crate::metrics::CONNECTIONS_REFUSED, "reason" => refusal.label())
+            .absolute(0);
+    }
+    for reason in connection::Closed::REASONS {
+        metrics::counter!(crate::metrics::CONNECTIONS_CLOSED, "reason" => reason).absolute(0);
+    }
 }
 
 /// Resizes the request limit when a reload changes `server.workers`.
@@ -68,7 +69,7 @@ async fn follow_worker_limit(
 /// Serves connections accepted on `listeners` until `shutdown` is
 /// cancelled, then drains (see the module docs).
 pub async fn run(listeners: Vec<TcpListener>, state: Arc<AppState>, shutdown: CancellationToken) {
-    super::register_zero_metrics();
+    register_zero_metrics();
     let workers = state.config().server.workers;
     let ctx = Arc::new(ServerCtx {
         workers: Arc::new(Semaphore::new(workers)),
