@@ -9,6 +9,7 @@ pub mod msfs;
 pub mod pending;
 pub mod process;
 pub mod proxy;
+pub mod sends;
 pub mod upstream;
 
 use std::net::SocketAddr;
