@@ -7,15 +7,13 @@
 //! the IPv4 range it names.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::str::FromStr;
 
-/// An address and a prefix length; the bits past the prefix are zero.
+/// An address range as the `ipnet` crate holds it, with no bits set past
+/// the prefix; IPv4-mapped ranges are held as IPv4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct IpNet {
-    addr: IpAddr,
-    prefix: u8,
-}
+pub struct IpNet(ipnet::IpNet);
 
 /// Why a text is not an [`IpNet`]; the message names the text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,44 +42,11 @@ pub enum IpNetError {
     },
 }
 
-fn mask32(prefix: u8) -> u32 {
-    u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)
-}
-
-fn mask128(prefix: u8) -> u128 {
-    u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0)
-}
-
 impl IpNet {
-    /// The first address of the range.
-    pub fn addr(&self) -> IpAddr {
-        self.addr
-    }
-
-    /// The prefix length.
-    pub fn prefix(&self) -> u8 {
-        self.prefix
-    }
-
     /// Whether `peer` (its canonical form: IPv4-mapped IPv6 as IPv4) lies
     /// in the range.
     pub fn contains(&self, peer: IpAddr) -> bool {
-        match (self.addr, peer.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                (u32::from(net) ^ u32::from(ip)) & mask32(self.prefix) == 0
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                (u128::from(net) ^ u128::from(ip)) & mask128(self.prefix) == 0
-            }
-            _ => false,
-        }
-    }
-
-    fn masked(addr: IpAddr, prefix: u8) -> IpAddr {
-        match addr {
-            IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a) & mask32(prefix))),
-            IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask128(prefix))),
-        }
+        self.0.contains(&peer.to_canonical())
     }
 }
 
@@ -90,55 +55,48 @@ impl FromStr for IpNet {
 
     fn from_str(text: &str) -> Result<Self, IpNetError> {
         let s = text.trim();
-        let (addr_text, prefix_text) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
+        let (addr_text, prefix_text) = s.split_once('/').map_or((s, None), |(a, p)| (a, Some(p)));
         let addr: IpAddr = addr_text
             .parse()
             .map_err(|_| IpNetError::NotAnAddress(s.to_string()))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
+        let bad_prefix = || IpNetError::BadPrefix {
+            text: s.to_string(),
+            max,
+        };
         let prefix = match prefix_text {
             None => max,
-            Some(p) => p
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-                .then(|| p.parse::<u8>().ok())
-                .flatten()
-                .filter(|n| *n <= max)
-                .ok_or_else(|| IpNetError::BadPrefix {
-                    text: s.to_string(),
-                    max,
-                })?,
+            // Digits only: `u8::from_str` would also take `+8`.
+            Some(p) if p.bytes().all(|b| b.is_ascii_digit()) => {
+                p.parse().map_err(|_| bad_prefix())?
+            }
+            Some(_) => return Err(bad_prefix()),
         };
-        let (addr, prefix) = match addr {
-            IpAddr::V6(v6) if prefix >= 96 && v6.to_ipv4_mapped().is_some() => (
-                IpAddr::V4(Ipv4Addr::from(u128::from(v6) as u32)),
-                prefix - 96,
-            ),
-            other => (other, prefix),
+        let mapped = match addr {
+            IpAddr::V6(v6) if prefix >= 96 => v6.to_ipv4_mapped(),
+            _ => None,
         };
-        let net = Self {
-            addr: Self::masked(addr, prefix),
-            prefix,
-        };
-        if net.addr != addr {
+        let net = match mapped {
+            Some(v4) => ipnet::IpNet::new(v4.into(), prefix - 96),
+            None => ipnet::IpNet::new(addr, prefix),
+        }
+        .map_err(|_| bad_prefix())?;
+        if net.trunc() != net {
             return Err(IpNetError::HostBits {
                 text: s.to_string(),
-                network: net.to_string(),
+                network: Self(net.trunc()).to_string(),
             });
         }
-        Ok(net)
+        Ok(Self(net))
     }
 }
 
 impl fmt::Display for IpNet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let full = if self.addr.is_ipv4() { 32 } else { 128 };
-        if self.prefix == full {
-            write!(f, "{}", self.addr)
+        if self.0.prefix_len() == self.0.max_prefix_len() {
+            self.0.addr().fmt(f)
         } else {
-            write!(f, "{}/{}", self.addr, self.prefix)
+            self.0.fmt(f)
         }
     }
 }
