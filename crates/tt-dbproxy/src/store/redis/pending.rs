@@ -288,6 +288,26 @@ pub(crate) enum Allocation {
     Orphan(u32),
 }
 
+/// An invocation of a script that allocates an id and records it (the
+/// keys and arguments of [`RECORD`]).
+fn recording<'a>(
+    script: &'a Script,
+    counter: &str,
+    p: &SendRecord,
+    hold_ms: u64,
+) -> redis::ScriptInvocation<'a> {
+    let mut inv = script.prepare_invoke();
+    inv.key(counter).key(p.hash()).key(INDEX);
+    if let Some((key, _)) = &p.resend {
+        inv.key(key.as_str());
+    }
+    inv.arg(hold_ms.max(1))
+        .arg(p.conversation)
+        .arg(p.from)
+        .arg(p.window());
+    inv
+}
+
 /// Turns `{n, n}` script answers into entries.
 fn entries(raw: Vec<String>, hash: Option<&str>) -> Vec<SendRecord> {
     let mut out = Vec::new();
@@ -321,15 +341,7 @@ impl RedisStore {
         p: &SendRecord,
         hold_ms: u64,
     ) -> StoreResult<(Allocation, u64)> {
-        let mut inv = SCRIPTS.allocate.prepare_invoke();
-        inv.key(counter).key(p.hash()).key(INDEX);
-        if let Some((key, _)) = &p.resend {
-            inv.key(key.as_str());
-        }
-        inv.arg(hold_ms.max(1))
-            .arg(p.conversation)
-            .arg(p.from)
-            .arg(p.window());
+        let inv = recording(&SCRIPTS.allocate, counter, p, hold_ms);
         let mut lease = self.unread.lease().await?;
         let (kind, v): (i64, i64) = lease.script(&inv).await?;
         let epoch = lease.epoch();
@@ -359,16 +371,8 @@ impl RedisStore {
         hold_ms: u64,
         stored_max: u32,
     ) -> StoreResult<u32> {
-        let mut inv = SCRIPTS.seed.prepare_invoke();
-        inv.key(counter).key(p.hash()).key(INDEX);
-        if let Some((key, _)) = &p.resend {
-            inv.key(key.as_str());
-        }
-        inv.arg(hold_ms.max(1))
-            .arg(p.conversation)
-            .arg(p.from)
-            .arg(p.window())
-            .arg(stored_max);
+        let mut inv = recording(&SCRIPTS.seed, counter, p, hold_ms);
+        inv.arg(stored_max);
         let v: i64 = self.unread.lease().await?.script(&inv).await?;
         u32::try_from(v)
             .ok()
