@@ -28,7 +28,6 @@ pub const LAYERS: &[Layer] = &[
         name: "base",
         modules: &[
             "clock",
-            "deadline",
             "rate_log",
             "semaphore",
             "crash_point",
@@ -39,7 +38,7 @@ pub const LAYERS: &[Layer] = &[
             "config",
             "logging",
         ],
-        why: "utilities and leaf formats: time, deadlines, log throttling, resizable \
+        why: "utilities and leaf formats: time, log throttling, resizable \
               limits, crash points, systemd notify, signals, TeamTalk's password \
               scheme and login throttle (auth), the PDU wire format, configuration, \
               log output; they know nothing of storage or serving",
@@ -53,8 +52,10 @@ pub const LAYERS: &[Layer] = &[
     Layer {
         level: 2,
         name: "store",
-        modules: &["store"],
-        why: "the storage interface and its backends; knows domain rows, not requests",
+        modules: &["store", "deadline"],
+        why: "the storage interface and its backends (knows domain rows, not requests), \
+              and the request deadline that bounds every storage operation (its \
+              expiry is a store error)",
     },
     Layer {
         level: 3,

@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use crate::net::cidr::IpNet;
+use super::cidr::IpNet;
 
 use toml::Value;
 

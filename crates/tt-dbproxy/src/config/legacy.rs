@@ -11,12 +11,12 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
+use super::cidr::IpNet;
 use super::keys::{normalize_site, peer_list};
 use super::{
     BackendKind, Config, MysqlConfig, MysqlEndpoint, Problem, RedisConfig, RedisPool,
     SentinelConfig,
 };
-use crate::net::cidr::IpNet;
 
 /// The key/value pairs of a legacy file.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -7,6 +7,7 @@
 //! the environment overlay and `docs/config.md`. Invalid values are
 //! collected, not reported one at a time: start-up names every bad key.
 
+pub mod cidr;
 mod error;
 pub mod keys;
 pub mod legacy;

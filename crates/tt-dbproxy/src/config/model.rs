@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::net::cidr::IpNet;
+use super::cidr::IpNet;
 
 pub use crate::logging::LogFormat;
 

@@ -1,13 +1,13 @@
 //! Checking a [`Config`], resolving its backend addresses, and its
 //! printable summary (secrets masked).
 
+use super::cidr::IpNet;
 use super::keys;
 use super::{
     BackendKind, Config, KeyNaming, MAX_BATCH, MAX_CONNECTIONS, MAX_IN_FLIGHT, MAX_REPLICA_LAG_S,
     MAX_RESEND_WINDOW_S, MAX_TIMER_MS, MAX_WORKERS, MysqlConfig, MysqlEndpoint, NEEDS_REDIS,
     Problem, REDIS_POOLS, RedisConfig, RedisPool, SentinelConfig,
 };
-use crate::net::cidr::IpNet;
 
 impl Config {
     /// Turns `backend_urls` into `mysql`/`redis` (replacing what a legacy

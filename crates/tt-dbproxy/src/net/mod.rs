@@ -3,7 +3,6 @@
 //! ordering key in arrival order.
 
 mod admission;
-pub mod cidr;
 mod connection;
 mod ctx;
 pub mod gates;

@@ -14,9 +14,9 @@ use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
 use super::admission::Refusal;
-use super::cidr;
 use super::shared::ConnShared;
 use crate::config::Config;
+use crate::config::cidr;
 use crate::state::AppState;
 
 /// The open connections of every peer address, by connection id.
