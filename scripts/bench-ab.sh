@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Two binaries back to back on MySQL + Redis: `send` and `mixed` at 16
 # connections, RUNS runs each, alternating A and B so both see the same
-# machine; prints every figure and the median per binary and workload.
+# machine; prints every figure (with its errors: `bench` exits 2 on any,
+# e.g. the login throttle refusing a mixed run's logins) and the median
+# per binary and workload.
 #
 #   scripts/bench-ab.sh OLD_BINARY NEW_BINARY
 #   RUNS=5 DURATION=10s scripts/bench-ab.sh a b
@@ -32,6 +34,7 @@ fresh() { # binary: empty backends, migrated, bench users prepared
     mysql -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS \`$db\`; CREATE DATABASE \`$db\`"
     redis-cli -n "${REDIS_URL##*/}" FLUSHDB >/dev/null
     BIN=$1
+    TT_DBPROXY_MYSQL_PRIMARY="$MYSQL_URL" TT_DBPROXY_REDIS_URL="$REDIS_URL" "$BIN" migrate >/dev/null
     start_server "$OUT" TT_DBPROXY_MYSQL_PRIMARY="$MYSQL_URL" TT_DBPROXY_REDIS_URL="$REDIS_URL"
     "$BIN" bench --addr "$ADDR" --prepare --requests 10 --json >/dev/null
 }
@@ -43,9 +46,10 @@ for run in $(seq "$RUNS"); do
         fresh "$bin"
         for w in $WORKLOADS; do
             "$bin" bench --addr "$ADDR" --workload "$w" --connections "$CONNS" \
-                --duration "$DURATION" --json >"$OUT/$side-$w-$run.json"
-            printf '%s run %s %-6s %8.0f req/s\n' "$side" "$run" "$w" \
-                "$(jq .throughput "$OUT/$side-$w-$run.json")"
+                --duration "$DURATION" --json >"$OUT/$side-$w-$run.json" || true
+            printf '%s run %s %-6s %8.0f req/s  errors %s\n' "$side" "$run" "$w" \
+                "$(jq .throughput "$OUT/$side-$w-$run.json")" \
+                "$(jq -c '.errors // {}' "$OUT/$side-$w-$run.json")"
         done
         stop_server
     done
