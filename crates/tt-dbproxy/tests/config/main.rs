@@ -40,6 +40,17 @@ pub(crate) fn problems(e: ConfigError) -> Vec<String> {
     }
 }
 
+/// `p` holds exactly one problem starting with each of `expect`.
+pub(crate) fn assert_problems(p: &[String], expect: &[&str]) {
+    for e in expect {
+        assert!(
+            p.iter().any(|line| line.starts_with(e)),
+            "missing {e:?} in {p:#?}"
+        );
+    }
+    assert_eq!(p.len(), expect.len(), "{p:#?}");
+}
+
 pub(crate) fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
@@ -167,13 +178,7 @@ format = "xml"
         "log.format: expected \"text\" or \"json\", got \"xml\"",
         "TT_DBPROXY_IDLE_TIMEOUT_MS: expected a whole number, got \"soon\"",
     ];
-    for e in expect {
-        assert!(
-            p.iter().any(|line| line.starts_with(e)),
-            "missing {e:?} in {p:#?}"
-        );
-    }
-    assert_eq!(p.len(), expect.len(), "{p:#?}");
+    assert_problems(&p, &expect);
 }
 
 #[test]

@@ -38,7 +38,7 @@ impl crate::store::export::Portable for MysqlRedisStore {
     }
 
     async fn settle_for_export(&self) -> StoreResult<()> {
-        Self::recover_pending(self).await?;
+        self.recovery_pass().await?;
         match self.redis.pending_count().await? {
             0 => Ok(()),
             n => Err(StoreError::Unavailable(format!(

@@ -17,7 +17,6 @@ impl GroupStore for MysqlRedisStore {
     }
 
     async fn add_group_member(&self, group_id: u32, user_id: u32, now: u32) -> StoreResult<()> {
-        self.refused()?;
         self.write(
             "add group member",
             &[Mark::Group(group_id), Mark::User(user_id)],

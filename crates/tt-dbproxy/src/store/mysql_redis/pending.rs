@@ -100,7 +100,7 @@ impl MysqlRedisStore {
     /// left by a process that died between its commit and its counters, or
     /// by a Redis failure right after a commit — is applied or dropped.
     /// Returns how many were found committed.
-    pub async fn recover_pending(&self) -> StoreResult<usize> {
+    pub(super) async fn recovery_pass(&self) -> StoreResult<usize> {
         if self.read_only {
             return Ok(0);
         }

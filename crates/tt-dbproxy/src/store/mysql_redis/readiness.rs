@@ -19,6 +19,6 @@ impl Readiness for MysqlRedisStore {
     }
 
     async fn recover_pending(&self) -> StoreResult<usize> {
-        bounded("recovering pending sends", Self::recover_pending(self)).await
+        bounded("recovering pending sends", self.recovery_pass()).await
     }
 }

@@ -206,6 +206,24 @@ impl MysqlRedisStore {
         }
     }
 
+    /// The steps after the id: the commit and its outcome, the crash point,
+    /// the write position for read-your-writes (`marks`), then the counters
+    /// and resend memory from the pending entry. Returns the message id.
+    async fn finish(
+        &self,
+        send: PendingSend,
+        record: &SendRecord,
+        now: u32,
+        crash: bool,
+        marks: &[Mark],
+    ) -> StoreResult<u32> {
+        self.commit(send, record, now).await?;
+        crate::crash_point::after_commit(crash);
+        self.wrote(marks).await;
+        self.apply_counters(record).await;
+        Ok(record.msg_id)
+    }
+
     /// A send's session of `user` with `peer`: the one `found`, or a new
     /// one (created under its named lock).
     async fn session(
@@ -267,11 +285,14 @@ impl MysqlRedisStore {
             sessions: [mine, theirs],
             row,
         };
-        self.commit(send, &record, now).await?;
-        crate::crash_point::after_commit(crash);
-        self.wrote(&[Mark::User(from), Mark::User(to)]).await;
-        self.apply_counters(&record).await;
-        Ok(msg_id)
+        self.finish(
+            send,
+            &record,
+            now,
+            crash,
+            &[Mark::User(from), Mark::User(to)],
+        )
+        .await
     }
 
     /// A group send: the sender's session is found (or created), and its
@@ -308,10 +329,13 @@ impl MysqlRedisStore {
             created: m.created,
         };
         let send = PendingSend::Group { session, row };
-        self.commit(send, &record, now).await?;
-        crate::crash_point::after_commit(crash);
-        self.wrote(&[Mark::Group(g), Mark::User(from)]).await;
-        self.apply_counters(&record).await;
-        Ok(msg_id)
+        self.finish(
+            send,
+            &record,
+            now,
+            crash,
+            &[Mark::Group(g), Mark::User(from)],
+        )
+        .await
     }
 }
