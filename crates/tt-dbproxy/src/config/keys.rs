@@ -3,12 +3,9 @@
 //! without a restart. It drives the TOML loader, the environment overlay
 //! and the table in `docs/config.md` (a test keeps the two in sync).
 
-use std::net::SocketAddr;
-
-use super::cidr::IpNet;
-
 use toml::Value;
 
+pub use super::values::{addresses, int, peer_list, string, strings};
 use super::{BackendKind, Config, KeyNaming, LogFormat, SyncMode};
 
 /// Sets one field of a [`Config`] from a TOML value (environment values
@@ -33,62 +30,6 @@ pub struct KeySpec {
     pub doc: &'static str,
     /// Setter.
     pub apply: Apply,
-}
-
-/// An integer of type `T` from a TOML integer or a decimal string.
-pub fn int<T: TryFrom<i64>>(v: &Value) -> Result<T, String> {
-    let n = match v {
-        Value::Integer(i) => *i,
-        Value::String(s) => s
-            .trim()
-            .parse::<i64>()
-            .map_err(|_| format!("expected a whole number, got {s:?}"))?,
-        other => return Err(format!("expected a whole number, got {}", other.type_str())),
-    };
-    T::try_from(n).map_err(|_| format!("{n} is out of range"))
-}
-
-/// A string from a TOML string.
-pub fn string(v: &Value) -> Result<String, String> {
-    match v {
-        Value::String(s) => Ok(s.clone()),
-        other => Err(format!("expected a string, got {}", other.type_str())),
-    }
-}
-
-/// Strings from a TOML array of strings or a comma-separated string.
-pub fn strings(v: &Value) -> Result<Vec<String>, String> {
-    match v {
-        Value::String(s) => Ok(s
-            .split(',')
-            .map(|p| p.trim().to_string())
-            .filter(|p| !p.is_empty())
-            .collect()),
-        Value::Array(a) => a.iter().map(string).collect(),
-        other => Err(format!("expected a list, got {}", other.type_str())),
-    }
-}
-
-/// Socket addresses from a TOML array of strings or a comma-separated string.
-pub fn addresses(v: &Value) -> Result<Vec<SocketAddr>, String> {
-    let items = strings(v)?;
-    items
-        .iter()
-        .map(|s| {
-            s.parse::<SocketAddr>()
-                .map_err(|_| format!("{s:?} is not an IP:port address (IPv6 as [::1]:10600)"))
-        })
-        .collect()
-}
-
-/// Address ranges from a TOML array of strings or a comma-separated
-/// string (`server.allow_peers`, `AllowPeers`); the first invalid entry
-/// is the reason.
-pub fn peer_list(v: &Value) -> Result<Vec<IpNet>, String> {
-    strings(v)?
-        .iter()
-        .map(|s| s.parse::<IpNet>().map_err(|e| e.to_string()))
-        .collect()
 }
 
 /// Every key, in documentation order.
@@ -598,74 +539,5 @@ pub fn display_name(key: &str, naming: KeyNaming) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_key_is_documented_in_docs_config_md() {
-        let doc = include_str!("../../../../docs/config.md");
-        for spec in all() {
-            let row = doc
-                .lines()
-                .find(|l| l.starts_with(&format!("| `{}` |", spec.key)))
-                .unwrap_or_else(|| panic!("docs/config.md has no row for {}", spec.key));
-            assert!(
-                row.contains(spec.env),
-                "{} row names {}",
-                spec.key,
-                spec.env
-            );
-            let reload = if spec.reloadable { "| yes |" } else { "| no |" };
-            assert!(
-                row.contains(reload),
-                "{} row says reloadable={}",
-                spec.key,
-                spec.reloadable
-            );
-        }
-    }
-
-    #[test]
-    fn env_names_are_unique_and_prefixed() {
-        let keys = all();
-        for s in &keys {
-            assert!(s.env.starts_with("TT_DBPROXY_"));
-            assert_eq!(keys.iter().filter(|o| o.env == s.env).count(), 1);
-        }
-    }
-
-    #[test]
-    fn value_parsers_explain_refusals() {
-        assert_eq!(int::<u16>(&Value::String("80".into())), Ok(80));
-        assert!(
-            int::<u16>(&Value::String("abc".into()))
-                .unwrap_err()
-                .contains("whole number")
-        );
-        assert!(
-            int::<u16>(&Value::Integer(70000))
-                .unwrap_err()
-                .contains("out of range")
-        );
-        assert_eq!(
-            addresses(&Value::String("127.0.0.1:1, [::1]:2".into()))
-                .unwrap()
-                .len(),
-            2
-        );
-        assert!(addresses(&Value::String("localhost".into())).is_err());
-        assert_eq!(
-            peer_list(&Value::String("10.0.0.0/8, ::1".into())).unwrap(),
-            vec!["10.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()]
-        );
-        assert_eq!(peer_list(&Value::String(String::new())).unwrap(), vec![]);
-        let refused = peer_list(&Value::Array(vec![
-            Value::String("10.0.0.0/8".into()),
-            Value::String("10.0.0.0/33".into()),
-        ]))
-        .unwrap_err();
-        assert!(refused.contains("10.0.0.0/33"), "{refused}");
-        assert_eq!(normalize_site("127.0.0.1"), "http://127.0.0.1");
-        assert_eq!(normalize_site("https://m.example"), "https://m.example");
-    }
-}
+#[path = "keys_tests.rs"]
+mod tests;

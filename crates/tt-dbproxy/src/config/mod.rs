@@ -15,6 +15,7 @@ mod load;
 pub mod merge;
 mod model;
 mod validate;
+mod values;
 
 pub use error::{ConfigError, KeyNaming, Problem};
 pub use load::{ConfigSource, from_legacy_str, from_toml_str, load, process_env};

@@ -31,21 +31,17 @@ use mysql_async::{Transaction, TxOpts, Value};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::time::Instant;
 
-use super::error::map_err;
-use super::galera::{Attempt, attempt_err, record_retry, retry_pause};
-use super::send::{CommitFailure, commit};
-use super::sql::{MysqlStore, params};
+use super::galera::{record_retry, retry_pause};
+use super::outcome::{Attempt, CommitFailure, attempt_err, commit};
+use super::pool::MysqlPools;
+use super::query::params;
+use super::rows::{chunked, insert_rows};
 use crate::deadline::{self, bounded};
-use crate::store::{GroupMessageRow, MESSAGE_SHARDS, SingleMessageRow, StoreError, StoreResult};
+use crate::store::{GroupMessageRow, MESSAGE_SHARDS, SingleMessageRow, StoreError};
 
 /// Group commits in flight at once: one batch can form while another
 /// commits.
 pub const LANES: usize = 2;
-
-/// Most rows (or ids) one statement carries; a larger batch uses several.
-/// Statement sizes are powers of two up to this, so each connection
-/// prepares a bounded set of statement texts.
-const MAX_ROWS_PER_STATEMENT: usize = 32;
 
 const QUEUED: u8 = 0;
 const STARTED: u8 = 1;
@@ -78,17 +74,20 @@ struct Item {
     done: oneshot::Sender<Result<(), CommitFailure>>,
 }
 
-/// The queue of sends and the committer lanes.
+/// The queue of sends and the committer lanes, committing on the
+/// primary of `pools`.
 pub(crate) struct GroupCommit {
+    pools: Arc<MysqlPools>,
     queue: Mutex<VecDeque<Item>>,
     lanes: Arc<Semaphore>,
     batch_max: AtomicUsize,
 }
 
 impl GroupCommit {
-    /// Batches of at most `batch_max` sends.
-    pub(crate) fn new(batch_max: usize) -> Self {
+    /// Batches of at most `batch_max` sends, committed on `pools`.
+    pub(crate) fn new(pools: Arc<MysqlPools>, batch_max: usize) -> Self {
         Self {
+            pools,
             queue: Mutex::new(VecDeque::new()),
             lanes: Arc::new(Semaphore::new(LANES)),
             batch_max: AtomicUsize::new(batch_max.max(1)),
@@ -122,118 +121,6 @@ impl GroupCommit {
         }
         batch
     }
-}
-
-/// Sizes of the statements that carry `n` rows: powers of two, largest
-/// first (13 → 8, 4, 1).
-fn pieces(mut n: usize) -> Vec<usize> {
-    let mut out = Vec::new();
-    while n > 0 {
-        let mut p = MAX_ROWS_PER_STATEMENT;
-        while p > n {
-            p /= 2;
-        }
-        out.push(p);
-        n -= p;
-    }
-    out
-}
-
-/// `xs` cut into the pieces of [`pieces`].
-fn chunked<T>(xs: &[T]) -> Vec<&[T]> {
-    let mut rest = xs;
-    pieces(xs.len())
-        .into_iter()
-        .map(|p| {
-            let (head, tail) = rest.split_at(p);
-            rest = tail;
-            head
-        })
-        .collect()
-}
-
-/// A message row as the values of its `INSERT` (after `status`, which
-/// is always 0, come `updated` and `created`, both the message's time).
-trait MessageInsert {
-    /// `IMMessage` or `IMGroupMessage`.
-    const TABLE: &'static str;
-    /// The columns before `status`.
-    const COLUMNS: &'static str;
-    /// How many columns precede `status`.
-    const LEADING: usize;
-    /// The values of those columns, then `created` (twice, for `updated`
-    /// and `created`).
-    fn values(&self) -> Vec<Value>;
-}
-
-impl MessageInsert for SingleMessageRow {
-    const TABLE: &'static str = "IMMessage";
-    const COLUMNS: &'static str = "relateId, fromId, toId, msgId, content, type";
-    const LEADING: usize = 6;
-    fn values(&self) -> Vec<Value> {
-        vec![
-            self.relation_id.into(),
-            self.from_id.into(),
-            self.to_id.into(),
-            self.msg_id.into(),
-            self.content.as_str().into(),
-            self.msg_type.into(),
-            self.created.into(),
-            self.created.into(),
-        ]
-    }
-}
-
-impl MessageInsert for GroupMessageRow {
-    const TABLE: &'static str = "IMGroupMessage";
-    const COLUMNS: &'static str = "groupId, userId, msgId, content, type";
-    const LEADING: usize = 5;
-    fn values(&self) -> Vec<Value> {
-        vec![
-            self.group_id.into(),
-            self.from_id.into(),
-            self.msg_id.into(),
-            self.content.as_str().into(),
-            self.msg_type.into(),
-            self.created.into(),
-            self.created.into(),
-        ]
-    }
-}
-
-/// Inserts message rows of one shard table in one statement.
-async fn insert_rows<Q: Queryable, R: MessageInsert>(
-    q: &mut Q,
-    shard: u32,
-    rows: &[&R],
-) -> Result<(), mysql_async::Error> {
-    let one = format!("({}, 0, ?, ?)", vec!["?"; R::LEADING].join(", "));
-    let sql = format!(
-        "INSERT INTO {}_{shard} ({}, status, updated, created) VALUES {}",
-        R::TABLE,
-        R::COLUMNS,
-        vec![one.as_str(); rows.len()].join(", ")
-    );
-    let p: Vec<Value> = rows.iter().flat_map(|r| r.values()).collect();
-    q.exec_drop(sql, params(p)).await
-}
-
-/// Inserts one-to-one rows of one shard table in one statement.
-pub(super) async fn insert_singles<Q: Queryable>(
-    q: &mut Q,
-    shard: u32,
-    rows: &[&SingleMessageRow],
-) -> StoreResult<()> {
-    insert_rows(q, shard, rows).await.map_err(map_err)
-}
-
-/// Inserts group rows of one shard table in one statement.
-pub(super) async fn insert_groups<Q: Queryable>(
-    q: &mut Q,
-    shard: u32,
-    rows: &[&GroupMessageRow],
-) -> StoreResult<()> {
-    insert_rows(q, shard, rows).await.map_err(map_err)
 }
 
 /// One statement of a group commit, under the deadline.
@@ -271,15 +158,10 @@ fn sorted(mut ids: Vec<u32>) -> Vec<u32> {
     ids
 }
 
-impl MysqlStore {
-    /// Changes the largest group commit (`storage.batch_max`).
-    pub(crate) fn set_batch_max(&self, n: usize) {
-        self.batch.set_batch_max(n);
-    }
-
+impl GroupCommit {
     /// Commits a send's writes with whatever sends share its batch: `Ok`
     /// means committed.
-    pub(crate) async fn commit_send(
+    pub(crate) async fn commit(
         self: &Arc<Self>,
         send: PendingSend,
         now: u32,
@@ -287,7 +169,7 @@ impl MysqlStore {
         let end = deadline::effective();
         let state = Arc::new(AtomicU8::new(QUEUED));
         let (done, mut result) = oneshot::channel();
-        self.batch.queue().push_back(Item {
+        self.queue().push_back(Item {
             send,
             now,
             deadline: end,
@@ -317,7 +199,7 @@ impl MysqlStore {
     /// Starts a committer if a lane is free; otherwise a running one
     /// takes the queued sends when its commit ends.
     fn start_committer(self: &Arc<Self>) {
-        if let Ok(permit) = self.batch.lanes.clone().try_acquire_owned() {
+        if let Ok(permit) = self.lanes.clone().try_acquire_owned() {
             let me = self.clone();
             tokio::spawn(async move { me.committer(permit).await });
         }
@@ -327,15 +209,15 @@ impl MysqlStore {
     async fn committer(self: Arc<Self>, permit: OwnedSemaphorePermit) {
         let mut permit = Some(permit);
         loop {
-            let batch = self.batch.take();
+            let batch = self.take();
             if batch.is_empty() {
                 drop(permit.take());
                 // A send queued after `take` may have found no free lane:
                 // look again now that this one is free.
-                if self.batch.queue().is_empty() {
+                if self.queue().is_empty() {
                     return;
                 }
-                match self.batch.lanes.clone().try_acquire_owned() {
+                match self.lanes.clone().try_acquire_owned() {
                     Ok(p) => permit = Some(p),
                     // Another committer holds the lanes and will look.
                     Err(_) => return,
@@ -460,25 +342,4 @@ impl MysqlStore {
 
 fn record_size(n: usize) {
     metrics::histogram!(crate::metrics::GROUP_COMMIT_SIZE, "backend" => "mysql").record(n as f64);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statements_carry_power_of_two_row_counts() {
-        assert_eq!(pieces(0), Vec::<usize>::new());
-        assert_eq!(pieces(1), vec![1]);
-        assert_eq!(pieces(13), vec![8, 4, 1]);
-        assert_eq!(pieces(32), vec![32]);
-        assert_eq!(pieces(70), vec![32, 32, 4, 2]);
-        let xs: Vec<u32> = (0..13).collect();
-        let parts = chunked(&xs);
-        assert_eq!(
-            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
-            vec![8, 4, 1]
-        );
-        assert_eq!(parts.concat(), xs, "every row once, in order");
-    }
 }

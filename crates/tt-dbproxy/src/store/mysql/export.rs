@@ -6,7 +6,8 @@ use mysql_async::Value;
 use mysql_async::prelude::Queryable;
 
 use super::error::map_err;
-use super::sql::{MysqlStore, params};
+use super::handle::MysqlStore;
+use super::query::params;
 use crate::store::StoreResult;
 use crate::store::export::{Cell, Row, Table};
 

@@ -38,15 +38,11 @@ use mysql_async::{Conn, TxOpts, Value};
 use tokio::time::Instant;
 
 use super::error::map_err;
-use super::send::CommitFailure;
-use super::sql::params;
+use super::outcome::is_conflict;
+use super::query::params;
 use crate::deadline;
 use crate::store::{StoreError, StoreResult};
 
-/// ER_LOCK_DEADLOCK: an InnoDB deadlock, a Galera certification failure
-/// or a brute-force abort by a replicated write set. The transaction was
-/// rolled back whole.
-const ER_LOCK_DEADLOCK: u16 = 1213;
 /// ER_DUP_ENTRY: the chosen id was committed meanwhile (creation only).
 const ER_DUP_ENTRY: u16 = 1062;
 /// ER_UNKNOWN_SYSTEM_VARIABLE: the server has no wsrep.
@@ -90,41 +86,6 @@ impl Detected {
             Ordering::Relaxed,
         );
         Ok(on)
-    }
-}
-
-/// Whether `e` says the transaction was rolled back by a conflict.
-pub(super) fn is_conflict(e: &mysql_async::Error) -> bool {
-    matches!(e, mysql_async::Error::Server(s) if s.code == ER_LOCK_DEADLOCK)
-}
-
-/// How one run of a retryable transaction failed.
-#[derive(Debug)]
-pub(super) enum Attempt {
-    /// Rolled back by a conflict: nothing stored, run it again.
-    Conflict(StoreError),
-    /// Any other failure, final.
-    Failed(CommitFailure),
-}
-
-impl From<StoreError> for Attempt {
-    fn from(e: StoreError) -> Self {
-        Self::Failed(CommitFailure::NotStored(e))
-    }
-}
-
-impl From<CommitFailure> for Attempt {
-    fn from(f: CommitFailure) -> Self {
-        Self::Failed(f)
-    }
-}
-
-/// Maps a statement's error inside a retryable transaction.
-pub(super) fn attempt_err(e: mysql_async::Error) -> Attempt {
-    if is_conflict(&e) {
-        Attempt::Conflict(map_err(e))
-    } else {
-        Attempt::Failed(CommitFailure::NotStored(map_err(e)))
     }
 }
 
@@ -270,22 +231,9 @@ mod tests {
     }
 
     #[test]
-    fn only_a_rollback_by_conflict_is_retried() {
-        assert!(is_conflict(&server(ER_LOCK_DEADLOCK)));
-        assert!(matches!(
-            attempt_err(server(ER_LOCK_DEADLOCK)),
-            Attempt::Conflict(_)
-        ));
-        // A lock wait timeout rolls back the statement only, a bad row is
-        // final: neither runs the transaction again.
-        for code in [1205, 1406, ER_DUP_ENTRY] {
-            assert!(!is_conflict(&server(code)), "{code}");
-            assert!(matches!(
-                attempt_err(server(code)),
-                Attempt::Failed(CommitFailure::NotStored(_))
-            ));
-        }
+    fn a_taken_id_is_a_duplicate() {
         assert!(dup(&server(ER_DUP_ENTRY)));
+        assert!(!dup(&server(1213)));
     }
 
     #[tokio::test]

@@ -3,10 +3,11 @@
 
 use mysql_async::Value;
 
-use super::message::{lock, unlock};
-use super::sql::{
-    MysqlStore, change, first, first_int, id_params, insert, int, params, rows, text,
-};
+use super::galera::{Create, create_certified};
+use super::handle::MysqlStore;
+use super::named_lock::{lock, unlock};
+use super::query::{change, first, first_int, id_params, insert, int, params, rows, text};
+use super::sessions::session_spec;
 use crate::store::{GroupRecord, ID_CHUNK, NewGroup, SESSION_GROUP, StoreResult};
 
 const GROUP_COLUMNS: &str =
@@ -131,12 +132,12 @@ impl MysqlStore {
         let mut c = self.pools.primary().await?;
         let name = format!("tt_session_{user}_{g}_{SESSION_GROUP}");
         if self.galera.galera(&mut c).await? {
-            let spec = super::galera::Create {
+            let spec = Create {
                 revive: Some(("updated = ?", vec![at.into()])),
-                ..super::sql::session_spec(user, g, SESSION_GROUP, now)
+                ..session_spec(user, g, SESSION_GROUP, now)
             };
             lock(&mut c, &name).await?;
-            let result = super::galera::create_certified(&mut c, &spec).await;
+            let result = create_certified(&mut c, &spec).await;
             unlock(&mut c, &name).await;
             return result.map(drop);
         }
@@ -176,5 +177,61 @@ impl MysqlStore {
         };
         unlock(&mut c, &name).await;
         result
+    }
+
+    /// Adds or revives a membership row.
+    pub(crate) async fn add_group_member(
+        &self,
+        group_id: u32,
+        user_id: u32,
+        now: u32,
+    ) -> StoreResult<()> {
+        let mut c = self.pools.primary().await?;
+        let sql = "SELECT id FROM IMGroupMember WHERE groupId = ? AND userId = ? ORDER BY id DESC LIMIT 1";
+        match first_int(first(&mut c, sql, params(vec![group_id.into(), user_id.into()])).await?)? {
+            Some(id) => {
+                let sql = "UPDATE IMGroupMember SET status = 0, updated = ? WHERE id = ?";
+                change(&mut c, sql, params(vec![now.into(), id.into()]))
+                    .await
+                    .map(drop)
+            }
+            None => {
+                let sql = "INSERT INTO IMGroupMember (groupId, userId, status, created, updated) VALUES (?, ?, 0, ?, ?)";
+                insert(
+                    &mut c,
+                    sql,
+                    params(vec![
+                        group_id.into(),
+                        user_id.into(),
+                        now.into(),
+                        now.into(),
+                    ]),
+                )
+                .await
+                .map(drop)
+            }
+        }
+    }
+
+    /// Current members of a group with their join time, from the primary
+    /// (used to rebuild the Redis membership hash).
+    pub(crate) async fn group_members(&self, group_id: u32) -> StoreResult<Vec<(u32, u32)>> {
+        let mut c = self.pools.primary().await?;
+        let sql = "SELECT userId, MAX(updated) FROM IMGroupMember WHERE groupId = ? AND status = 0 GROUP BY userId ORDER BY userId";
+        rows(&mut c, sql, params(vec![group_id.into()]))
+            .await?
+            .into_iter()
+            .map(|mut r| Ok((int(&mut r, 0)?, int(&mut r, 1)?)))
+            .collect()
+    }
+
+    pub(crate) async fn user_groups(&self, user_id: u32) -> StoreResult<Vec<u32>> {
+        let mut c = self.pools.replica().await?;
+        let sql = "SELECT groupId FROM IMGroupMember WHERE userId = ? AND status = 0 ORDER BY updated DESC, id DESC";
+        rows(&mut c, sql, params(vec![user_id.into()]))
+            .await?
+            .into_iter()
+            .map(|mut r| int(&mut r, 0))
+            .collect()
     }
 }

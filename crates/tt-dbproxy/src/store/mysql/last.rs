@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use mysql_async::{Conn, Value};
 
-use super::sql::{MysqlStore, int, params, rows, text};
+use super::handle::MysqlStore;
+use super::query::{int, params, rows, text};
 use crate::store::{
     ID_CHUNK, LastMessage, MESSAGE_SHARDS, SESSION_GROUP, SESSION_SINGLE, StoreResult,
 };

@@ -1,45 +1,12 @@
 //! Message statements of [`MysqlStore`]: history pages, lookups by id,
-//! audio rows, the largest stored id (to seed a lost counter), and the
-//! named locks that stand in for the unique keys TeamTalk's schema lacks.
+//! audio rows and the largest stored id (to seed a lost counter).
 
-use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Value};
 
-use super::error::map_err;
-use super::sql::{MysqlStore, first, first_int, insert, int, params, rows, text};
+use super::handle::MysqlStore;
+use super::query::{first, first_int, insert, int, params, rows, text};
 use crate::store::history::{HistorySource, newest};
-use crate::store::{AudioRow, ID_CHUNK, MESSAGE_SHARDS, MessageRow, StoreError, StoreResult};
-
-/// Longest wait for a named lock (seconds).
-const LOCK_WAIT_SECS: u32 = 5;
-
-/// Takes a MySQL named lock on this connection (released by [`unlock`] or
-/// when the connection closes), serialising create-or-get across every
-/// tt-dbproxy instance sharing the database. Until [`unlock`] succeeds the
-/// connection is reset when it returns to the pool, which releases the lock
-/// even if the request was cancelled while holding it.
-pub(super) async fn lock(c: &mut Conn, name: &str) -> StoreResult<()> {
-    c.reset_connection(true);
-    let got: Option<Option<i64>> = c
-        .exec_first("SELECT GET_LOCK(?, ?)", (name, LOCK_WAIT_SECS))
-        .await
-        .map_err(map_err)?;
-    if got.flatten() == Some(1) {
-        Ok(())
-    } else {
-        Err(StoreError::Unavailable(format!(
-            "lock {name} not granted within {LOCK_WAIT_SECS} s"
-        )))
-    }
-}
-
-/// Releases a named lock; after a failure the lock is released by the
-/// connection's reset when it returns to the pool.
-pub(super) async fn unlock(c: &mut Conn, name: &str) {
-    if c.exec_drop("SELECT RELEASE_LOCK(?)", (name,)).await.is_ok() {
-        c.reset_connection(false);
-    }
-}
+use crate::store::{AudioRow, ID_CHUNK, MESSAGE_SHARDS, MessageRow, StoreResult};
 
 async fn fetch(
     c: &mut Conn,

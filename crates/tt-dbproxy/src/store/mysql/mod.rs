@@ -4,21 +4,29 @@
 //! sets `CLIENT_FOUND_ROWS`), like the original.
 
 mod batch;
+mod departments;
 mod error;
 mod export;
+mod files;
 mod galera;
 mod group;
 pub mod gtid;
+mod handle;
 mod last;
 mod message;
+mod named_lock;
+mod outcome;
 mod pool;
+mod query;
 pub mod read_at;
 pub mod replication;
+mod rows;
 pub mod schema;
 mod send;
-mod sql;
+mod sessions;
+mod users;
 
 pub(crate) use batch::PendingSend;
+pub use handle::MysqlStore;
+pub(crate) use outcome::CommitFailure;
 pub use pool::{MysqlPools, PooledConn};
-pub(crate) use send::CommitFailure;
-pub use sql::MysqlStore;

@@ -3,49 +3,17 @@
 //! touch the sessions, insert the message) are group-committed with the
 //! sends that arrive with it ([`super::batch`]).
 
+use mysql_async::Value;
 use mysql_async::prelude::Queryable;
-use mysql_async::{Transaction, Value};
 
 use super::error::map_err;
-use super::galera::{Attempt, attempt_err};
-use super::sql::{MysqlStore, int, params, rows};
-use crate::deadline;
+use super::handle::MysqlStore;
+use super::query::{int, params, rows};
+use super::rows::{insert_groups, insert_singles};
 use crate::store::unresolved::Unresolved;
 use crate::store::{
-    GroupMessageRow, MESSAGE_SHARDS, SESSION_GROUP, SESSION_SINGLE, SingleMessageRow, StoreError,
-    StoreResult,
+    GroupMessageRow, MESSAGE_SHARDS, SESSION_GROUP, SESSION_SINGLE, SingleMessageRow, StoreResult,
 };
-
-/// Why a send's transaction did not (knowingly) commit.
-#[derive(Debug, Clone)]
-pub(crate) enum CommitFailure {
-    /// It failed before `COMMIT` was sent, or the server refused it: the
-    /// message is not stored.
-    NotStored(StoreError),
-    /// The connection failed or the deadline passed during `COMMIT`: the
-    /// message may or may not be stored.
-    Unknown(StoreError),
-}
-
-impl From<StoreError> for CommitFailure {
-    fn from(e: StoreError) -> Self {
-        Self::NotStored(e)
-    }
-}
-
-/// Sends `COMMIT` and says what is known of its outcome: a conflict
-/// (rolled back, may run again), not stored, or unknown.
-pub(super) async fn commit(tx: Transaction<'_>) -> Result<(), Attempt> {
-    match tokio::time::timeout_at(deadline::effective(), tx.commit()).await {
-        Ok(Ok(())) => Ok(()),
-        // The server answered with an error: the transaction is rolled back.
-        Ok(Err(e @ mysql_async::Error::Server(_))) => Err(attempt_err(e)),
-        Ok(Err(e)) => Err(Attempt::Failed(CommitFailure::Unknown(map_err(e)))),
-        Err(_) => Err(Attempt::Failed(CommitFailure::Unknown(deadline::expired(
-            "a commit",
-        )))),
-    }
-}
 
 /// The table and key column of an unresolved message's row.
 fn message_table(u: Unresolved) -> (String, &'static str) {
@@ -71,17 +39,19 @@ fn found(id: u32) -> Option<u32> {
     (id != 0).then_some(id)
 }
 
-/// Inserts a one-to-one message row (in a transaction or autocommit).
-pub(super) async fn insert_single<Q: Queryable>(q: &mut Q, m: SingleMessageRow) -> StoreResult<()> {
-    super::batch::insert_singles(q, m.relation_id % MESSAGE_SHARDS, &[&m]).await
-}
-
-/// Inserts a group message row (in a transaction or autocommit).
-pub(super) async fn insert_group<Q: Queryable>(q: &mut Q, m: GroupMessageRow) -> StoreResult<()> {
-    super::batch::insert_groups(q, m.group_id % MESSAGE_SHARDS, &[&m]).await
-}
-
 impl MysqlStore {
+    /// Inserts a one-to-one message row on its own (autocommit).
+    pub(crate) async fn insert_single_message(&self, m: SingleMessageRow) -> StoreResult<()> {
+        let mut c = self.pools.primary().await?;
+        insert_singles(&mut *c, m.relation_id % MESSAGE_SHARDS, &[&m]).await
+    }
+
+    /// Inserts a group message row on its own (autocommit).
+    pub(crate) async fn insert_group_message(&self, m: GroupMessageRow) -> StoreResult<()> {
+        let mut c = self.pools.primary().await?;
+        insert_groups(&mut *c, m.group_id % MESSAGE_SHARDS, &[&m]).await
+    }
+
     /// For a one-to-one send, read on the primary in one statement: the
     /// sender's session with the receiver, the receiver's with the sender
     /// (highest id, any status) and the pair's active relation.

@@ -31,31 +31,7 @@ impl MessageStore for MysqlRedisStore {
     }
 
     async fn store_message(&self, msg: NewMessage, now: u32) -> StoreResult<u32> {
-        self.refused()?;
-        // Each step is bounded by the deadline on its own, so a commit cut
-        // off by it is still resolved (see `resolve_commit`).
-        self.settle_unresolved().await?;
-        let resend = msg
-            .resend
-            .as_ref()
-            .map(|k| (crate::store::resend::redis_key(&msg, k), k.window_s));
-        let mut claimed = false;
-        let stored = if msg.group {
-            self.store_group(msg, now, resend.as_ref(), &mut claimed)
-                .await
-        } else {
-            self.store_single(msg, now, resend.as_ref(), &mut claimed)
-                .await
-        };
-        if stored.is_err()
-            && claimed
-            && let Some((key, _)) = &resend
-            && let Err(e) = self.redis.release_resend(key).await
-        {
-            // A claim without an id expires shortly after the deadline.
-            tracing::debug!(error = %e, "resend claim not released");
-        }
-        stored
+        self.send(msg, now).await
     }
 
     async fn single_history(

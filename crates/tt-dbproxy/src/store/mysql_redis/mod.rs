@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::mysql::read_at;
 use super::mysql::{MysqlPools, MysqlStore, schema};
 use super::read_your_writes::{Mark, WriteMarks};
-use super::redis::{InFlight, RedisStore};
+use super::redis::RedisStore;
 use super::unresolved::Journal;
 use super::{StoreError, StoreResult};
 use crate::config::Config;
@@ -33,14 +33,6 @@ mod sessions;
 mod shared;
 mod sync;
 mod users;
-
-/// A send's id: a new one (held in flight, in Sentinel mode, until the
-/// send ends; see [`super::redis::InFlight`]), or the stored message's it
-/// resends.
-enum NextId<'a> {
-    New(u32, Option<InFlight<'a>>),
-    Resent(u32),
-}
 
 /// MySQL + Redis.
 pub struct MysqlRedisStore {

@@ -1,0 +1,148 @@
+//! Message rows as multi-row `INSERT`s into the shard tables
+//! (`IMMessage_<n>`, `IMGroupMessage_<n>`), in statements of bounded,
+//! power-of-two sizes.
+
+use mysql_async::Value;
+use mysql_async::prelude::Queryable;
+
+use super::error::map_err;
+use super::query::params;
+use crate::store::{GroupMessageRow, SingleMessageRow, StoreResult};
+
+/// Most rows (or ids) one statement carries; a larger batch uses several.
+/// Statement sizes are powers of two up to this, so each connection
+/// prepares a bounded set of statement texts.
+const MAX_ROWS_PER_STATEMENT: usize = 32;
+
+/// Sizes of the statements that carry `n` rows: powers of two, largest
+/// first (13 → 8, 4, 1).
+pub(super) fn pieces(mut n: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    while n > 0 {
+        let mut p = MAX_ROWS_PER_STATEMENT;
+        while p > n {
+            p /= 2;
+        }
+        out.push(p);
+        n -= p;
+    }
+    out
+}
+
+/// `xs` cut into the pieces of [`pieces`].
+pub(super) fn chunked<T>(xs: &[T]) -> Vec<&[T]> {
+    let mut rest = xs;
+    pieces(xs.len())
+        .into_iter()
+        .map(|p| {
+            let (head, tail) = rest.split_at(p);
+            rest = tail;
+            head
+        })
+        .collect()
+}
+
+/// A message row as the values of its `INSERT` (after `status`, which
+/// is always 0, come `updated` and `created`, both the message's time).
+pub(super) trait MessageInsert {
+    /// `IMMessage` or `IMGroupMessage`.
+    const TABLE: &'static str;
+    /// The columns before `status`.
+    const COLUMNS: &'static str;
+    /// How many columns precede `status`.
+    const LEADING: usize;
+    /// The values of those columns, then `created` (twice, for `updated`
+    /// and `created`).
+    fn values(&self) -> Vec<Value>;
+}
+
+impl MessageInsert for SingleMessageRow {
+    const TABLE: &'static str = "IMMessage";
+    const COLUMNS: &'static str = "relateId, fromId, toId, msgId, content, type";
+    const LEADING: usize = 6;
+    fn values(&self) -> Vec<Value> {
+        vec![
+            self.relation_id.into(),
+            self.from_id.into(),
+            self.to_id.into(),
+            self.msg_id.into(),
+            self.content.as_str().into(),
+            self.msg_type.into(),
+            self.created.into(),
+            self.created.into(),
+        ]
+    }
+}
+
+impl MessageInsert for GroupMessageRow {
+    const TABLE: &'static str = "IMGroupMessage";
+    const COLUMNS: &'static str = "groupId, userId, msgId, content, type";
+    const LEADING: usize = 5;
+    fn values(&self) -> Vec<Value> {
+        vec![
+            self.group_id.into(),
+            self.from_id.into(),
+            self.msg_id.into(),
+            self.content.as_str().into(),
+            self.msg_type.into(),
+            self.created.into(),
+            self.created.into(),
+        ]
+    }
+}
+
+/// Inserts message rows of one shard table in one statement.
+pub(super) async fn insert_rows<Q: Queryable, R: MessageInsert>(
+    q: &mut Q,
+    shard: u32,
+    rows: &[&R],
+) -> Result<(), mysql_async::Error> {
+    let one = format!("({}, 0, ?, ?)", vec!["?"; R::LEADING].join(", "));
+    let sql = format!(
+        "INSERT INTO {}_{shard} ({}, status, updated, created) VALUES {}",
+        R::TABLE,
+        R::COLUMNS,
+        vec![one.as_str(); rows.len()].join(", ")
+    );
+    let p: Vec<Value> = rows.iter().flat_map(|r| r.values()).collect();
+    q.exec_drop(sql, params(p)).await
+}
+
+/// Inserts one-to-one rows of one shard table in one statement.
+pub(super) async fn insert_singles<Q: Queryable>(
+    q: &mut Q,
+    shard: u32,
+    rows: &[&SingleMessageRow],
+) -> StoreResult<()> {
+    insert_rows(q, shard, rows).await.map_err(map_err)
+}
+
+/// Inserts group rows of one shard table in one statement.
+pub(super) async fn insert_groups<Q: Queryable>(
+    q: &mut Q,
+    shard: u32,
+    rows: &[&GroupMessageRow],
+) -> StoreResult<()> {
+    insert_rows(q, shard, rows).await.map_err(map_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_carry_power_of_two_row_counts() {
+        assert_eq!(pieces(0), Vec::<usize>::new());
+        assert_eq!(pieces(1), vec![1]);
+        assert_eq!(pieces(13), vec![8, 4, 1]);
+        assert_eq!(pieces(32), vec![32]);
+        assert_eq!(pieces(70), vec![32, 32, 4, 2]);
+        let xs: Vec<u32> = (0..13).collect();
+        let parts = chunked(&xs);
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            vec![8, 4, 1]
+        );
+        assert_eq!(parts.concat(), xs, "every row once, in order");
+    }
+}

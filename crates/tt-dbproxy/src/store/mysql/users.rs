@@ -1,0 +1,190 @@
+//! User statements of [`MysqlStore`]: `IMUser` rows by name, id and
+//! change time, profile updates, push shield and signature.
+
+use mysql_async::{Params, Row, Value};
+
+use super::handle::MysqlStore;
+use super::query::{change, first, first_int, id_params, insert, int, params, rows, text};
+use crate::store::{ID_CHUNK, StoreResult, UserRecord, UserUpdate};
+
+const USER_COLUMNS: &str = "id, sex, name, domain, nick, password, salt, phone, email, avatar, \
+     departId, status, created, updated, push_shield_status, sign_info";
+
+fn user(mut r: Row) -> StoreResult<UserRecord> {
+    Ok(UserRecord {
+        id: int(&mut r, 0)?,
+        sex: int(&mut r, 1)?,
+        name: text(&mut r, 2)?,
+        domain: text(&mut r, 3)?,
+        nick: text(&mut r, 4)?,
+        password: text(&mut r, 5)?,
+        salt: text(&mut r, 6)?,
+        phone: text(&mut r, 7)?,
+        email: text(&mut r, 8)?,
+        avatar: text(&mut r, 9)?,
+        depart_id: int(&mut r, 10)?,
+        status: int(&mut r, 11)?,
+        created: int(&mut r, 12)?,
+        updated: int(&mut r, 13)?,
+        push_shield_status: int(&mut r, 14)?,
+        sign_info: text(&mut r, 15)?,
+    })
+}
+
+impl MysqlStore {
+    pub(crate) async fn find_active_user_by_name(
+        &self,
+        name: &str,
+    ) -> StoreResult<Option<UserRecord>> {
+        let mut c = self.pools.replica().await?;
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM IMUser WHERE name = ? AND status = 0 ORDER BY id DESC LIMIT 1"
+        );
+        first(&mut c, &sql, params(vec![name.into()]))
+            .await?
+            .map(user)
+            .transpose()
+    }
+
+    pub(crate) async fn add_user(&self, u: UserRecord) -> StoreResult<u32> {
+        let mut c = self.pools.primary().await?;
+        let sql = "INSERT INTO IMUser (sex, name, domain, nick, password, salt, phone, email, avatar, \
+                   departId, status, created, updated, push_shield_status, sign_info) \
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        let p = vec![
+            u.sex.into(),
+            u.name.into(),
+            u.domain.into(),
+            u.nick.into(),
+            u.password.into(),
+            u.salt.into(),
+            u.phone.into(),
+            u.email.into(),
+            u.avatar.into(),
+            u.depart_id.into(),
+            u.status.into(),
+            u.created.into(),
+            u.updated.into(),
+            u.push_shield_status.into(),
+            u.sign_info.into(),
+        ];
+        insert(&mut c, sql, params(p)).await
+    }
+
+    async fn users(&self, where_clause: &str, p: Params) -> StoreResult<Vec<UserRecord>> {
+        let mut c = self.pools.replica().await?;
+        let sql = format!("SELECT {USER_COLUMNS} FROM IMUser {where_clause}");
+        rows(&mut c, &sql, p).await?.into_iter().map(user).collect()
+    }
+
+    pub(crate) async fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
+        self.users("ORDER BY id", Params::Empty).await
+    }
+
+    pub(crate) async fn update_user(&self, id: u32, u: UserUpdate, now: u32) -> StoreResult<bool> {
+        let mut sets = Vec::new();
+        let mut p: Vec<Value> = Vec::new();
+        if let Some(v) = u.nick {
+            sets.push("nick = ?");
+            p.push(v.into());
+        }
+        if let Some(v) = u.depart_id {
+            sets.push("departId = ?");
+            p.push(v.into());
+        }
+        if let Some(v) = u.status {
+            sets.push("status = ?");
+            p.push(v.into());
+        }
+        if let Some(v) = u.sign_info {
+            sets.push("sign_info = ?");
+            p.push(v.into());
+        }
+        if let Some((password, salt)) = u.password_and_salt {
+            sets.push("password = ?");
+            sets.push("salt = ?");
+            p.push(password.into());
+            p.push(salt.into());
+        }
+        sets.push("updated = ?");
+        p.push(now.into());
+        p.push(id.into());
+        let sql = format!("UPDATE IMUser SET {} WHERE id = ?", sets.join(", "));
+        let mut c = self.pools.primary().await?;
+        Ok(change(&mut c, &sql, params(p)).await? > 0)
+    }
+
+    pub(crate) async fn set_push_shield(
+        &self,
+        id: u32,
+        status: u32,
+        now: u32,
+    ) -> StoreResult<bool> {
+        let mut c = self.pools.primary().await?;
+        let sql = "UPDATE IMUser SET push_shield_status = ?, updated = ? WHERE id = ?";
+        Ok(change(
+            &mut c,
+            sql,
+            params(vec![status.into(), now.into(), id.into()]),
+        )
+        .await?
+            > 0)
+    }
+
+    pub(crate) async fn push_shield(&self, id: u32) -> StoreResult<Option<u32>> {
+        let mut c = self.pools.replica().await?;
+        first_int(
+            first(
+                &mut c,
+                "SELECT push_shield_status FROM IMUser WHERE id = ?",
+                params(vec![id.into()]),
+            )
+            .await?,
+        )
+    }
+
+    pub(crate) async fn users_by_ids(&self, ids: &[u32]) -> StoreResult<Vec<UserRecord>> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(ID_CHUNK) {
+            let clause = format!(
+                "WHERE id IN ({}) ORDER BY id",
+                crate::store::placeholders(chunk.len())
+            );
+            out.extend(self.users(&clause, id_params(chunk)).await?);
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn changed_users(&self, since: u32) -> StoreResult<Vec<UserRecord>> {
+        if since == 0 {
+            self.users(
+                "WHERE status IS NOT NULL AND status != 3 ORDER BY id",
+                Params::Empty,
+            )
+            .await
+        } else {
+            self.users("WHERE updated >= ? ORDER BY id", params(vec![since.into()]))
+                .await
+        }
+    }
+
+    pub(crate) async fn set_sign_info(
+        &self,
+        id: u32,
+        sign_info: &str,
+        now: u32,
+    ) -> StoreResult<bool> {
+        let mut c = self.pools.primary().await?;
+        let sql = "UPDATE IMUser SET sign_info = ?, updated = ? WHERE id = ?";
+        Ok(change(
+            &mut c,
+            sql,
+            params(vec![sign_info.into(), now.into(), id.into()]),
+        )
+        .await?
+            > 0)
+    }
+}
