@@ -36,7 +36,10 @@ fresh() { # binary: empty backends, migrated, bench users prepared
     BIN=$1
     TT_DBPROXY_MYSQL_PRIMARY="$MYSQL_URL" TT_DBPROXY_REDIS_URL="$REDIS_URL" "$BIN" migrate >/dev/null
     start_server "$OUT" TT_DBPROXY_MYSQL_PRIMARY="$MYSQL_URL" TT_DBPROXY_REDIS_URL="$REDIS_URL"
-    "$BIN" bench --addr "$ADDR" --prepare --requests 10 --json >/dev/null
+    # --prepare writes the users through the store of the configuration:
+    # the same MySQL + Redis as the server's.
+    TT_DBPROXY_MYSQL_PRIMARY="$MYSQL_URL" TT_DBPROXY_REDIS_URL="$REDIS_URL" \
+        "$BIN" bench --addr "$ADDR" --prepare --requests 10 --json >/dev/null
 }
 
 for run in $(seq "$RUNS"); do

@@ -22,7 +22,7 @@ static PASS_FAILED: RateLimited = RateLimited::new("recovery pass failed");
 /// retried at the next.
 pub async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
     loop {
-        match state.store.recover_pending().await {
+        match state.readiness().recover_pending().await {
             Ok(0) => {}
             Ok(n) => {
                 info!(

@@ -13,7 +13,10 @@ use crate::config::ConfigSource;
 use crate::logging::LogFilter;
 use crate::media::msfs::MediaServer;
 use crate::media::placeholder::audio_placeholder;
-use crate::store::Store;
+use crate::store::{
+    CounterStore, DepartmentStore, DeviceStore, FileStore, GroupStore, MessageStore, Readiness,
+    SessionStore, SharedStore, Store, SyncStore, UserStore,
+};
 
 /// Where a reload reads from, set once by `serve`.
 #[derive(Debug)]
@@ -147,5 +150,64 @@ impl AppState {
     /// Where a reload reads from, if reloading is enabled.
     pub(crate) fn reload_source(&self) -> Option<&ReloadSource> {
         self.reload_source.get()
+    }
+}
+
+/// The store by domain: a handler names the domains it uses
+/// (`state.users().users_by_ids(…)`), each a view of the one store.
+impl AppState {
+    /// Probe, reconfiguration, recovery of pending sends.
+    pub fn readiness(&self) -> &dyn Readiness {
+        &*self.store
+    }
+
+    /// Users and the user-list change gate.
+    pub fn users(&self) -> &dyn UserStore {
+        &*self.store
+    }
+
+    /// Departments.
+    pub fn departments(&self) -> &dyn DepartmentStore {
+        &*self.store
+    }
+
+    /// Recent sessions, relations, last messages.
+    pub fn sessions(&self) -> &dyn SessionStore {
+        &*self.store
+    }
+
+    /// The send, history, messages by id, audio.
+    pub fn messages(&self) -> &dyn MessageStore {
+        &*self.store
+    }
+
+    /// Unread counters, group totals and read marks.
+    pub fn counters(&self) -> &dyn CounterStore {
+        &*self.store
+    }
+
+    /// Groups: membership, push settings.
+    pub fn groups(&self) -> &dyn GroupStore {
+        &*self.store
+    }
+
+    /// The sync center's steps.
+    pub fn sync_steps(&self) -> &dyn SyncStore {
+        &*self.store
+    }
+
+    /// Push device tokens.
+    pub fn devices(&self) -> &dyn DeviceStore {
+        &*self.store
+    }
+
+    /// Offline files.
+    pub fn files(&self) -> &dyn FileStore {
+        &*self.store
+    }
+
+    /// What instances share: login throttle, sync lease.
+    pub fn shared(&self) -> &dyn SharedStore {
+        &*self.store
     }
 }

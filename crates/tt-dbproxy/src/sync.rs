@@ -23,14 +23,14 @@ pub const SYNC_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The cursor to start from: the stored one, else now (stored).
 pub async fn initial_cursor(state: &AppState) -> u32 {
-    match state.store.group_sync_cursor().await {
+    match state.sync_steps().group_sync_cursor().await {
         Ok(Some(c)) => c,
         other => {
             if let Err(e) = &other {
                 warn!(error = %e, "sync center: cannot read its cursor; starting from now");
             }
             let now = state.clock.now_secs();
-            if let Err(e) = state.store.set_group_sync_cursor(now).await {
+            if let Err(e) = state.sync_steps().set_group_sync_cursor(now).await {
                 warn!(error = %e, "sync center: cannot store its cursor");
             }
             now
@@ -41,11 +41,11 @@ pub async fn initial_cursor(state: &AppState) -> u32 {
 /// One cycle from `cursor`; on success returns the next cursor (taken
 /// before the scan, so nothing stored during the scan is skipped).
 pub async fn cycle(state: &AppState, cursor: u32) -> StoreResult<u32> {
-    let store = &state.store;
+    let (steps, groups_store) = (state.sync_steps(), state.groups());
     let next = state.clock.now_secs();
-    let groups = store.groups_chatted_since(cursor).await?;
+    let groups = steps.groups_chatted_since(cursor).await?;
     for (group, last_chated) in &groups {
-        let members = match store.group_members(*group).await {
+        let members = match groups_store.group_members(*group).await {
             Ok(m) => m,
             Err(e) => {
                 warn!(error = %e, group, "sync center: members unavailable; group retried next cycle");
@@ -53,12 +53,12 @@ pub async fn cycle(state: &AppState, cursor: u32) -> StoreResult<u32> {
             }
         };
         for user in members {
-            store
+            steps
                 .touch_group_session(user, *group, *last_chated, next)
                 .await?;
         }
     }
-    store.set_group_sync_cursor(next).await?;
+    steps.set_group_sync_cursor(next).await?;
     debug!(groups = groups.len(), cursor = next, "sync center cycle");
     Ok(next)
 }
@@ -76,11 +76,11 @@ pub async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
     info!(cursor, "sync center started");
     let mut held = false;
     loop {
-        let result = match state.store.sync_lease(LEASE_MS).await {
+        let result = match state.shared().sync_lease(LEASE_MS).await {
             Ok(true) => {
                 if !held {
                     // Taking over: start where the last holder stopped.
-                    if let Ok(Some(stored)) = state.store.group_sync_cursor().await {
+                    if let Ok(Some(stored)) = state.sync_steps().group_sync_cursor().await {
                         cursor = stored;
                     }
                     held = true;

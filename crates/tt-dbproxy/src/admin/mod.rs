@@ -55,12 +55,15 @@ async fn metrics() -> Response {
 /// Whether the backends answer within the probe interval; sets the
 /// readiness gauge.
 async fn check_ready(state: &AppState) -> Result<(), String> {
-    let outcome =
-        match tokio::time::timeout(crate::metrics::READY_PROBE_INTERVAL, state.store.ready()).await
-        {
-            Ok(r) => r.map_err(|e| e.to_string()),
-            Err(_) => Err("the storage backends did not answer in time".into()),
-        };
+    let outcome = match tokio::time::timeout(
+        crate::metrics::READY_PROBE_INTERVAL,
+        state.readiness().ready(),
+    )
+    .await
+    {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err("the storage backends did not answer in time".into()),
+    };
     metrics::gauge!(crate::metrics::BACKEND_READY).set(if outcome.is_ok() { 1.0 } else { 0.0 });
     outcome
 }

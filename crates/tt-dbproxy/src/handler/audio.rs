@@ -57,7 +57,7 @@ pub async fn save(state: &AppState, req: &ImMsgData, _group: bool) -> Option<Str
         duration: u32::from_be_bytes(*duration),
         created: req.create_time.unwrap_or(0),
     };
-    logged("add audio", state.store.add_audio(row).await).map(|id| id.to_string())
+    logged("add audio", state.messages().add_audio(row).await).map(|id| id.to_string())
 }
 
 /// The wire bytes of one stored audio message: downloaded when possible,
@@ -66,7 +66,7 @@ pub async fn save(state: &AppState, req: &ImMsgData, _group: bool) -> Option<Str
 async fn expand_one(state: &AppState, content: &str) -> Option<Vec<u8>> {
     let id: u32 = content.trim().parse().ok()?;
     let fallback = Some(content.as_bytes().to_vec());
-    let Some(Some(audio)) = logged("audio", state.store.audio(id).await) else {
+    let Some(Some(audio)) = logged("audio", state.messages().audio(id).await) else {
         return fallback;
     };
     if audio.path.is_empty() || audio.size == 0 || audio.duration == 0 {

@@ -16,7 +16,7 @@ pub async fn departments(state: &AppState, req: ImDepartmentReq) -> Reply {
     let since = req.latest_update_time.unwrap_or(0);
     let rows = logged(
         "changed departments",
-        state.store.changed_departments(since).await,
+        state.departments().changed_departments(since).await,
     )
     .unwrap_or_default();
     let latest = rows.iter().map(|d| d.updated).fold(since, u32::max);

@@ -36,7 +36,7 @@ pub async fn register(state: &AppState, req: ImDeviceTokenReq) -> Reply {
             debug!(user_id, "device token: empty; unregistering");
             logged(
                 "clear device token",
-                state.store.clear_device_token(user_id).await,
+                state.devices().clear_device_token(user_id).await,
             );
         }
         Ok(t) if t.bytes().all(|b| b.is_ascii_digit()) => {
@@ -46,7 +46,7 @@ pub async fn register(state: &AppState, req: ImDeviceTokenReq) -> Reply {
             logged(
                 "register device token",
                 state
-                    .store
+                    .devices()
                     .register_device_token(user_id, platform, token)
                     .await,
             );
@@ -64,18 +64,21 @@ pub async fn register(state: &AppState, req: ImDeviceTokenReq) -> Reply {
 /// per group, messages since the user's read mark (0 when the mark is
 /// ahead; the original re-added the previous group's count there).
 async fn push_count(state: &AppState, user_id: u32) -> u32 {
-    let store = &state.store;
-    let single: u32 = logged("unread counts", store.unread_counts(user_id).await)
-        .unwrap_or_default()
-        .iter()
-        .fold(0, |acc, (_, n)| acc.saturating_add(*n));
-    let groups = logged("user groups", store.user_groups(user_id).await).unwrap_or_default();
+    let single: u32 = logged(
+        "unread counts",
+        state.counters().unread_counts(user_id).await,
+    )
+    .unwrap_or_default()
+    .iter()
+    .fold(0, |acc, (_, n)| acc.saturating_add(*n));
+    let groups =
+        logged("user groups", state.groups().user_groups(user_id).await).unwrap_or_default();
     let counters = if groups.is_empty() {
         Vec::new()
     } else {
         logged(
             "group counters",
-            store.group_counters(user_id, &groups).await,
+            state.counters().group_counters(user_id, &groups).await,
         )
         .unwrap_or_default()
     };
@@ -103,7 +106,7 @@ pub async fn tokens(state: &AppState, req: ImGetDeviceTokenReq) -> Reply {
         );
         Vec::new()
     } else {
-        logged("device tokens", state.store.device_tokens(ids).await).unwrap_or_default()
+        logged("device tokens", state.devices().device_tokens(ids).await).unwrap_or_default()
     };
     found.sort_by_key(|t| t.user_id.to_string());
     let quiet = is_quiet_hour(state.clock.local_hour_minute().0);
@@ -112,7 +115,7 @@ pub async fn tokens(state: &AppState, req: ImGetDeviceTokenReq) -> Reply {
         let user_type = match t.platform {
             Platform::Ios => {
                 if quiet
-                    && logged("push shield", state.store.push_shield(t.user_id).await).flatten()
+                    && logged("push shield", state.users().push_shield(t.user_id).await).flatten()
                         == Some(1)
                 {
                     continue;

@@ -19,7 +19,7 @@ pub async fn has_offline(state: &AppState, req: ImFileHasOfflineReq) -> Reply {
     let user_id = req.user_id.unwrap_or(0);
     let files = logged(
         "offline files",
-        state.store.offline_files_for(user_id).await,
+        state.files().offline_files_for(user_id).await,
     )
     .unwrap_or_default();
     let rsp = ImFileHasOfflineRsp {
@@ -60,7 +60,7 @@ pub async fn add_offline(state: &AppState, req: ImFileAddOfflineReq) {
     let now = state.clock.now_secs();
     logged(
         "add offline file",
-        state.store.add_offline_file(file, now).await,
+        state.files().add_offline_file(file, now).await,
     );
 }
 
@@ -74,6 +74,6 @@ pub async fn del_offline(state: &AppState, req: ImFileDelOfflineReq) {
     let (from, to) = (req.from_user_id.unwrap_or(0), req.to_user_id.unwrap_or(0));
     logged(
         "delete offline file",
-        state.store.delete_offline_file(from, to, &task_id).await,
+        state.files().delete_offline_file(from, to, &task_id).await,
     );
 }

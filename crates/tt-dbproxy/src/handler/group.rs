@@ -27,7 +27,8 @@ pub const GROUP_TEMPORARY: u32 = 2;
 
 /// Members in the original's order: their ids compared as text.
 async fn members(state: &AppState, group: u32) -> Vec<u32> {
-    let mut m = logged("group members", state.store.group_members(group).await).unwrap_or_default();
+    let mut m =
+        logged("group members", state.groups().group_members(group).await).unwrap_or_default();
     m.sort_by_key(|u| u.to_string());
     m.dedup();
     m
@@ -44,11 +45,11 @@ fn distinct_ascending(ids: &[u32]) -> Vec<u32> {
 /// first (temporary groups are found through recent sessions).
 pub async fn normal_list(state: &AppState, req: ImNormalGroupListReq) -> Reply {
     let user = req.user_id.unwrap_or(0);
-    let ids = logged("user groups", state.store.user_groups(user).await).unwrap_or_default();
+    let ids = logged("user groups", state.groups().user_groups(user).await).unwrap_or_default();
     let groups = if ids.is_empty() {
         Vec::new()
     } else {
-        logged("groups", state.store.groups_by_ids(&ids).await).unwrap_or_default()
+        logged("groups", state.groups().groups_by_ids(&ids).await).unwrap_or_default()
     };
     let rsp = ImNormalGroupListRsp {
         user_id: Some(user),
@@ -72,7 +73,7 @@ pub async fn info(state: &AppState, req: ImGroupInfoListReq) -> Reply {
     if req.group_version_list.len() <= MAX_IDS_PER_REQUEST {
         for v in &req.group_version_list {
             let g = v.group_id.unwrap_or(0);
-            if logged("group exists", state.store.group_exists(g).await).unwrap_or(false) {
+            if logged("group exists", state.groups().group_exists(g).await).unwrap_or(false) {
                 wanted.insert(g, v.version.unwrap_or(0));
             }
         }
@@ -81,7 +82,7 @@ pub async fn info(state: &AppState, req: ImGroupInfoListReq) -> Reply {
     let rows = if ids.is_empty() {
         Vec::new()
     } else {
-        logged("groups", state.store.groups_by_ids(&ids).await).unwrap_or_default()
+        logged("groups", state.groups().groups_by_ids(&ids).await).unwrap_or_default()
     };
     let mut list = Vec::new();
     for g in rows {
@@ -137,7 +138,7 @@ pub async fn create(state: &AppState, req: ImGroupCreateReq) -> Reply {
     let created = match group {
         Some(g) => logged(
             "create group",
-            state.store.create_group(g, state.clock.now_secs()).await,
+            state.groups().create_group(g, state.clock.now_secs()).await,
         ),
         None => None,
     };
@@ -159,7 +160,7 @@ async fn allowed(state: &AppState, user: u32, group: u32, add: bool) -> bool {
         return true;
     }
     let Some(g) =
-        logged("group", state.store.groups_by_ids(&[group]).await).and_then(|mut v| v.pop())
+        logged("group", state.groups().groups_by_ids(&[group]).await).and_then(|mut v| v.pop())
     else {
         return false;
     };
@@ -174,8 +175,7 @@ async fn change(
     add: bool,
     set: Vec<u32>,
 ) -> Option<(Vec<u32>, Vec<u32>)> {
-    let store = &state.store;
-    if !logged("group exists", store.group_exists(group).await)?
+    if !logged("group exists", state.groups().group_exists(group).await)?
         || !allowed(state, user, group, add).await
     {
         return None;
@@ -191,18 +191,30 @@ async fn change(
     let now = state.clock.now_secs();
     logged(
         "change members",
-        store.change_group_members(group, add, &changed, now).await,
+        state
+            .groups()
+            .change_group_members(group, add, &changed, now)
+            .await,
     )?;
     for u in &changed {
         // Added users start with nothing unread; removed users' marks stop.
-        logged("mark group read", store.mark_group_read(*u, group).await);
+        logged(
+            "mark group read",
+            state.counters().mark_group_read(*u, group).await,
+        );
         if !add
             && let Some(Some(s)) = logged(
                 "find session",
-                store.find_session(*u, group, SESSION_GROUP).await,
+                state
+                    .sessions()
+                    .find_session(*u, group, SESSION_GROUP)
+                    .await,
             )
         {
-            logged("remove session", store.remove_session(s, now).await);
+            logged(
+                "remove session",
+                state.sessions().remove_session(s, now).await,
+            );
         }
     }
     Some((members(state, group).await, changed))

@@ -21,16 +21,18 @@ pub async fn set(state: &AppState, req: ImGroupShieldReq) -> Reply {
     let user_id = req.user_id.unwrap_or(0);
     let group_id = req.group_id.unwrap_or(0);
     let status = req.shield_status.unwrap_or(0);
-    let store = &state.store;
-    let ok = logged("group exists", store.group_exists(group_id).await).unwrap_or(false)
+    let ok = logged("group exists", state.groups().group_exists(group_id).await).unwrap_or(false)
         && logged(
             "is group member",
-            store.is_group_member(group_id, user_id).await,
+            state.groups().is_group_member(group_id, user_id).await,
         )
         .unwrap_or(false)
         && logged(
             "set group push shield",
-            store.set_group_push_shield(group_id, user_id, status).await,
+            state
+                .groups()
+                .set_group_push_shield(group_id, user_id, status)
+                .await,
         )
         .is_some();
     let rsp = ImGroupShieldRsp {
@@ -56,10 +58,10 @@ pub async fn get(state: &AppState, req: ImGroupGetShieldReq) -> Reply {
             "group shield: too many ids"
         );
     } else if !ids.is_empty()
-        && logged("group exists", state.store.group_exists(group_id).await).unwrap_or(false)
+        && logged("group exists", state.groups().group_exists(group_id).await).unwrap_or(false)
         && let Some(shields) = logged(
             "group push shields",
-            state.store.group_push_shields(group_id).await,
+            state.groups().group_push_shields(group_id).await,
         )
     {
         let by_user: HashMap<u32, u32> = shields.into_iter().collect();

@@ -40,17 +40,27 @@ pub async fn list(state: &AppState, req: ImGetMsgListReq) -> Reply {
     let (user, peer) = (req.user_id.unwrap_or(0), req.session_id.unwrap_or(0));
     let begin = req.msg_id_begin.unwrap_or(0);
     let count = req.msg_cnt.unwrap_or(0).min(MAX_PAGE);
-    let store = &state.store;
     let rows = match kind(req.session_type) {
         SESSION_SINGLE => logged(
             "history",
-            store.single_history(user, peer, begin, count).await,
+            state
+                .messages()
+                .single_history(user, peer, begin, count)
+                .await,
         ),
         SESSION_GROUP => {
-            match logged("join time", store.group_join_time(peer, user).await).flatten() {
+            match logged(
+                "join time",
+                state.groups().group_join_time(peer, user).await,
+            )
+            .flatten()
+            {
                 Some(joined) => logged(
                     "group history",
-                    store.group_history(peer, joined, begin, count).await,
+                    state
+                        .messages()
+                        .group_history(peer, joined, begin, count)
+                        .await,
                 ),
                 None => None,
             }
@@ -72,22 +82,28 @@ pub async fn list(state: &AppState, req: ImGetMsgListReq) -> Reply {
 pub async fn by_id(state: &AppState, req: ImGetMsgByIdReq) -> Reply {
     let (user, peer) = (req.user_id.unwrap_or(0), req.session_id.unwrap_or(0));
     let ids = &req.msg_id_list;
-    let store = &state.store;
     let rows = if ids.is_empty() || ids.len() > crate::store::MAX_IDS_PER_REQUEST {
         None
     } else {
         match kind(req.session_type) {
             SESSION_SINGLE => logged(
                 "messages by id",
-                store
+                state
+                    .messages()
                     .single_messages_by_id(user, peer, ids, MAX_BY_ID)
                     .await,
             ),
             SESSION_GROUP => {
-                match logged("join time", store.group_join_time(peer, user).await).flatten() {
+                match logged(
+                    "join time",
+                    state.groups().group_join_time(peer, user).await,
+                )
+                .flatten()
+                {
                     Some(joined) => logged(
                         "group messages by id",
-                        store
+                        state
+                            .messages()
                             .group_messages_by_id(peer, joined, ids, MAX_BY_ID)
                             .await,
                     ),
@@ -114,7 +130,7 @@ pub async fn latest_id(state: &AppState, req: ImGetLatestMsgIdReq) -> Reply {
     let last = logged(
         "last message",
         state
-            .store
+            .sessions()
             .last_messages(user, &[(peer, kind(req.session_type))])
             .await,
     )

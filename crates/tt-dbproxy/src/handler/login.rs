@@ -46,7 +46,7 @@ fn reply(rsp: &ImValidateRsp) -> Reply {
 /// the shared throttle is known to hold no failure of `name` (a success
 /// then has nothing to clear there).
 async fn blocked(state: &AppState, name: &[u8], now: u32) -> (bool, bool) {
-    match state.store.shared_throttle_failures(name, now).await {
+    match state.shared().shared_throttle_failures(name, now).await {
         Ok(Some(n)) => (n > MAX_FAILURES as u64, n == 0),
         Ok(None) => (state.throttle.is_blocked(name, now), true),
         Err(e) => {
@@ -88,14 +88,14 @@ pub async fn validate(state: &AppState, req: Result<ImValidateReq, BodyError>) -
     } else {
         // A name that is not UTF-8 cannot match any stored name.
         let found = match std::str::from_utf8(&name) {
-            Ok(n) => state.store.find_active_user_by_name(n).await,
+            Ok(n) => state.users().find_active_user_by_name(n).await,
             Err(_) => Ok(None),
         };
         match logged("validate: store failed; not counted as a failure", found) {
             None => (CODE_INTERNAL, MSG_INTERNAL),
             Some(Some(user)) if password::verify(&client_password, &user.salt, &user.password) => {
                 state.throttle.clear(&name);
-                if !shared_clean && let Err(e) = state.store.shared_throttle_clear(&name).await {
+                if !shared_clean && let Err(e) = state.shared().shared_throttle_clear(&name).await {
                     crate::warn_limited!(SHARED_THROTTLE, error = %e, "validate: shared throttle not cleared");
                 }
                 let mut info = user_info(&user);
@@ -105,7 +105,7 @@ pub async fn validate(state: &AppState, req: Result<ImValidateReq, BodyError>) -
             }
             Some(_) => {
                 state.throttle.record_failure(&name, now);
-                if let Err(e) = state.store.shared_throttle_failure(&name, now).await {
+                if let Err(e) = state.shared().shared_throttle_failure(&name, now).await {
                     crate::warn_limited!(SHARED_THROTTLE, error = %e, "validate: failure not recorded in the shared throttle");
                 }
                 (CODE_AUTH_FAILED, MSG_AUTH_FAILED)

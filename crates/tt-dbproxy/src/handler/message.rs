@@ -85,10 +85,10 @@ async fn store(state: &AppState, req: &ImMsgData) -> Option<u32> {
         return None;
     }
     if group {
-        let member = logged("group exists", state.store.group_exists(to).await)?
+        let member = logged("group exists", state.groups().group_exists(to).await)?
             && logged(
                 "is group member",
-                state.store.is_group_member(to, from).await,
+                state.groups().is_group_member(to, from).await,
             )?;
         if !member {
             warn!(
@@ -115,6 +115,9 @@ async fn store(state: &AppState, req: &ImMsgData) -> Option<u32> {
     };
     logged(
         "store message",
-        state.store.store_message(msg, state.clock.now_secs()).await,
+        state
+            .messages()
+            .store_message(msg, state.clock.now_secs())
+            .await,
     )
 }

@@ -24,7 +24,7 @@ pub async fn set(state: &AppState, req: ImPushShieldReq) -> Reply {
         let now = state.clock.now_secs();
         logged(
             "set push shield",
-            state.store.set_push_shield(user_id, status, now).await,
+            state.users().set_push_shield(user_id, status, now).await,
         )
         .unwrap_or(false)
     };
@@ -40,7 +40,11 @@ pub async fn set(state: &AppState, req: ImPushShieldReq) -> Reply {
 /// Reads the flag; unknown user or store failure → result 1.
 pub async fn query(state: &AppState, req: ImQueryPushShieldReq) -> Reply {
     let user_id = req.user_id.unwrap_or(0);
-    let status = logged("query push shield", state.store.push_shield(user_id).await).flatten();
+    let status = logged(
+        "query push shield",
+        state.users().push_shield(user_id).await,
+    )
+    .flatten();
     let rsp = ImQueryPushShieldRsp {
         user_id: Some(user_id),
         result_code: Some(u32::from(status.is_none())),

@@ -27,7 +27,7 @@ pub async fn recent(state: &AppState, req: ImRecentContactSessionReq) -> Reply {
     let sessions: Vec<_> = logged(
         "recent sessions",
         state
-            .store
+            .sessions()
             .recent_sessions(user_id, since, RECENT_SESSION_LIMIT)
             .await,
     )
@@ -54,7 +54,7 @@ pub async fn recent(state: &AppState, req: ImRecentContactSessionReq) -> Reply {
     } else {
         logged(
             "last messages",
-            state.store.last_messages(user_id, &pairs).await,
+            state.sessions().last_messages(user_id, &pairs).await,
         )
         .unwrap_or_default()
     };
@@ -94,21 +94,24 @@ pub async fn remove(state: &AppState, req: ImRemoveSessionReq) -> Reply {
     let peer = req.session_id.unwrap_or(0);
     let kind_u32 = u32::try_from(kind).unwrap_or(0);
     let now = state.clock.now_secs();
-    let store = &state.store;
     let removed = match logged(
         "find session",
-        store.find_session(user_id, peer, kind_u32).await,
+        state.sessions().find_session(user_id, peer, kind_u32).await,
     )
     .flatten()
     {
-        Some(id) => logged("remove session", store.remove_session(id, now).await).unwrap_or(false),
+        Some(id) => logged(
+            "remove session",
+            state.sessions().remove_session(id, now).await,
+        )
+        .unwrap_or(false),
         None => false,
     };
     if removed {
         let cleared = if kind_u32 == SESSION_SINGLE {
-            store.clear_unread(user_id, peer).await
+            state.counters().clear_unread(user_id, peer).await
         } else {
-            store.mark_group_read(user_id, peer).await
+            state.counters().mark_group_read(user_id, peer).await
         };
         logged("clear unread after session removal", cleared);
     }

@@ -37,17 +37,20 @@ fn entry(
 /// counted, so `total_cnt` is the sum of the listed counts.
 pub async fn summary(state: &AppState, req: ImUnreadMsgCntReq) -> Reply {
     let user = req.user_id.unwrap_or(0);
-    let store = &state.store;
-    let mut counts: Vec<(u32, u32, u32)> = logged("unread counts", store.unread_counts(user).await)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(peer, n)| (peer, SESSION_SINGLE, n))
-        .collect();
+    let mut counts: Vec<(u32, u32, u32)> =
+        logged("unread counts", state.counters().unread_counts(user).await)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(peer, n)| (peer, SESSION_SINGLE, n))
+            .collect();
     counts.sort_by_key(|(peer, _, _)| peer.to_string());
-    let groups = logged("user groups", store.user_groups(user).await).unwrap_or_default();
+    let groups = logged("user groups", state.groups().user_groups(user).await).unwrap_or_default();
     if !groups.is_empty() {
-        let counters =
-            logged("group counters", store.group_counters(user, &groups).await).unwrap_or_default();
+        let counters = logged(
+            "group counters",
+            state.counters().group_counters(user, &groups).await,
+        )
+        .unwrap_or_default();
         for (g, counter) in groups.into_iter().zip(counters) {
             if let Some((total, mark)) = counter {
                 let n = total.saturating_sub(mark);
@@ -61,7 +64,11 @@ pub async fn summary(state: &AppState, req: ImUnreadMsgCntReq) -> Reply {
     let last = if pairs.is_empty() {
         Vec::new()
     } else {
-        logged("last messages", store.last_messages(user, &pairs).await).unwrap_or_default()
+        logged(
+            "last messages",
+            state.sessions().last_messages(user, &pairs).await,
+        )
+        .unwrap_or_default()
     };
     let list: Vec<UnreadInfo> = counts
         .iter()
@@ -87,9 +94,9 @@ pub async fn summary(state: &AppState, req: ImUnreadMsgCntReq) -> Reply {
 pub async fn read_ack(state: &AppState, req: ImMsgDataReadAck) {
     let (user, session) = (req.user_id.unwrap_or(0), req.session_id.unwrap_or(0));
     let result = if req.session_type == Some(SESSION_GROUP as i32) {
-        state.store.mark_group_read(user, session).await
+        state.counters().mark_group_read(user, session).await
     } else {
-        state.store.clear_unread(user, session).await
+        state.counters().clear_unread(user, session).await
     };
     logged("read ack", result);
 }

@@ -31,7 +31,7 @@ pub async fn users_info(state: &AppState, req: ImUsersInfoReq) -> Reply {
         );
         Vec::new()
     } else {
-        logged("users by ids", state.store.users_by_ids(ids).await).unwrap_or_default()
+        logged("users by ids", state.users().users_by_ids(ids).await).unwrap_or_default()
     };
     let rsp = ImUsersInfoRsp {
         user_id: req.user_id,
@@ -44,13 +44,13 @@ pub async fn users_info(state: &AppState, req: ImUsersInfoReq) -> Reply {
 /// The user-list change gate, read from the store on every request; a
 /// store without one gets `now` (as the original does at start-up).
 async fn gate(state: &AppState) -> Option<u32> {
-    match logged("user list gate", state.store.user_list_gate().await)? {
+    match logged("user list gate", state.users().user_list_gate().await)? {
         Some(g) => Some(g),
         None => {
             let now = state.clock.now_secs();
             logged(
                 "init user list gate",
-                state.store.set_user_list_gate(now).await,
+                state.users().set_user_list_gate(now).await,
             );
             Some(now)
         }
@@ -65,7 +65,7 @@ pub async fn all_users(state: &AppState, req: ImAllUserReq) -> Reply {
     let mut latest = since;
     let mut list = Vec::new();
     if gate(state).await.is_some_and(|g| g > since)
-        && let Some(users) = logged("changed users", state.store.changed_users(since).await)
+        && let Some(users) = logged("changed users", state.users().changed_users(since).await)
     {
         latest = users.iter().map(|u| u.updated).fold(since, u32::max);
         list = users.iter().map(user_info).collect();
@@ -91,7 +91,7 @@ pub async fn change_sign_info(state: &AppState, req: ImChangeSignInfoReq) -> Rep
     } else if let Ok(text) = std::str::from_utf8(&raw) {
         logged(
             "set sign info",
-            state.store.set_sign_info(user_id, text, now).await,
+            state.users().set_sign_info(user_id, text, now).await,
         )
         .unwrap_or(false)
     } else {
@@ -101,7 +101,7 @@ pub async fn change_sign_info(state: &AppState, req: ImChangeSignInfoReq) -> Rep
     if changed {
         logged(
             "move user list gate",
-            state.store.set_user_list_gate(now).await,
+            state.users().set_user_list_gate(now).await,
         );
     }
     let rsp = ImChangeSignInfoRsp {
