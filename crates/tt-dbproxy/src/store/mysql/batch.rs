@@ -22,7 +22,7 @@
 //! send whose deadline passes while its batch commits is answered as
 //! "outcome unknown".
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -36,6 +36,7 @@ use super::outcome::{Attempt, CommitFailure, attempt_err, commit};
 use super::pool::MysqlPools;
 use super::query::params;
 use super::rows::{chunked, insert_rows};
+use super::stale;
 use crate::deadline::{self, bounded};
 use crate::store::{GroupMessageRow, MESSAGE_SHARDS, SingleMessageRow, StoreError};
 
@@ -56,6 +57,8 @@ pub(crate) enum PendingSend {
         sessions: [u32; 2],
         /// The row.
         row: SingleMessageRow,
+        /// The ids came from [`super::send_ids`]: checked before writing.
+        remembered: bool,
     },
     /// A group message and the sender's group session.
     Group {
@@ -63,7 +66,29 @@ pub(crate) enum PendingSend {
         session: u32,
         /// The row.
         row: GroupMessageRow,
+        /// The id came from [`super::send_ids`]: checked before writing.
+        remembered: bool,
     },
+}
+
+impl PendingSend {
+    /// The remembered relation (if any) and sessions to check, when the
+    /// ids were remembered.
+    fn remembered_ids(&self) -> Option<(Option<u32>, &[u32])> {
+        match self {
+            Self::Single {
+                sessions,
+                row,
+                remembered: true,
+            } => Some((Some(row.relation_id), sessions)),
+            Self::Group {
+                session,
+                remembered: true,
+                ..
+            } => Some((None, std::slice::from_ref(session))),
+            _ => None,
+        }
+    }
 }
 
 struct Item {
@@ -228,8 +253,55 @@ impl GroupCommit {
         }
     }
 
+    /// Answers the sends whose remembered ids are gone
+    /// ([`CommitFailure::Stale`]) and returns the others; if the check
+    /// fails, every send is answered "not stored".
+    async fn without_stale(&self, batch: Vec<Item>) -> Vec<Item> {
+        let mut relations = HashSet::new();
+        let mut sessions = HashSet::new();
+        for (rel, s) in batch.iter().filter_map(|i| i.send.remembered_ids()) {
+            relations.extend(rel);
+            sessions.extend(s);
+        }
+        if relations.is_empty() && sessions.is_empty() {
+            return batch;
+        }
+        let end = batch
+            .iter()
+            .map(|i| i.deadline)
+            .min()
+            .unwrap_or_else(deadline::effective);
+        let check = bounded(
+            "checking remembered send ids",
+            stale::gone(&self.pools, &relations, &sessions),
+        );
+        let (rel_gone, sessions_gone) = match deadline::scope(end, check).await {
+            Ok(gone) => gone,
+            Err(e) => {
+                for item in batch {
+                    let _ = item.done.send(Err(CommitFailure::NotStored(e.clone())));
+                }
+                return Vec::new();
+            }
+        };
+        let (stale, fresh): (Vec<Item>, Vec<Item>) = batch.into_iter().partition(|i| {
+            i.send.remembered_ids().is_some_and(|(rel, s)| {
+                rel.is_some_and(|r| rel_gone.contains(&r))
+                    || s.iter().any(|id| sessions_gone.contains(id))
+            })
+        });
+        for item in stale {
+            let _ = item.done.send(Err(CommitFailure::Stale));
+        }
+        fresh
+    }
+
     /// Commits one batch and tells each send its outcome.
     async fn commit_batch(&self, batch: Vec<Item>) {
+        let batch = self.without_stale(batch).await;
+        if batch.is_empty() {
+            return;
+        }
         let end = batch
             .iter()
             .map(|i| i.deadline)
@@ -297,14 +369,16 @@ impl GroupCommit {
         let mut groups: BTreeMap<u32, Vec<&GroupMessageRow>> = BTreeMap::new();
         for (send, _) in sends {
             match send {
-                PendingSend::Single { sessions: s, row } => {
+                PendingSend::Single {
+                    sessions: s, row, ..
+                } => {
                     sessions.extend(s);
                     singles
                         .entry(row.relation_id % MESSAGE_SHARDS)
                         .or_default()
                         .push(row);
                 }
-                PendingSend::Group { session, row } => {
+                PendingSend::Group { session, row, .. } => {
                     sessions.push(*session);
                     groups
                         .entry(row.group_id % MESSAGE_SHARDS)

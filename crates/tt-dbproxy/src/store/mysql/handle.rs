@@ -2,7 +2,7 @@
 //! statements live in a file per domain (`users.rs`, `sessions.rs`,
 //! `message.rs`, `group.rs`, …), each an `impl MysqlStore` block; this
 //! file holds what they share: the pools, the group commit of sends and
-//! whether the primary is a Galera node.
+//! whether the primary is a Galera node, the remembered send ids.
 
 use std::sync::Arc;
 
@@ -10,6 +10,7 @@ use super::batch::{GroupCommit, PendingSend};
 use super::galera::Detected;
 use super::outcome::CommitFailure;
 use super::pool::MysqlPools;
+use super::send_ids::{DEFAULT_CAPACITY, SendIds};
 
 /// Every MySQL-side storage operation.
 pub struct MysqlStore {
@@ -17,6 +18,7 @@ pub struct MysqlStore {
     batch: Arc<GroupCommit>,
     /// Whether the primary is a Galera node ([`super::galera`]).
     pub(super) galera: Detected,
+    send_ids: SendIds,
 }
 
 impl MysqlStore {
@@ -28,12 +30,18 @@ impl MysqlStore {
             batch: Arc::new(GroupCommit::new(pools.clone(), batch_max)),
             pools,
             galera: Detected::default(),
+            send_ids: SendIds::new(DEFAULT_CAPACITY),
         }
     }
 
     /// The pools (for `migrate` and shutdown).
     pub fn pools(&self) -> &MysqlPools {
         &self.pools
+    }
+
+    /// The remembered ids of recent conversations' sends.
+    pub(crate) fn send_ids(&self) -> &SendIds {
+        &self.send_ids
     }
 
     /// Changes the largest group commit (`storage.batch_max`).

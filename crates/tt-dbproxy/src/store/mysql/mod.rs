@@ -23,7 +23,9 @@ pub mod replication;
 mod rows;
 pub mod schema;
 mod send;
+pub(crate) mod send_ids;
 mod sessions;
+mod stale;
 mod users;
 
 pub(crate) use batch::PendingSend;

@@ -22,6 +22,9 @@ pub(crate) enum CommitFailure {
     /// The connection failed or the deadline passed during `COMMIT`: the
     /// message may or may not be stored.
     Unknown(StoreError),
+    /// Not stored: a remembered session or relation id no longer names a
+    /// row (deleted behind tt-dbproxy's back); look the ids up again.
+    Stale,
 }
 
 impl From<StoreError> for CommitFailure {

@@ -1,6 +1,7 @@
 //! Step 3 of a send: the row committed in MySQL's group commit with the
 //! sends that arrived with it; an unknown outcome goes to step 4
-//! ([`super::resolve`]); a send not stored drops its pending entry.
+//! ([`super::resolve`]); a send not stored drops its pending entry, and
+//! one whose remembered ids were stale is run again from step 1.
 
 use crate::store::StoreResult;
 use crate::store::mysql::{CommitFailure, PendingSend};
@@ -8,26 +9,39 @@ use crate::store::mysql_redis::MysqlRedisStore;
 use crate::store::redis::SendRecord;
 use crate::store::unresolved::Unresolved;
 
+/// How a commit ended when nothing failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Committed {
+    /// The message is stored.
+    Stored,
+    /// Not stored: its remembered session or relation ids are gone; look
+    /// them up again.
+    Stale,
+}
+
 impl MysqlRedisStore {
-    /// Commits a send's writes and resolves the outcome: `Ok` when the
-    /// message is stored. Otherwise its pending entry is dropped.
+    /// Commits a send's writes and resolves the outcome. Unless it is
+    /// stored, its pending entry is dropped.
     pub(super) async fn commit(
         &self,
         send: PendingSend,
         record: &SendRecord,
         now: u32,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Committed> {
         let u = Unresolved {
             group: record.group,
             conversation: record.conversation,
             msg_id: record.msg_id,
         };
         let stored = match self.sql.commit_send(send, now).await {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(Committed::Stored),
             Err(CommitFailure::NotStored(e)) => Err(e),
-            Err(CommitFailure::Unknown(e)) => self.resolve_commit(u, e).await,
+            Err(CommitFailure::Stale) => Ok(Committed::Stale),
+            Err(CommitFailure::Unknown(e)) => {
+                self.resolve_commit(u, e).await.map(|()| Committed::Stored)
+            }
         };
-        if stored.is_err() {
+        if !matches!(stored, Ok(Committed::Stored)) {
             self.give_up(record).await;
         }
         stored

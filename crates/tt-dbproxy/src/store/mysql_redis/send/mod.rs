@@ -1,11 +1,13 @@
 //! A send on MySQL + Redis, step by step; each step is a file of its own:
 //!
 //! 1. [`conversation`]: the sessions and relation (or the sender's group
-//!    session), found in one statement, created only when missing;
+//!    session), remembered from an earlier send or found in one statement,
+//!    created only when missing;
 //! 2. [`allocate`]: the id allocated together with the resend check and
 //!    the send's pending entry, in one Redis round trip (a resend is
 //!    answered with the stored id here);
-//! 3. [`commit`]: the row committed in MySQL's group commit;
+//! 3. [`commit`]: the row committed in MySQL's group commit (which first
+//!    checks remembered ids: a send whose rows are gone runs again from 1);
 //! 4. [`resolve`]: a commit whose outcome is unknown, resolved or
 //!    journaled (answered "not stored");
 //! 5. [`apply`]: after the write position for read-your-writes, the
@@ -21,12 +23,13 @@ mod conversation;
 mod resolve;
 
 use allocate::NextId;
+use commit::Committed;
 
 use crate::store::mysql::PendingSend;
 use crate::store::mysql_redis::MysqlRedisStore;
 use crate::store::read_your_writes::Mark;
 use crate::store::redis::SendRecord;
-use crate::store::{GroupMessageRow, NewMessage, SingleMessageRow, StoreResult};
+use crate::store::{GroupMessageRow, NewMessage, SingleMessageRow, StoreError, StoreResult};
 
 impl MysqlRedisStore {
     /// Stores a message: `Ok(id)` once it is committed (or when it is a
@@ -40,13 +43,21 @@ impl MysqlRedisStore {
             .as_ref()
             .map(|k| (crate::store::resend::redis_key(&msg, k), k.window_s));
         let mut claimed = false;
-        let stored = if msg.group {
-            self.store_group(msg, now, resend.as_ref(), &mut claimed)
-                .await
-        } else {
-            self.store_single(msg, now, resend.as_ref(), &mut claimed)
-                .await
-        };
+        let mut stored = self
+            .send_once(&msg, now, resend.as_ref(), &mut claimed, false)
+            .await;
+        if matches!(stored, Ok(None)) {
+            // The remembered ids were stale: once more from a fresh lookup.
+            self.forget_conversation(msg.group, msg.from_id, msg.to_id);
+            stored = self
+                .send_once(&msg, now, resend.as_ref(), &mut claimed, true)
+                .await;
+        }
+        let stored = stored.and_then(|id| {
+            id.ok_or_else(|| {
+                StoreError::Unavailable("the conversation's rows changed during the send".into())
+            })
+        });
         if stored.is_err()
             && claimed
             && let Some((key, _)) = &resend
@@ -58,19 +69,37 @@ impl MysqlRedisStore {
         stored
     }
 
-    /// A one-to-one send: the sessions and relation are looked up in one
-    /// statement (created under their named locks only when missing), the
-    /// id comes from Redis, and the session updates and the insert commit
-    /// together.
-    async fn store_single(
+    /// One run of the steps: `Ok(None)` when the conversation's
+    /// remembered ids were stale (nothing stored); `fresh`: look them up.
+    async fn send_once(
         &self,
-        m: NewMessage,
+        m: &NewMessage,
         now: u32,
         resend: Option<&(String, u32)>,
         claimed: &mut bool,
-    ) -> StoreResult<u32> {
+        fresh: bool,
+    ) -> StoreResult<Option<u32>> {
+        if m.group {
+            self.store_group(m, now, resend, claimed, fresh).await
+        } else {
+            self.store_single(m, now, resend, claimed, fresh).await
+        }
+    }
+
+    /// A one-to-one send: the sessions and relation (remembered, or looked
+    /// up in one statement and created under their named locks only when
+    /// missing), the id from Redis, and the session updates and the insert
+    /// committed together.
+    async fn store_single(
+        &self,
+        m: &NewMessage,
+        now: u32,
+        resend: Option<&(String, u32)>,
+        claimed: &mut bool,
+        fresh: bool,
+    ) -> StoreResult<Option<u32>> {
         let (to, from) = (m.to_id, m.from_id);
-        let (sessions, rel) = self.single_conversation(from, to, now).await?;
+        let (sessions, rel, remembered) = self.single_conversation(from, to, now, fresh).await?;
         let mut record = SendRecord {
             group: false,
             conversation: rel,
@@ -81,7 +110,7 @@ impl MysqlRedisStore {
         };
         let (msg_id, _in_flight) = match self.next_msg_id(&mut record, claimed).await? {
             NextId::New(id, held) => (id, held),
-            NextId::Resent(id) => return Ok(id),
+            NextId::Resent(id) => return Ok(Some(id)),
         };
         let crash = crate::crash_point::armed(&m.content);
         let row = SingleMessageRow {
@@ -90,31 +119,31 @@ impl MysqlRedisStore {
             to_id: to,
             msg_id,
             msg_type: m.msg_type,
-            content: m.content,
+            content: m.content.clone(),
             created: m.created,
         };
-        let send = PendingSend::Single { sessions, row };
-        self.finish(
-            send,
-            &record,
-            now,
-            crash,
-            &[Mark::User(from), Mark::User(to)],
-        )
-        .await
+        let send = PendingSend::Single {
+            sessions,
+            row,
+            remembered,
+        };
+        let marks = [Mark::User(from), Mark::User(to)];
+        self.finish(send, &record, now, crash, &marks).await
     }
 
-    /// A group send: the sender's session is found (or created), and its
-    /// update, the insert and `lastChated` commit together.
+    /// A group send: the sender's session (remembered, or found or
+    /// created), and its update, the insert and `lastChated` committed
+    /// together.
     async fn store_group(
         &self,
-        m: NewMessage,
+        m: &NewMessage,
         now: u32,
         resend: Option<&(String, u32)>,
         claimed: &mut bool,
-    ) -> StoreResult<u32> {
+        fresh: bool,
+    ) -> StoreResult<Option<u32>> {
         let (g, from) = (m.to_id, m.from_id);
-        let session = self.group_conversation(from, g, now).await?;
+        let (session, remembered) = self.group_conversation(from, g, now, fresh).await?;
         let mut record = SendRecord {
             group: true,
             conversation: g,
@@ -125,7 +154,7 @@ impl MysqlRedisStore {
         };
         let (msg_id, _in_flight) = match self.next_msg_id(&mut record, claimed).await? {
             NextId::New(id, held) => (id, held),
-            NextId::Resent(id) => return Ok(id),
+            NextId::Resent(id) => return Ok(Some(id)),
         };
         let crash = crate::crash_point::armed(&m.content);
         let row = GroupMessageRow {
@@ -133,23 +162,22 @@ impl MysqlRedisStore {
             from_id: from,
             msg_id,
             msg_type: m.msg_type,
-            content: m.content,
+            content: m.content.clone(),
             created: m.created,
         };
-        let send = PendingSend::Group { session, row };
-        self.finish(
-            send,
-            &record,
-            now,
-            crash,
-            &[Mark::Group(g), Mark::User(from)],
-        )
-        .await
+        let send = PendingSend::Group {
+            session,
+            row,
+            remembered,
+        };
+        let marks = [Mark::Group(g), Mark::User(from)];
+        self.finish(send, &record, now, crash, &marks).await
     }
 
     /// The steps after the id: the commit and its outcome, the crash point,
     /// the write position for read-your-writes (`marks`), then the counters
-    /// and resend memory from the pending entry. Returns the message id.
+    /// and resend memory from the pending entry. Returns the message id,
+    /// or `None` when the remembered ids were stale (nothing stored).
     async fn finish(
         &self,
         send: PendingSend,
@@ -157,11 +185,13 @@ impl MysqlRedisStore {
         now: u32,
         crash: bool,
         marks: &[Mark],
-    ) -> StoreResult<u32> {
-        self.commit(send, record, now).await?;
+    ) -> StoreResult<Option<u32>> {
+        if self.commit(send, record, now).await? == Committed::Stale {
+            return Ok(None);
+        }
         crate::crash_point::after_commit(crash);
         self.wrote(marks).await;
         self.apply_counters(record).await;
-        Ok(record.msg_id)
+        Ok(Some(record.msg_id))
     }
 }
