@@ -100,7 +100,7 @@ impl MysqlRedisStore {
     ) -> StoreResult<Option<u32>> {
         let (to, from) = (m.to_id, m.from_id);
         let (sessions, rel, remembered) = self.single_conversation(from, to, now, fresh).await?;
-        let mut record = SendRecord {
+        let record = SendRecord {
             group: false,
             conversation: rel,
             msg_id: 0,
@@ -108,27 +108,22 @@ impl MysqlRedisStore {
             to,
             resend: resend.cloned(),
         };
-        let (msg_id, _in_flight) = match self.next_msg_id(&mut record, claimed).await? {
-            NextId::New(id, held) => (id, held),
-            NextId::Resent(id) => return Ok(Some(id)),
-        };
-        let crash = crate::crash_point::armed(&m.content);
-        let row = SingleMessageRow {
-            relation_id: rel,
-            from_id: from,
-            to_id: to,
-            msg_id,
-            msg_type: m.msg_type,
-            content: m.content.clone(),
-            created: m.created,
-        };
-        let send = PendingSend::Single {
+        let build = |msg_id| PendingSend::Single {
             sessions,
-            row,
+            row: SingleMessageRow {
+                relation_id: rel,
+                from_id: from,
+                to_id: to,
+                msg_id,
+                msg_type: m.msg_type,
+                content: m.content.clone(),
+                created: m.created,
+            },
             remembered,
         };
         let marks = [Mark::User(from), Mark::User(to)];
-        self.finish(send, &record, now, crash, &marks).await
+        self.allocate_and_finish(record, claimed, build, m, now, &marks)
+            .await
     }
 
     /// A group send: the sender's session (remembered, or found or
@@ -144,7 +139,7 @@ impl MysqlRedisStore {
     ) -> StoreResult<Option<u32>> {
         let (g, from) = (m.to_id, m.from_id);
         let (session, remembered) = self.group_conversation(from, g, now, fresh).await?;
-        let mut record = SendRecord {
+        let record = SendRecord {
             group: true,
             conversation: g,
             msg_id: 0,
@@ -152,26 +147,41 @@ impl MysqlRedisStore {
             to: g,
             resend: resend.cloned(),
         };
+        let build = |msg_id| PendingSend::Group {
+            session,
+            row: GroupMessageRow {
+                group_id: g,
+                from_id: from,
+                msg_id,
+                msg_type: m.msg_type,
+                content: m.content.clone(),
+                created: m.created,
+            },
+            remembered,
+        };
+        let marks = [Mark::Group(g), Mark::User(from)];
+        self.allocate_and_finish(record, claimed, build, m, now, &marks)
+            .await
+    }
+
+    /// Steps 2 to 5 once the conversation is known: the id (a resend is
+    /// answered with the stored one), then the writes `build` makes for
+    /// it committed, and what follows a commit.
+    async fn allocate_and_finish(
+        &self,
+        mut record: SendRecord,
+        claimed: &mut bool,
+        build: impl FnOnce(u32) -> PendingSend,
+        m: &NewMessage,
+        now: u32,
+        marks: &[Mark],
+    ) -> StoreResult<Option<u32>> {
         let (msg_id, _in_flight) = match self.next_msg_id(&mut record, claimed).await? {
             NextId::New(id, held) => (id, held),
             NextId::Resent(id) => return Ok(Some(id)),
         };
         let crash = crate::crash_point::armed(&m.content);
-        let row = GroupMessageRow {
-            group_id: g,
-            from_id: from,
-            msg_id,
-            msg_type: m.msg_type,
-            content: m.content.clone(),
-            created: m.created,
-        };
-        let send = PendingSend::Group {
-            session,
-            row,
-            remembered,
-        };
-        let marks = [Mark::Group(g), Mark::User(from)];
-        self.finish(send, &record, now, crash, &marks).await
+        self.finish(build(msg_id), &record, now, crash, marks).await
     }
 
     /// The steps after the id: the commit and its outcome, the crash point,
