@@ -8,7 +8,9 @@
 //! collected, not reported one at a time: start-up names every bad key.
 
 pub mod cidr;
+mod console_keys;
 mod error;
+mod key_spec;
 pub mod keys;
 pub mod legacy;
 mod load;

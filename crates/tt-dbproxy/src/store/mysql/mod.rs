@@ -4,6 +4,7 @@
 //! sets `CLIENT_FOUND_ROWS`), like the original.
 
 mod batch;
+mod console;
 mod error;
 mod export;
 mod galera;
