@@ -176,7 +176,7 @@ pub async fn host_guard(
         ),
         ("x-frame-options", "DENY"),
         ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
+        ("referrer-policy", "same-origin"),
     ] {
         h.insert(name, HeaderValue::from_static(value));
     }
