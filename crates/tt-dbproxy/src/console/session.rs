@@ -121,9 +121,19 @@ pub fn host_allowed(host: Option<&str>, configured: Option<&str>) -> bool {
         })
 }
 
+/// The host a request names: its `Host` header, or the URI's authority
+/// (HTTP/2 sends `:authority` instead of `Host`).
+pub fn request_host(req: &Request) -> Option<String> {
+    req.headers()
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.as_str().to_string()))
+}
+
 /// Whether a request's `Origin` is acceptable for a write: absent (curl,
-/// scripts), or the same host as the request's `Host`.
-pub fn origin_allowed(headers: &HeaderMap) -> bool {
+/// scripts), or the same host as the request's (`host`).
+pub fn origin_allowed(headers: &HeaderMap, host: Option<&str>) -> bool {
     let Some(origin) = headers.get(ORIGIN) else {
         return true;
     };
@@ -136,16 +146,15 @@ pub fn origin_allowed(headers: &HeaderMap) -> bool {
     else {
         return false;
     };
-    headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .is_some_and(|h| h.eq_ignore_ascii_case(authority))
+    host.is_some_and(|h| h.eq_ignore_ascii_case(authority))
 }
 
 /// Middleware of the admin endpoint: a write (anything but GET/HEAD)
 /// whose `Origin` is another site is refused with 403.
 pub async fn origin_guard(req: Request, next: Next) -> Response {
-    if !matches!(*req.method(), Method::GET | Method::HEAD) && !origin_allowed(req.headers()) {
+    if !matches!(*req.method(), Method::GET | Method::HEAD)
+        && !origin_allowed(req.headers(), request_host(&req).as_deref())
+    {
         return (StatusCode::FORBIDDEN, "cross-site request refused\n").into_response();
     }
     next.run(req).await
@@ -158,8 +167,11 @@ pub async fn host_guard(
     req: Request,
     next: Next,
 ) -> Response {
-    let host = req.headers().get(HOST).and_then(|h| h.to_str().ok());
-    if !host_allowed(host, console.app.config().console.host.as_deref()) {
+    let host = request_host(&req);
+    if !host_allowed(
+        host.as_deref(),
+        console.app.config().console.host.as_deref(),
+    ) {
         return (
             StatusCode::MISDIRECTED_REQUEST,
             "this console answers to its configured host name only\n",
@@ -276,14 +288,15 @@ mod tests {
         ));
         assert!(!host_allowed(None, Some("console.example")));
         let mut h = HeaderMap::new();
-        assert!(origin_allowed(&h), "no Origin: curl");
-        h.insert(HOST, HeaderValue::from_static("127.0.0.1:10601"));
+        let host = Some("127.0.0.1:10601");
+        assert!(origin_allowed(&h, host), "no Origin: curl");
         h.insert(ORIGIN, HeaderValue::from_static("http://127.0.0.1:10601"));
-        assert!(origin_allowed(&h));
+        assert!(origin_allowed(&h, host));
+        assert!(!origin_allowed(&h, None));
         h.insert(ORIGIN, HeaderValue::from_static("http://evil.example"));
-        assert!(!origin_allowed(&h));
+        assert!(!origin_allowed(&h, host));
         h.insert(ORIGIN, HeaderValue::from_static("null"));
-        assert!(!origin_allowed(&h));
+        assert!(!origin_allowed(&h, host));
     }
 
     #[test]

@@ -156,7 +156,7 @@ impl MysqlStore {
     ) -> StoreResult<Option<ConsoleAccount>> {
         let mut v = self
             .accounts_where(
-                "WHERE a.uname = ? ORDER BY a.id DESC LIMIT 1",
+                "WHERE BINARY a.uname = ? ORDER BY a.id DESC LIMIT 1",
                 params(vec![name.into()]),
             )
             .await?;
