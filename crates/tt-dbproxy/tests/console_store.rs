@@ -239,12 +239,14 @@ async fn users_departments_and_groups_edits(b: Backend) {
         )
         .await
         .unwrap();
+    let version = st.groups_by_ids(&[g]).await.unwrap()[0].version;
     assert!(st.edit_group(g, "renamed", "http://av", 800).await.unwrap());
     assert!(!st.edit_group(g + 9, "x", "", 800).await.unwrap());
     let gr = &st.groups_by_ids(&[g]).await.unwrap()[0];
     assert_eq!(
-        (gr.name.as_str(), gr.avatar.as_str(), gr.updated),
-        ("renamed", "http://av", 800)
+        (gr.name.as_str(), gr.avatar.as_str(), gr.updated, gr.version),
+        ("renamed", "http://av", 800, version + 1),
+        "a rename moves the version so clients fetch the group again"
     );
 }
 

@@ -213,8 +213,9 @@ pub trait DirectoryAdminStore: Send + Sync + 'static {
     /// iff it exists.
     async fn delete_department(&self, id: u32, now: u32) -> StoreResult<bool>;
 
-    /// Sets a group's name and avatar and `updated = now`. `true` iff it
-    /// exists.
+    /// Sets a group's name and avatar, bumps its `version` (so clients'
+    /// group info syncs fetch it again) and sets `updated = now`. `true`
+    /// iff it exists.
     async fn edit_group(&self, id: u32, name: &str, avatar: &str, now: u32) -> StoreResult<bool>;
 }
 

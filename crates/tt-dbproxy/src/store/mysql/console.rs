@@ -526,7 +526,7 @@ impl MysqlStore {
     ) -> StoreResult<bool> {
         let n = self
             .console_exec(
-                "UPDATE IMGroup SET name = ?, avatar = ?, updated = ? WHERE id = ?",
+                "UPDATE IMGroup SET name = ?, avatar = ?, version = version + 1, updated = ? WHERE id = ?",
                 vec![name.into(), avatar.into(), now.into(), id.into()],
             )
             .await?;

@@ -388,7 +388,7 @@ impl DirectoryAdminStore for SqliteStore {
         let (name, avatar) = (name.to_owned(), avatar.to_owned());
         self.write(move |c| {
             Ok(c.execute(
-                "UPDATE IMGroup SET name = ?1, avatar = ?2, updated = ?3 WHERE id = ?4",
+                "UPDATE IMGroup SET name = ?1, avatar = ?2, version = version + 1, updated = ?3 WHERE id = ?4",
                 params![name, avatar, now, id],
             )? > 0)
         })
