@@ -3,14 +3,10 @@
 //! default, and http_msg_server (a stub speaking its `/query` JSON, and
 //! one that is down).
 
-use std::sync::{Arc, Mutex};
-
-use axum::Json;
-use axum::routing::post;
 use tt_dbproxy::store::prelude::*;
 
 use crate::common::*;
-use crate::web::{ConsoleServer, GOOD, Web};
+use crate::web::{ConsoleServer, GOOD, Web, stub};
 
 async fn writes_need_the_csrf_token_and_a_same_site_origin(b: Backend) {
     let c = ConsoleServer::start(b, |_| {}).await;
@@ -145,34 +141,6 @@ async fn the_console_is_off_by_default(b: Backend) {
         assert_eq!(r.status(), 404, "{path}");
     }
     token.cancel();
-}
-
-/// A stub http_msg_server: records each request's path and JSON.
-async fn stub() -> (
-    std::net::SocketAddr,
-    Arc<Mutex<Vec<(String, serde_json::Value)>>>,
-) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let (a, b) = (seen.clone(), seen.clone());
-    let app = axum::Router::new()
-        .route(
-            "/query/CreateGroup",
-            post(move |Json(v): Json<serde_json::Value>| async move {
-                a.lock().unwrap().push(("CreateGroup".into(), v));
-                Json(serde_json::json!({"error_code": 0, "error_msg": "ok", "group_id": 99}))
-            }),
-        )
-        .route(
-            "/query/ChangeMembers",
-            post(move |Json(v): Json<serde_json::Value>| async move {
-                b.lock().unwrap().push(("ChangeMembers".into(), v));
-                Json(serde_json::json!({"error_code": 0, "error_msg": "ok"}))
-            }),
-        );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(l, app).await });
-    (addr, seen)
 }
 
 async fn groups_go_through_http_msg_server(b: Backend) {

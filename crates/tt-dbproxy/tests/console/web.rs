@@ -3,6 +3,10 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::routing::post;
 
 use tokio_util::sync::CancellationToken;
 use tt_dbproxy::config::Config;
@@ -215,4 +219,29 @@ fn enc(s: &str) -> String {
         }
     }
     out
+}
+
+/// A stub http_msg_server: records each request's path and JSON.
+pub async fn stub() -> (SocketAddr, Arc<Mutex<Vec<(String, serde_json::Value)>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (a, b) = (seen.clone(), seen.clone());
+    let app = axum::Router::new()
+        .route(
+            "/query/CreateGroup",
+            post(move |Json(v): Json<serde_json::Value>| async move {
+                a.lock().unwrap().push(("CreateGroup".into(), v));
+                Json(serde_json::json!({"error_code": 0, "error_msg": "ok", "group_id": 99}))
+            }),
+        )
+        .route(
+            "/query/ChangeMembers",
+            post(move |Json(v): Json<serde_json::Value>| async move {
+                b.lock().unwrap().push(("ChangeMembers".into(), v));
+                Json(serde_json::json!({"error_code": 0, "error_msg": "ok"}))
+            }),
+        );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    (addr, seen)
 }

@@ -18,7 +18,7 @@ use tt_dbproxy::store::prelude::*;
 use tt_proto::im::base_define::GroupVersionInfo;
 use tt_proto::im::buddy::{ImDepartmentReq, ImDepartmentRsp, ImUsersInfoReq, ImUsersInfoRsp};
 use tt_proto::im::group::{ImGroupInfoListReq, ImGroupInfoListRsp};
-use web::{ConsoleServer, GOOD};
+use web::{ConsoleServer, GOOD, stub};
 
 const MD5_123456: &str = "e10adc3949ba59abbe56e057f20f883e";
 const NEW_ADMIN_PASSWORD: &str = "br0wser-secret";
@@ -327,12 +327,66 @@ async fn security_in_a_browser(b: Backend) {
     br.close().await;
 }
 
-/// Groups through a stub http_msg_server, then through one that is down.
+/// Groups through a stub http_msg_server (the requests arrive in its
+/// `/query` JSON), then through one that is down (the error shows and
+/// nothing is written).
 async fn http_msg_server_in_a_browser(b: Backend) {
     let label = format!("{b:?}-msg-server").to_lowercase();
     let Some(mut br) = Browser::open(&label).await else {
         return;
     };
+    let (up, seen) = stub().await;
+    let c = ConsoleServer::start(b, |c| {
+        c.console.http_msg_server = Some(format!("http://{up}"));
+        c.console.http_msg_server_app_key = Some("k3y".into());
+    })
+    .await;
+    seed_spec_users(c.s.store.as_ref()).await;
+    c.account("ops").await;
+    let base = format!("http://{}", c.http);
+    br.goto(&format!("{base}/console/login")).await;
+    br.submit("form", &[("name", "ops"), ("password", GOOD)])
+        .await;
+    br.goto(&format!("{base}/console/groups")).await;
+    assert!(br.text().await.contains("notifies online members"));
+    br.submit(
+        "#add-group",
+        &[("name", "Via"), ("creator", "1"), ("members", "2")],
+    )
+    .await;
+    assert!(br.text().await.contains("created group Via with id 99"));
+    br.shot("msg-server-created").await;
+    let calls = seen.lock().unwrap().clone();
+    assert_eq!(calls[0].0, "CreateGroup");
+    assert_eq!(calls[0].1["app_key"], "k3y");
+    assert_eq!(calls[0].1["user_id_list"], serde_json::json!([1, 2]));
+    assert!(
+        c.s.store.list_groups().await.unwrap().is_empty(),
+        "msg_server writes it, not the console"
+    );
+    let g =
+        c.s.store
+            .create_group(
+                tt_dbproxy::store::NewGroup {
+                    name: "g".into(),
+                    creator: 1,
+                    group_type: 1,
+                    members: vec![1],
+                    ..Default::default()
+                },
+                T0,
+            )
+            .await
+            .unwrap();
+    br.goto(&format!("{base}/console/groups/{g}")).await;
+    br.submit("#add-members", &[("users", "3")]).await;
+    let calls = seen.lock().unwrap().clone();
+    assert_eq!(
+        (calls[1].0.as_str(), &calls[1].1["user_id_list"]),
+        ("ChangeMembers", &serde_json::json!([3]))
+    );
+    drop(c);
+
     let down = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
