@@ -85,11 +85,11 @@ pub const LAYERS: &[Layer] = &[
         level: 7,
         name: "tools",
         modules: &[
-            "sync", "recovery", "shadow", "copy", "admin", "bench", "client",
+            "sync", "recovery", "shadow", "copy", "admin", "console", "bench", "client",
         ],
         why: "features built on a running server or on the store: the sync center, \
               start-up recovery, shadow traffic, backend copy, the admin endpoint, \
-              the load generator, the protocol client",
+              the web console, the load generator, the protocol client",
     },
     Layer {
         level: 8,

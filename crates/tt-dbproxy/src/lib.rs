@@ -48,6 +48,7 @@ pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod copy;
 pub mod crash_point;
 pub mod deadline;

@@ -344,3 +344,19 @@ async fn the_shadow_refuses_connections_over_the_limit() {
         "served again once the first client left"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shadow_never_serves_the_console() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = fake_upstream().await;
+    let server = ServerProcess::spawn(
+        dir.path(),
+        &["shadow", "--upstream", &upstream.to_string()],
+        &[("TT_DBPROXY_CONSOLE_ENABLED", "true")],
+    );
+    let admin = admin_addr(&server);
+    let rsp = reqwest::get(format!("http://{admin}/console/login"))
+        .await
+        .unwrap();
+    assert_eq!(rsp.status(), 404, "console.enabled is ignored by shadow");
+}

@@ -3,7 +3,8 @@
 //! storage backends answer; 503 otherwise), `/status` (JSON: version,
 //! uptime, open connections, configuration without secrets) and
 //! `POST /reload` (what SIGHUP does; JSON answer, 400 with the reason when
-//! the file is refused).
+//! the file is refused). The web console joins them when it is on and
+//! has no listener of its own ([`crate::console`]).
 
 use std::sync::Arc;
 
@@ -32,11 +33,25 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// Serves the admin routes until `shutdown` is cancelled, probing the
-/// backends for the readiness gauge meanwhile.
+/// backends for the readiness gauge meanwhile. With `console.enabled` and
+/// no `console.listen` of its own, the web console is served here too
+/// (`/console/`; 404 otherwise). Writes whose `Origin` is another site
+/// are refused.
 pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: CancellationToken) {
     crate::metrics::install();
     tokio::spawn(probe_readiness(state.clone(), shutdown.clone()));
-    if let Err(e) = axum::serve(listener, router(state))
+    let mut app = router(state.clone());
+    if state.config().console.listen.is_none()
+        && let Some(console) = crate::console::router(state, false, &shutdown).await
+    {
+        app = app.merge(console);
+    }
+    let app = app
+        .layer(axum::middleware::from_fn(
+            crate::console::session::origin_guard,
+        ))
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
     {

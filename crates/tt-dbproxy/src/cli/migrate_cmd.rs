@@ -33,6 +33,11 @@ pub(super) async fn migrate(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
             }
             let store = MysqlRedisStore::new(&config)?;
             let n = store.migrate().await.context("migration failed")?;
+            // The web console's own tables (tt_admin_password, sessions,
+            // sign-in failures, audit log).
+            crate::store::ConsoleAccountStore::prepare_console(&store)
+                .await
+                .context("migration failed (console tables)")?;
             store.close().await;
             outln!(
                 "MySQL schema checked: {n} tables present (missing ones created, existing ones untouched)"

@@ -5,6 +5,7 @@ mod admin;
 mod backup_cmd;
 mod bench;
 mod call;
+mod console_cmd;
 mod copy_cmd;
 mod output;
 mod serve;
@@ -50,6 +51,8 @@ pub enum Command {
     Serve(ConfigArgs),
     /// Manage data in the configured store (works while the server runs).
     Admin(admin::AdminArgs),
+    /// Web console accounts (`console add-admin NAME`).
+    Console(console_cmd::ConsoleArgs),
     /// Send one request to a server and print the reply as JSON.
     Call(call::CallArgs),
     /// Create the schema in the configured store (MySQL: the database if
@@ -88,6 +91,10 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Admin(args)) => {
             crate::logging::init("warn", LogFormat::Text);
             admin::run(args).await
+        }
+        Some(Command::Console(args)) => {
+            crate::logging::init("warn", LogFormat::Text);
+            console_cmd::run(args).await
         }
         Some(Command::Call(args)) => {
             crate::logging::init("warn", LogFormat::Text);

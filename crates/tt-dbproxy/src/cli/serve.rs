@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -37,11 +38,45 @@ pub(super) async fn serve(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
             _ => info!("no admin endpoint: admin.listen (TT_DBPROXY_ADMIN_LISTEN) is empty"),
         },
     }
+    let discovery = match config.discovery_listen {
+        Some(addr) => Some(
+            crate::console::discovery::bind_public(addr)
+                .await
+                .with_context(|| {
+                    format!("cannot listen on the discovery address {addr} (discovery.listen)")
+                })?,
+        ),
+        None => None,
+    };
+    let console_own = config.console.listen.filter(|_| config.console.enabled);
+    let console_on_admin = config.console.enabled && config.console.listen.is_none();
     let state = AppState::new(config, store, Clock::system());
     state.enable_reload(ReloadSource::new(source, log_filter));
     let shutdown = CancellationToken::new();
     if let Some(l) = admin {
+        if console_on_admin && let Ok(a) = l.local_addr() {
+            info!("web console on http://{a}/console/");
+        }
         tokio::spawn(crate::admin::serve(l, state.clone(), shutdown.clone()));
+    }
+    if let Some(addr) = console_own {
+        let at = crate::console::serve_own(state.clone(), addr, shutdown.clone()).await?;
+        let scheme = if state.config().console.tls() {
+            "https"
+        } else {
+            "http"
+        };
+        info!("web console on {scheme}://{at}/console/");
+    }
+    if let Some(l) = discovery {
+        if let Ok(a) = l.local_addr() {
+            info!("discovery endpoint on http://{a}/api/discovery");
+        }
+        tokio::spawn(crate::console::discovery::serve_public(
+            l,
+            state.clone(),
+            shutdown.clone(),
+        ));
     }
     let (stop, mut hangups) = signals.split();
     let trigger = shutdown.clone();

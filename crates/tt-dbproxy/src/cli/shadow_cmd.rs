@@ -30,7 +30,7 @@ pub struct ShadowArgs {
 
 pub(super) async fn shadow(args: ShadowArgs) -> anyhow::Result<ExitCode> {
     let Started {
-        config,
+        mut config,
         signals,
         store,
         listeners,
@@ -42,6 +42,8 @@ pub(super) async fn shadow(args: ShadowArgs) -> anyhow::Result<ExitCode> {
         .next()
         .with_context(|| format!("the upstream {} has no address", args.upstream))?;
     let admin = startup::admin_listener(&config).await?;
+    // A shadow changes nothing: no console, whatever the file says.
+    config.console.enabled = false;
     let state = AppState::new(config, store, Clock::system());
     let shadow = Shadow::new(state.clone(), upstream).context("protobuf descriptors")?;
     let shutdown = CancellationToken::new();

@@ -3,37 +3,18 @@
 //! without a restart. It drives the TOML loader, the environment overlay
 //! and the table in `docs/config.md` (a test keeps the two in sync).
 
-use toml::Value;
-
-pub use super::values::{addresses, int, peer_list, string, strings};
-use super::{BackendKind, Config, KeyNaming, LogFormat, SyncMode};
-
-/// Sets one field of a [`Config`] from a TOML value (environment values
-/// arrive as strings); the error is the reason shown to the operator.
-pub type Apply = fn(&mut Config, &Value) -> Result<(), String>;
-
-/// One configuration key.
-pub struct KeySpec {
-    /// TOML path, `section.key`.
-    pub key: &'static str,
-    /// Type as documented.
-    pub ty: &'static str,
-    /// Default as documented.
-    pub default: &'static str,
-    /// Environment variable that overrides it.
-    pub env: &'static str,
-    /// Name in `dbproxyserver.conf`, or "" if it has none.
-    pub legacy: &'static str,
-    /// Whether a reload can change it without a restart.
-    pub reloadable: bool,
-    /// What it does.
-    pub doc: &'static str,
-    /// Setter.
-    pub apply: Apply,
-}
+pub use super::key_spec::{Apply, KeySpec, addresses, int, peer_list, string, strings};
+use super::{BackendKind, KeyNaming, LogFormat, SyncMode};
 
 /// Every key, in documentation order.
 pub fn all() -> Vec<KeySpec> {
+    let mut all = core();
+    all.extend(super::console_keys::all());
+    all
+}
+
+/// The keys of the server and its backends.
+fn core() -> Vec<KeySpec> {
     vec![
         KeySpec {
             key: "server.listen",

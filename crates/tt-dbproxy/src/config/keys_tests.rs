@@ -2,6 +2,7 @@
 //! unique, value parsers explaining their refusals.
 
 use super::*;
+use toml::Value;
 
 #[test]
 fn every_key_is_documented_in_docs_config_md() {

@@ -92,6 +92,19 @@ pub fn merge(running: &Config, new: &Config) -> Merged {
     fixed!(m, new, "media.msfs_site", media.msfs_site);
     fixed!(m, new, "media.aes_key", media.aes_key);
     fixed!(m, new, "admin.listen", admin_listen);
+    fixed!(m, new, "console.enabled", console.enabled);
+    fixed!(m, new, "console.listen", console.listen);
+    fixed!(m, new, "console.tls_cert", console.tls_cert);
+    fixed!(m, new, "console.tls_key", console.tls_key);
+    fixed!(m, new, "console.host", console.host);
+    fixed!(m, new, "console.http_msg_server", console.http_msg_server);
+    fixed!(
+        m,
+        new,
+        "console.http_msg_server_app_key",
+        console.http_msg_server_app_key
+    );
+    fixed!(m, new, "discovery.listen", discovery_listen);
     live!(m, new, "log.level", log.level);
     live!(m, new, "log.slow_request_ms", log.slow_request_ms);
     fixed!(m, new, "log.format", log.format);
@@ -264,6 +277,14 @@ mod tests {
             "media.msfs_site" => s("http://media.example"),
             "media.aes_key" => s("abcdefghijabcdefghijabcdefghij12"),
             "admin.listen" => s("127.0.0.1:20601"),
+            "console.enabled" => Value::Boolean(true),
+            "console.listen" => s("127.0.0.1:20602"),
+            "console.tls_cert" => s("/etc/tt/cert.pem"),
+            "console.tls_key" => s("/etc/tt/key.pem"),
+            "console.host" => s("console.example"),
+            "console.http_msg_server" => s("http://127.0.0.1:8400"),
+            "console.http_msg_server_app_key" => s("k3y"),
+            "discovery.listen" => s("127.0.0.1:20603"),
             "log.level" => s("debug"),
             "log.slow_request_ms" => Value::Integer(9),
             "log.format" => s("json"),

@@ -8,14 +8,15 @@
 //! collected, not reported one at a time: start-up names every bad key.
 
 pub mod cidr;
+mod console_keys;
 mod error;
+mod key_spec;
 pub mod keys;
 pub mod legacy;
 mod load;
 pub mod merge;
 mod model;
 mod validate;
-mod values;
 
 pub use error::{ConfigError, KeyNaming, Problem};
 pub use load::{ConfigSource, from_legacy_str, from_toml_str, load, process_env};

@@ -41,6 +41,39 @@ pub struct Config {
     /// The TOML/environment form of the MySQL and Redis settings (URLs),
     /// turned into `mysql` and `redis` by [`Config::resolve_backends`].
     pub backend_urls: BackendUrls,
+    /// The web console (`console.*`).
+    pub console: ConsoleConfig,
+    /// Address of the public discovery endpoint (`discovery.listen`);
+    /// `None`: off.
+    pub discovery_listen: Option<SocketAddr>,
+}
+
+/// The web console's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConsoleConfig {
+    /// Whether `/console/` is served at all.
+    pub enabled: bool,
+    /// Where it listens; `None`: on the admin listener.
+    pub listen: Option<SocketAddr>,
+    /// PEM certificate chain for TLS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS.
+    pub tls_key: Option<PathBuf>,
+    /// The host name browsers use (besides loopback addresses, the only
+    /// `Host` accepted).
+    pub host: Option<String>,
+    /// Base URL of http_msg_server, for group changes that notify online
+    /// members.
+    pub http_msg_server: Option<String>,
+    /// The `app_key` sent to http_msg_server (secret).
+    pub http_msg_server_app_key: Option<String>,
+}
+
+impl ConsoleConfig {
+    /// Whether the console serves TLS itself.
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
+    }
 }
 
 impl Default for Config {
@@ -54,6 +87,8 @@ impl Default for Config {
             mysql: None,
             redis: None,
             backend_urls: BackendUrls::default(),
+            console: ConsoleConfig::default(),
+            discovery_listen: None,
         }
     }
 }

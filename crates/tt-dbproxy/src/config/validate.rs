@@ -303,6 +303,7 @@ impl Config {
                 format!("not a valid log filter: {e}"),
             ));
         }
+        p.extend(self.validate_console());
         p
     }
 
@@ -336,6 +337,7 @@ impl Config {
             self.log.level,
             self.log.format,
         );
+        out.push_str(&self.show_console());
         if let Some(m) = &self.mysql {
             for e in std::iter::once(&m.primary).chain(&m.replicas) {
                 out.push_str(&format!(

@@ -416,6 +416,7 @@ pub trait Store:
     + DeviceStore
     + FileStore
     + SharedStore
+    + super::console_domain::ConsoleStores
 {
 }
 
@@ -430,7 +431,8 @@ impl<
         + SyncStore
         + DeviceStore
         + FileStore
-        + SharedStore,
+        + SharedStore
+        + super::console_domain::ConsoleStores,
 > Store for T
 {
 }

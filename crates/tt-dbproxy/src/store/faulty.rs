@@ -11,6 +11,10 @@ use std::time::Duration;
 use crate::config::Config;
 use async_trait::async_trait;
 
+use super::console_domain::{
+    AuditEntry, ConsoleAccount, ConsoleAccountStore, ConsoleSession, ConsoleSessionStore,
+    DirectoryAdminStore, DiscoveryItem, DiscoveryStore, UserEdit,
+};
 use super::domain::{
     CounterStore, DepartmentStore, DeviceStore, FileStore, GroupStore, MessageStore, Readiness,
     SessionStore, SharedStore, SyncStore, UserStore,
@@ -230,5 +234,40 @@ faulty_store! {
         SharedThrottleFailure => fn shared_throttle_failure(&self, name: &[u8], now: u32) -> ();
         SharedThrottleClear => fn shared_throttle_clear(&self, name: &[u8]) -> ();
         SyncLease => fn sync_lease(&self, ttl_ms: u64) -> bool;
+    }
+    ConsoleAccountStore {
+        PrepareConsole => fn prepare_console(&self) -> ();
+        ConsoleAccounts => fn console_accounts(&self) -> Vec<ConsoleAccount>;
+        ConsoleAccountByName => fn console_account_by_name(&self, name: &str) -> Option<ConsoleAccount>;
+        ConsoleAccountById => fn console_account(&self, id: u32) -> Option<ConsoleAccount>;
+        AddConsoleAccount => fn add_console_account(&self, name: &str, hash: &str, now: u32) -> u32;
+        SetConsolePassword => fn set_console_password(&self, id: u32, hash: &str, now: u32) -> bool;
+        SetConsoleAccountStatus => fn set_console_account_status(&self, id: u32, status: u32, now: u32) -> bool;
+    }
+    ConsoleSessionStore {
+        CreateConsoleSession => fn create_console_session(&self, session: ConsoleSession, now: u32) -> ();
+        ConsoleSessionByToken => fn console_session(&self, token_hash: &str, now: u32) -> Option<ConsoleSession>;
+        EndConsoleSession => fn end_console_session(&self, token_hash: &str) -> ();
+        EndConsoleSessionsOf => fn end_console_sessions_of(&self, account_id: u32) -> ();
+        ConsoleFailures => fn console_failures(&self, key: &str, since: u32) -> u32;
+        RecordConsoleFailure => fn record_console_failure(&self, key: &str, now: u32) -> ();
+        ClearConsoleFailures => fn clear_console_failures(&self, key: &str) -> ();
+        AddAudit => fn add_audit(&self, entry: AuditEntry) -> ();
+        AuditLog => fn audit_log(&self, offset: u32, limit: u32) -> Vec<AuditEntry>;
+    }
+    DirectoryAdminStore {
+        SearchUsers => fn search_users(&self, search: &str, offset: u32, limit: u32) -> (Vec<UserRecord>, u64);
+        EditUser => fn edit_user(&self, user_id: u32, edit: UserEdit, now: u32) -> bool;
+        Department => fn department(&self, id: u32) -> Option<DepartRecord>;
+        EditDepartment => fn edit_department(&self, d: DepartRecord, now: u32) -> bool;
+        DepartmentReferences => fn department_references(&self, id: u32) -> (u64, u64);
+        DeleteDepartment => fn delete_department(&self, id: u32, now: u32) -> bool;
+        EditGroup => fn edit_group(&self, id: u32, name: &str, avatar: &str, now: u32) -> bool;
+    }
+    DiscoveryStore {
+        DiscoveryItems => fn discovery_items(&self) -> Vec<DiscoveryItem>;
+        AddDiscoveryItem => fn add_discovery_item(&self, item: DiscoveryItem) -> u32;
+        EditDiscoveryItem => fn edit_discovery_item(&self, item: DiscoveryItem, now: u32) -> bool;
+        DeleteDiscoveryItem => fn delete_discovery_item(&self, id: u32) -> bool;
     }
 }

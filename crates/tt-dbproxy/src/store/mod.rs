@@ -15,6 +15,7 @@
 //!   more than a second.
 
 pub mod backoff;
+pub mod console_domain;
 pub mod domain;
 pub mod export;
 mod failure;
@@ -30,6 +31,10 @@ pub mod resend;
 pub mod sqlite;
 pub mod unresolved;
 
+pub use console_domain::{
+    AuditEntry, ConsoleAccount, ConsoleAccountStore, ConsoleSession, ConsoleSessionStore,
+    DirectoryAdminStore, DiscoveryItem, DiscoveryStore, UserEdit,
+};
 pub use domain::{
     CounterStore, DepartmentStore, DeviceStore, FileStore, GroupStore, MessageStore, Readiness,
     SessionStore, SharedStore, Store, SyncStore, UserStore,
@@ -39,6 +44,9 @@ pub use failure::{logged, register_zero_metrics};
 /// Every domain trait, for callers that use a backend's methods on its
 /// concrete type (`use tt_dbproxy::store::prelude::*`).
 pub mod prelude {
+    pub use super::console_domain::{
+        ConsoleAccountStore, ConsoleSessionStore, DirectoryAdminStore, DiscoveryStore,
+    };
     pub use super::domain::{
         CounterStore, DepartmentStore, DeviceStore, FileStore, GroupStore, MessageStore, Readiness,
         SessionStore, SharedStore, Store, SyncStore, UserStore,

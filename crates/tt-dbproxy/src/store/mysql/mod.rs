@@ -4,6 +4,7 @@
 //! sets `CLIENT_FOUND_ROWS`), like the original.
 
 mod batch;
+mod console;
 mod departments;
 mod error;
 mod export;

@@ -7,10 +7,12 @@ use super::handle::MysqlStore;
 use super::query::{change, first, first_int, id_params, insert, int, params, rows, text};
 use crate::store::{ID_CHUNK, StoreResult, UserRecord, UserUpdate};
 
-const USER_COLUMNS: &str = "id, sex, name, domain, nick, password, salt, phone, email, avatar, \
+/// The columns of a user row, in [`user`]'s order.
+pub(super) const USER_COLUMNS: &str = "id, sex, name, domain, nick, password, salt, phone, email, avatar, \
      departId, status, created, updated, push_shield_status, sign_info";
 
-fn user(mut r: Row) -> StoreResult<UserRecord> {
+/// A user row of [`USER_COLUMNS`].
+pub(super) fn user(mut r: Row) -> StoreResult<UserRecord> {
     Ok(UserRecord {
         id: int(&mut r, 0)?,
         sex: int(&mut r, 1)?,

@@ -19,6 +19,7 @@ use super::{StoreError, StoreResult};
 use crate::config::Config;
 use crate::deadline::bounded;
 
+mod console;
 mod counters;
 mod departments;
 mod devices;

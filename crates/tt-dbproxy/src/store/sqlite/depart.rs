@@ -8,9 +8,9 @@ use crate::store::DepartRecord;
 use crate::store::{DepartmentStore, StoreResult};
 use async_trait::async_trait;
 
-const COLUMNS: &str = "id, departName, priority, parentId, status, created, updated";
+pub(super) const COLUMNS: &str = "id, departName, priority, parentId, status, created, updated";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<DepartRecord> {
+pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<DepartRecord> {
     Ok(DepartRecord {
         id: u32_col(r, 0)?,
         name: text_col(r, 1)?,

@@ -8,6 +8,7 @@
 //! hand-off to the pool costs more than they do).
 
 pub mod backup;
+mod console;
 mod counter;
 mod depart;
 mod device;

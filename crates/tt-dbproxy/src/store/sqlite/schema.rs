@@ -17,8 +17,42 @@ fn migrations() -> Vec<String> {
         EMBEDDED_STATE.to_string(),
         MESSAGE_COUNTERS.to_string(),
         RECENT_SENDS.to_string(),
+        CONSOLE_TABLES.to_string(),
     ]
 }
+
+/// The web console's own tables: Argon2id hashes of `IMAdmin` accounts
+/// (which the original servers never read), sessions, sign-in failures and
+/// the audit log.
+const CONSOLE_TABLES: &str = r#"
+CREATE TABLE tt_admin_password (
+  admin_id INTEGER PRIMARY KEY,
+  hash TEXT NOT NULL,
+  updated INTEGER NOT NULL
+);
+CREATE TABLE tt_console_session (
+  token_hash TEXT PRIMARY KEY,
+  account_id INTEGER NOT NULL,
+  csrf TEXT NOT NULL,
+  must_change INTEGER NOT NULL,
+  expires INTEGER NOT NULL
+);
+CREATE INDEX tt_console_session_account ON tt_console_session (account_id);
+CREATE INDEX tt_console_session_expires ON tt_console_session (expires);
+CREATE TABLE tt_console_failure (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  k TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE INDEX tt_console_failure_k_at ON tt_console_failure (k, at);
+CREATE TABLE tt_console_audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  who TEXT NOT NULL,
+  what TEXT NOT NULL,
+  source TEXT NOT NULL
+);
+"#;
 
 /// Recent sends, so a resend gets the stored id
 /// (`storage.resend_window_s`); rows older than the window are deleted as
@@ -282,8 +316,8 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 'tt\\_%' ESCAPE '\\'", [], |r| r.get(0))
             .unwrap();
         assert_eq!(
-            own, 8,
-            "tt_state, tt_unread, tt_group_total, tt_group_read_mark, tt_group_push_shield, tt_device_token, tt_msg_counter, tt_recent_send"
+            own, 12,
+            "tt_state, tt_unread, tt_group_total, tt_group_read_mark, tt_group_push_shield, tt_device_token, tt_msg_counter, tt_recent_send, tt_admin_password, tt_console_session, tt_console_failure, tt_console_audit"
         );
         for t in [
             "IMUser",

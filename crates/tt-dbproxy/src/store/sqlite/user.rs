@@ -8,7 +8,7 @@ use crate::store::{ID_CHUNK, UserRecord, UserUpdate};
 use crate::store::{NewUser, StoreResult, UserStore};
 use async_trait::async_trait;
 
-const USER_COLUMNS: &str = "id, sex, name, domain, nick, password, salt, phone, email, avatar, \
+pub(super) const USER_COLUMNS: &str = "id, sex, name, domain, nick, password, salt, phone, email, avatar, \
      departId, status, created, updated, push_shield_status, sign_info";
 
 /// Name of the user-list change gate in `tt_state`.
@@ -34,7 +34,7 @@ pub(super) fn last_id(c: &Connection) -> rusqlite::Result<u32> {
     u32::try_from(c.last_insert_rowid()).map_err(|e| out_of_range(0, e))
 }
 
-fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
+pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
     Ok(UserRecord {
         id: u32_col(row, 0)?,
         sex: u32_col(row, 1)?,

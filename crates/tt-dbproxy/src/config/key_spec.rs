@@ -1,11 +1,36 @@
-//! Parsers of configuration values: each takes a TOML value (environment
-//! values arrive as strings) and says why it refuses one.
+//! What a configuration key is ([`KeySpec`]) and the parsers of its
+//! values, shared by [`super::keys`] and [`super::console_keys`].
 
 use std::net::SocketAddr;
 
 use toml::Value;
 
+use super::Config;
 use super::cidr::IpNet;
+
+/// Sets one field of a [`Config`] from a TOML value (environment values
+/// arrive as strings); the error is the reason shown to the operator.
+pub type Apply = fn(&mut Config, &Value) -> Result<(), String>;
+
+/// One configuration key.
+pub struct KeySpec {
+    /// TOML path, `section.key`.
+    pub key: &'static str,
+    /// Type as documented.
+    pub ty: &'static str,
+    /// Default as documented.
+    pub default: &'static str,
+    /// Environment variable that overrides it.
+    pub env: &'static str,
+    /// Name in `dbproxyserver.conf`, or "" if it has none.
+    pub legacy: &'static str,
+    /// Whether a reload can change it without a restart.
+    pub reloadable: bool,
+    /// What it does.
+    pub doc: &'static str,
+    /// Setter.
+    pub apply: Apply,
+}
 
 /// An integer of type `T` from a TOML integer or a decimal string.
 pub fn int<T: TryFrom<i64>>(v: &Value) -> Result<T, String> {
