@@ -16,6 +16,7 @@ mod error;
 mod export;
 mod file;
 mod group;
+mod held;
 mod message;
 mod schema;
 mod send;
@@ -308,7 +309,7 @@ impl SqliteStore {
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         if self.read_only {
             return Err(StoreError::Unavailable(READ_ONLY.into()));
@@ -321,7 +322,7 @@ impl SqliteStore {
     async fn write_keeping<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         if self.read_only {
             return Err(StoreError::Unavailable(READ_ONLY.into()));
@@ -334,7 +335,7 @@ impl SqliteStore {
     async fn write_on_sessions<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         if self.read_only {
             return Err(StoreError::Unavailable(READ_ONLY.into()));
@@ -346,7 +347,9 @@ impl SqliteStore {
     async fn write_send<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection, &mut SendState) -> rusqlite::Result<T> + Send + 'static,
+        F: for<'c> FnOnce(&'c Connection, &mut SendState<'c>) -> rusqlite::Result<T>
+            + Send
+            + 'static,
     {
         if self.read_only {
             return Err(StoreError::Unavailable(READ_ONLY.into()));

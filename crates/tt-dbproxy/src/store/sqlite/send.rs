@@ -11,14 +11,13 @@
 //! does not remember is looked up (and created) as before and then
 //! remembered.
 
-use std::sync::LazyLock;
-
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::held::{CLAIM, TOUCH, group_insert, single_insert};
 use super::send_cache::{Group, KIND_RELATION, Member, Pair, SendState};
 use super::session::{add, create_relation};
 use super::user::u32_col;
-use crate::store::{MESSAGE_SHARDS, NewMessage, ResendKey, SESSION_GROUP, SESSION_SINGLE};
+use crate::store::{NewMessage, ResendKey, SESSION_GROUP, SESSION_SINGLE};
 
 /// Expired recent-send rows are deleted by one send in
 /// [`EXPIRE_EVERY`] (by message id), at most [`EXPIRE_MOST`] at a time:
@@ -27,38 +26,6 @@ use crate::store::{MESSAGE_SHARDS, NewMessage, ResendKey, SESSION_GROUP, SESSION
 const EXPIRE_EVERY: u32 = 16;
 /// See [`EXPIRE_EVERY`].
 const EXPIRE_MOST: u32 = 64;
-
-/// The row `INSERT` of each one-to-one shard, built once.
-static SINGLE_INSERT: LazyLock<Vec<String>> = LazyLock::new(|| {
-    (0..MESSAGE_SHARDS)
-        .map(|n| {
-            format!(
-                "INSERT INTO IMMessage_{n} (relateId, fromId, toId, msgId, content, type, status, updated, created) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7)"
-            )
-        })
-        .collect()
-});
-
-/// The row `INSERT` of each group shard, built once.
-static GROUP_INSERT: LazyLock<Vec<String>> = LazyLock::new(|| {
-    (0..MESSAGE_SHARDS)
-        .map(|n| {
-            format!(
-                "INSERT INTO IMGroupMessage_{n} (groupId, userId, msgId, content, type, status, updated, created) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?6)"
-            )
-        })
-        .collect()
-});
-
-fn shard_sql(all: &[String], conv: u32) -> rusqlite::Result<&str> {
-    usize::try_from(conv % MESSAGE_SHARDS)
-        .ok()
-        .and_then(|i| all.get(i))
-        .map(String::as_str)
-        .ok_or_else(|| rusqlite::Error::ToSqlConversionFailure("no such message shard".into()))
-}
 
 fn next(last: u32) -> rusqlite::Result<u32> {
     last.checked_add(1)
@@ -98,31 +65,24 @@ fn resent_id(
 /// a resend: `None` when the memory now holds `id` (a new send: no
 /// memory, or an expired one, was there), else the id of the message `m`
 /// resends (the upsert changed no row).
-fn claim(
-    c: &Connection,
+fn claim<'c>(
+    c: &'c Connection,
+    st: &mut SendState<'c>,
     m: &NewMessage,
     k: &ResendKey,
     id: u32,
     now: u32,
 ) -> rusqlite::Result<Option<u32>> {
-    let changed = c
-        .prepare_cached(
-            "INSERT INTO tt_recent_send (from_id, to_id, grp, client_msg_id, hash, msg_id, at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-             ON CONFLICT (from_id, to_id, grp, client_msg_id, hash) \
-             DO UPDATE SET msg_id = excluded.msg_id, at = excluded.at \
-             WHERE tt_recent_send.at < ?8",
-        )?
-        .execute(params![
-            m.from_id,
-            m.to_id,
-            m.group,
-            k.client_msg_id,
-            k.data_hash as i64,
-            id,
-            now,
-            cutoff(k, now)
-        ])?;
+    let changed = st.held.get(c, CLAIM)?.execute(params![
+        m.from_id,
+        m.to_id,
+        m.group,
+        k.client_msg_id,
+        k.data_hash as i64,
+        id,
+        now,
+        cutoff(k, now)
+    ])?;
     if changed > 0 {
         return Ok(None);
     }
@@ -176,9 +136,9 @@ fn resent(id: u32) -> u32 {
 }
 
 /// Stores `m` (or finds the message it resends); returns its id.
-pub(super) fn store(
-    c: &Connection,
-    st: &mut SendState,
+pub(super) fn store<'c>(
+    c: &'c Connection,
+    st: &mut SendState<'c>,
     m: &NewMessage,
     now: u32,
 ) -> rusqlite::Result<u32> {
@@ -219,9 +179,13 @@ fn look_up_pair(
 
 /// Revives and touches sessions by id (one statement each: an `IN`
 /// list costs more than two lookups by id): whether every one was there.
-fn touch(c: &Connection, sessions: &[u32], now: u32) -> rusqlite::Result<bool> {
-    let mut stmt =
-        c.prepare_cached("UPDATE IMRecentSession SET status = 0, updated = ?1 WHERE id = ?2")?;
+fn touch<'c>(
+    c: &'c Connection,
+    st: &mut SendState<'c>,
+    sessions: &[u32],
+    now: u32,
+) -> rusqlite::Result<bool> {
+    let stmt = st.held.get(c, TOUCH)?;
     for id in sessions {
         if stmt.execute(params![now, id])? != 1 {
             return Ok(false);
@@ -230,20 +194,25 @@ fn touch(c: &Connection, sessions: &[u32], now: u32) -> rusqlite::Result<bool> {
     Ok(true)
 }
 
-fn single(c: &Connection, st: &mut SendState, m: &NewMessage, now: u32) -> rusqlite::Result<u32> {
+fn single<'c>(
+    c: &'c Connection,
+    st: &mut SendState<'c>,
+    m: &NewMessage,
+    now: u32,
+) -> rusqlite::Result<u32> {
     let key = pair_key(m.from_id, m.to_id);
     let (pair, id) = match st.pairs.get_mut(&key).map(|p| *p) {
         Some(known) => {
             let id = next(known.last)?;
             if let Some(k) = &m.resend
-                && let Some(old) = claim(c, m, k, id, now)?
+                && let Some(old) = claim(c, st, m, k, id, now)?
             {
                 return Ok(resent(old));
             }
             let stamp = st.stamp(now);
             if known.touched == stamp {
                 (known, id)
-            } else if touch(c, &known.sessions, now)? {
+            } else if touch(c, st, &known.sessions, now)? {
                 (
                     Pair {
                         touched: stamp,
@@ -279,7 +248,8 @@ fn single(c: &Connection, st: &mut SendState, m: &NewMessage, now: u32) -> rusql
             (found, id)
         }
     };
-    c.prepare_cached(shard_sql(&SINGLE_INSERT, pair.relation)?)?
+    st.held
+        .get(c, single_insert(pair.relation)?)?
         .execute(params![
             pair.relation,
             m.from_id,
@@ -296,7 +266,12 @@ fn single(c: &Connection, st: &mut SendState, m: &NewMessage, now: u32) -> rusql
     Ok(id)
 }
 
-fn group(c: &Connection, st: &mut SendState, m: &NewMessage, now: u32) -> rusqlite::Result<u32> {
+fn group<'c>(
+    c: &'c Connection,
+    st: &mut SendState<'c>,
+    m: &NewMessage,
+    now: u32,
+) -> rusqlite::Result<u32> {
     let (g, member) = (m.to_id, (m.from_id, m.to_id));
     let known = st.groups.get_mut(&g).map(|x| *x);
     let session = st.members.get_mut(&member).map(|x| *x);
@@ -304,11 +279,11 @@ fn group(c: &Connection, st: &mut SendState, m: &NewMessage, now: u32) -> rusqli
         (Some(known), Some(Member { session, touched })) => {
             let id = next(known.last)?;
             if let Some(k) = &m.resend
-                && let Some(old) = claim(c, m, k, id, now)?
+                && let Some(old) = claim(c, st, m, k, id, now)?
             {
                 return Ok(resent(old));
             }
-            let session = if touched == st.stamp(now) || touch(c, &[session], now)? {
+            let session = if touched == st.stamp(now) || touch(c, st, &[session], now)? {
                 session
             } else {
                 // Gone (deleted outside tt-dbproxy): found or created
@@ -333,7 +308,8 @@ fn group(c: &Connection, st: &mut SendState, m: &NewMessage, now: u32) -> rusqli
         }
     };
     let total = next(known.total)?;
-    c.prepare_cached(shard_sql(&GROUP_INSERT, g)?)?
+    st.held
+        .get(c, group_insert(g)?)?
         .execute(params![g, m.from_id, id, m.content, m.msg_type, m.created])?;
     if let Some(k) = &m.resend {
         expire(c, k, id, now)?;

@@ -42,6 +42,10 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::bounded::Bounded;
+use super::held::{
+    CHATED_SET, COUNTER_PUT, COUNTER_SET, DATA_VERSION, Held, MARK_PUT, TOTAL_PUT, UNREAD_ADD,
+    UNREAD_PUT,
+};
 use crate::store::MESSAGE_SHARDS;
 
 /// Counter kind of a one-to-one conversation (keyed by relation id).
@@ -131,8 +135,11 @@ pub struct SendCacheStats {
     pub capacity: usize,
 }
 
-/// The writer thread's memory (see the module's comment).
-pub(super) struct SendState {
+/// The writer thread's memory (see the module's comment), and the
+/// statements it holds prepared on its connection (`'c`).
+pub(super) struct SendState<'c> {
+    /// The statements of every batch and send.
+    pub(super) held: Held<'c>,
     pub(super) pairs: Bounded<(u32, u32), Pair>,
     pub(super) groups: Bounded<u32, Group>,
     pub(super) members: Bounded<(u32, u32), Member>,
@@ -154,11 +161,12 @@ fn to_u32(v: i64) -> rusqlite::Result<u32> {
     u32::try_from(v).map_err(|_| overflow())
 }
 
-impl SendState {
+impl<'c> SendState<'c> {
     /// An empty memory of at most `capacity` entries per map.
     pub(super) fn new(capacity: usize) -> Self {
         let capacity = capacity.max(2);
         Self {
+            held: Held::new(),
             pairs: Bounded::new(capacity),
             groups: Bounded::new(capacity),
             members: Bounded::new(capacity),
@@ -172,10 +180,11 @@ impl SendState {
     /// Called after each `BEGIN IMMEDIATE`: forgets everything if another
     /// connection committed to the file since the last check (or if that
     /// cannot be told).
-    pub(super) fn begin(&mut self, c: &Connection) {
-        let now = c
-            .prepare_cached("PRAGMA data_version")
-            .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+    pub(super) fn begin(&mut self, c: &'c Connection) {
+        let now = self
+            .held
+            .get(c, DATA_VERSION)
+            .and_then(|s| s.query_row([], |r| r.get::<_, i64>(0)))
             .ok();
         if now.is_none() || now != self.version {
             self.forget();
@@ -189,49 +198,31 @@ impl SendState {
     }
 
     /// Writes the pending writes (in the open transaction).
-    pub(super) fn flush(&mut self, c: &Connection) -> rusqlite::Result<()> {
-        let p = &mut self.pending;
-        if !p.counters.is_empty() {
-            let mut s = c.prepare_cached(
-                "INSERT INTO tt_msg_counter (kind, conv_id, last) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (kind, conv_id) DO UPDATE SET last = excluded.last",
-            )?;
-            for ((kind, conv), last) in p.counters.drain() {
-                s.execute(params![kind, conv, last])?;
+    pub(super) fn flush(&mut self, c: &'c Connection) -> rusqlite::Result<()> {
+        let (p, held) = (&mut self.pending, &mut self.held);
+        for ((kind, conv), last) in p.counters.drain() {
+            if held
+                .get(c, COUNTER_SET)?
+                .execute(params![kind, conv, last])?
+                == 0
+            {
+                held.get(c, COUNTER_PUT)?
+                    .execute(params![kind, conv, last])?;
             }
         }
-        if !p.unread.is_empty() {
-            let mut s = c.prepare_cached(
-                "INSERT INTO tt_unread (user_id, peer_id, count) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (user_id, peer_id) DO UPDATE SET count = count + excluded.count",
-            )?;
-            for ((user, peer), n) in p.unread.drain() {
-                s.execute(params![user, peer, n])?;
+        for ((user, peer), n) in p.unread.drain() {
+            if held.get(c, UNREAD_ADD)?.execute(params![user, peer, n])? == 0 {
+                held.get(c, UNREAD_PUT)?.execute(params![user, peer, n])?;
             }
         }
-        if !p.totals.is_empty() {
-            let mut s = c.prepare_cached(
-                "INSERT INTO tt_group_total (group_id, count) VALUES (?1, ?2) \
-                 ON CONFLICT (group_id) DO UPDATE SET count = excluded.count",
-            )?;
-            for (group, total) in p.totals.drain() {
-                s.execute(params![group, total])?;
-            }
+        for (group, total) in p.totals.drain() {
+            held.get(c, TOTAL_PUT)?.execute(params![group, total])?;
         }
-        if !p.marks.is_empty() {
-            let mut s = c.prepare_cached(
-                "INSERT INTO tt_group_read_mark (user_id, group_id, count) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (user_id, group_id) DO UPDATE SET count = excluded.count",
-            )?;
-            for ((user, group), mark) in p.marks.drain() {
-                s.execute(params![user, group, mark])?;
-            }
+        for ((user, group), mark) in p.marks.drain() {
+            held.get(c, MARK_PUT)?.execute(params![user, group, mark])?;
         }
-        if !p.chated.is_empty() {
-            let mut s = c.prepare_cached("UPDATE IMGroup SET lastChated = ?1 WHERE id = ?2")?;
-            for (group, at) in p.chated.drain() {
-                s.execute(params![at, group])?;
-            }
+        for (group, at) in p.chated.drain() {
+            held.get(c, CHATED_SET)?.execute(params![at, group])?;
         }
         Ok(())
     }

@@ -35,6 +35,7 @@ use std::sync::mpsc;
 use rusqlite::Connection;
 
 use super::error::map_err;
+use super::held::{BEGIN, COMMIT, RELEASE, ROLLBACK, ROLLBACK_TO, SAVEPOINT};
 use super::send_cache::SendState;
 use crate::deadline;
 use crate::store::{StoreError, StoreResult};
@@ -73,7 +74,7 @@ trait Work: Send {
     /// What it does to the memory of sends.
     fn effect(&self) -> Effect;
     /// Runs it: whether it succeeded, and how to tell its caller.
-    fn run(self: Box<Self>, conn: &mut Connection, state: &mut SendState) -> (bool, Tell);
+    fn run<'c>(self: Box<Self>, conn: &'c Connection, state: &mut SendState<'c>) -> (bool, Tell);
     /// Tells its caller it could not run.
     fn refuse(self: Box<Self>, error: StoreError);
 }
@@ -88,7 +89,7 @@ struct Job<T, F> {
 impl<T, F> Work for Job<T, F>
 where
     T: Send + 'static,
-    F: FnOnce(&mut Connection, &mut SendState) -> rusqlite::Result<T> + Send + 'static,
+    F: for<'c> FnOnce(&'c Connection, &mut SendState<'c>) -> rusqlite::Result<T> + Send + 'static,
 {
     fn claim(&self) -> bool {
         self.state
@@ -100,7 +101,7 @@ where
         self.effect
     }
 
-    fn run(self: Box<Self>, conn: &mut Connection, state: &mut SendState) -> (bool, Tell) {
+    fn run<'c>(self: Box<Self>, conn: &'c Connection, state: &mut SendState<'c>) -> (bool, Tell) {
         let Self { f, done, .. } = *self;
         let result = match catch_unwind(AssertUnwindSafe(|| f(conn, state))) {
             Ok(r) => r.map_err(map_err),
@@ -140,12 +141,6 @@ fn batch_error(e: &rusqlite::Error) -> StoreError {
     StoreError::Unavailable(format!("batch not committed: {e}"))
 }
 
-/// Runs one of the batch's own statements, prepared once.
-fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(sql)?.execute([])?;
-    Ok(())
-}
-
 /// Runs `jobs` in as few transactions as their outcomes allow (one unless
 /// SQLite ends one early) and tells each caller. Never inlined, so the
 /// instruction-count benchmark (`benches/hot_path.rs`) can find it.
@@ -156,12 +151,12 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 /// but a send, and before the `COMMIT`, the sends' pending counters are
 /// written (`SendState::flush`).
 #[inline(never)]
-fn run_batch(conn: &mut Connection, state: &mut SendState, jobs: Vec<Box<dyn Work>>) {
+fn run_batch<'c>(conn: &'c Connection, state: &mut SendState<'c>, jobs: Vec<Box<dyn Work>>) {
     // A transaction left open by a ROLLBACK that failed (an I/O error)
     // would fail every later BEGIN; end it first. If that fails too, the
     // batch's jobs are told so by their BEGIN.
     if !conn.is_autocommit()
-        && let Err(e) = exec(conn, "ROLLBACK")
+        && let Err(e) = state.held.exec(conn, ROLLBACK)
     {
         tracing::error!(error = %e, "embedded store: cannot end a failed transaction");
     }
@@ -172,7 +167,7 @@ fn run_batch(conn: &mut Connection, state: &mut SendState, jobs: Vec<Box<dyn Wor
             continue;
         }
         if !open {
-            if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
+            if let Err(e) = state.held.exec(conn, BEGIN) {
                 job.refuse(batch_error(&e));
                 continue;
             }
@@ -191,7 +186,7 @@ fn run_batch(conn: &mut Connection, state: &mut SendState, jobs: Vec<Box<dyn Wor
         }
         // A savepoint protects the work of the jobs before this one.
         let guarded = !succeeded.is_empty();
-        if guarded && let Err(e) = exec(conn, "SAVEPOINT tt_job") {
+        if guarded && let Err(e) = state.held.exec(conn, SAVEPOINT) {
             job.refuse(batch_error(&e));
             end(conn, state, &mut succeeded, Some(batch_error(&e)));
             open = false;
@@ -220,7 +215,7 @@ fn run_batch(conn: &mut Connection, state: &mut SendState, jobs: Vec<Box<dyn Wor
                 // Alone in its transaction: its error is its own, and the
                 // rollback undoes its work (a failed ROLLBACK leaves the
                 // transaction open: the next BEGIN fails and says so).
-                let _ = exec(conn, "ROLLBACK");
+                let _ = state.held.exec(conn, ROLLBACK);
                 state.discard();
                 open = false;
                 tell(None);
@@ -228,9 +223,12 @@ fn run_batch(conn: &mut Connection, state: &mut SendState, jobs: Vec<Box<dyn Wor
             continue;
         }
         let step = if ok {
-            exec(conn, "RELEASE tt_job")
+            state.held.exec(conn, RELEASE)
         } else {
-            exec(conn, "ROLLBACK TO tt_job").and_then(|()| exec(conn, "RELEASE tt_job"))
+            state
+                .held
+                .exec(conn, ROLLBACK_TO)
+                .and_then(|()| state.held.exec(conn, RELEASE))
         };
         match step {
             Ok(()) if ok => succeeded.push(tell),
@@ -251,18 +249,18 @@ fn run_batch(conn: &mut Connection, state: &mut SendState, jobs: Vec<Box<dyn Wor
 /// Ends the open transaction: writes the pending counters and commits
 /// it, or with `failure` rolls it back (the memory of sends with it), and
 /// tells every job that succeeded in it.
-fn end(
-    conn: &mut Connection,
-    state: &mut SendState,
+fn end<'c>(
+    conn: &'c Connection,
+    state: &mut SendState<'c>,
     succeeded: &mut Vec<Tell>,
     failure: Option<StoreError>,
 ) {
     let failure = failure
         .or_else(|| state.flush(conn).err().map(|e| batch_error(&e)))
-        .or_else(|| exec(conn, "COMMIT").err().map(|e| batch_error(&e)));
+        .or_else(|| state.held.exec(conn, COMMIT).err().map(|e| batch_error(&e)));
     if failure.is_some() {
         if !conn.is_autocommit() {
-            let _ = exec(conn, "ROLLBACK");
+            let _ = state.held.exec(conn, ROLLBACK);
         }
         state.discard();
     } else {
@@ -281,13 +279,16 @@ impl Writer {
     /// Moves `conn` to a new writer thread that commits at most
     /// `batch_max` jobs together.
     /// `cache` entries per map of the memory of sends (`send_cache.rs`).
-    pub(super) fn start(mut conn: Connection, batch_max: usize, cache: usize) -> StoreResult<Self> {
+    pub(super) fn start(conn: Connection, batch_max: usize, cache: usize) -> StoreResult<Self> {
         let (jobs, queue) = mpsc::channel::<Box<dyn Work>>();
         let batch_max = Arc::new(AtomicUsize::new(batch_max.max(1)));
         let limit = batch_max.clone();
         std::thread::Builder::new()
             .name("tt-sqlite-writer".into())
             .spawn(move || {
+                let conn = conn;
+                // Declared after the connection, so its statements are
+                // finalized before the connection closes.
                 let mut state = SendState::new(cache);
                 while let Ok(first) = queue.recv() {
                     let most = limit.load(Ordering::Relaxed).max(1);
@@ -298,7 +299,7 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    run_batch(&mut conn, &mut state, batch);
+                    run_batch(&conn, &mut state, batch);
                 }
             })
             .map_err(|e| StoreError::Unavailable(format!("cannot start the writer: {e}")))?;
@@ -320,7 +321,7 @@ impl Writer {
     pub(super) async fn run<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         self.run_as(Effect::Invalidates, move |c, _| f(c)).await
     }
@@ -332,7 +333,7 @@ impl Writer {
     pub(super) async fn run_keeping<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         self.run_as(Effect::Keeps, move |c, _| f(c)).await
     }
@@ -342,7 +343,7 @@ impl Writer {
     pub(super) async fn run_on_sessions<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         self.run_as(Effect::Sessions, move |c, _| f(c)).await
     }
@@ -352,7 +353,9 @@ impl Writer {
     pub(super) async fn run_send<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection, &mut SendState) -> rusqlite::Result<T> + Send + 'static,
+        F: for<'c> FnOnce(&'c Connection, &mut SendState<'c>) -> rusqlite::Result<T>
+            + Send
+            + 'static,
     {
         self.run_as(Effect::Send, f).await
     }
@@ -360,7 +363,9 @@ impl Writer {
     async fn run_as<T, F>(&self, effect: Effect, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection, &mut SendState) -> rusqlite::Result<T> + Send + 'static,
+        F: for<'c> FnOnce(&'c Connection, &mut SendState<'c>) -> rusqlite::Result<T>
+            + Send
+            + 'static,
     {
         let (done, mut result) = tokio::sync::oneshot::channel();
         let state = Arc::new(AtomicU8::new(QUEUED));
