@@ -53,7 +53,14 @@ fn frame(command_id: u16, body: Vec<u8>) -> BytesMut {
 /// messages, the request run a few times (statements prepared, caches
 /// warm: the steady state is measured), then the frame of `command_id`
 /// with `body(1000)` (`body(n)` may differ per run, e.g. a send's id).
+/// The clock stays at `T0`.
 fn setup(command_id: u16, body: fn(u32) -> Vec<u8>) -> Hot {
+    setup_ticking(command_id, body, 0)
+}
+
+/// As [`setup`], the clock moved on by `tick` seconds before each run of
+/// the request (the measured one included).
+fn setup_ticking(command_id: u16, body: fn(u32) -> Vec<u8>, tick: u32) -> Hot {
     let dir = tempfile::tempdir_in("/dev/shm")
         .or_else(|_| tempfile::tempdir())
         .expect("temporary directory");
@@ -79,8 +86,10 @@ fn setup(command_id: u16, body: fn(u32) -> Vec<u8>) -> Hot {
             run(&state, frame(0x0301, send_body(1, 2, i + 1)).as_ref()).await;
         }
         for i in 0..5 {
+            state.clock.advance(tick);
             run(&state, frame(command_id, body(100 + i)).as_ref()).await;
         }
+        state.clock.advance(tick);
         state
     });
     Hot {
@@ -138,6 +147,13 @@ fn setup_send() -> Hot {
     setup(0x0301, |n| send_body(1, 2, n))
 }
 
+/// As `setup_send`, but each send a second after the one before: the
+/// writer cannot skip the sessions' `UPDATE` (it does when it touched them
+/// in the same second already), as for a conversation not in a burst.
+fn setup_send_next_second() -> Hot {
+    setup_ticking(0x0301, |n| send_body(1, 2, n), 1)
+}
+
 fn setup_login() -> Hot {
     setup(0x0703, |_| {
         ImValidateReq {
@@ -158,6 +174,7 @@ fn close(done: (BytesMut, Hot)) {
 #[library_benchmark]
 #[bench::unread(setup = setup_unread, teardown = close)]
 #[bench::send(setup = setup_send, teardown = close)]
+#[bench::send_next_second(setup = setup_send_next_second, teardown = close)]
 #[bench::login(setup = setup_login, teardown = close)]
 fn request(hot: Hot) -> (BytesMut, Hot) {
     let out = hot.runtime.block_on(run(&hot.state, &hot.frame));
@@ -169,6 +186,7 @@ fn request(hot: Hot) -> (BytesMut, Hot) {
 #[library_benchmark]
 #[bench::unread(setup = setup_unread, teardown = close_idle)]
 #[bench::send(setup = setup_send, teardown = close_idle)]
+#[bench::send_next_second(setup = setup_send_next_second, teardown = close_idle)]
 #[bench::login(setup = setup_login, teardown = close_idle)]
 fn setup_only(hot: Hot) -> Hot {
     black_box(hot)

@@ -261,6 +261,19 @@ fn core() -> Vec<KeySpec> {
             },
         },
         KeySpec {
+            key: "storage.send_cache_entries",
+            ty: "integer",
+            default: "65536",
+            env: "TT_DBPROXY_SEND_CACHE_ENTRIES",
+            legacy: "",
+            reloadable: false,
+            doc: "Conversations whose session and relation ids a send remembers instead of looking them up (about 40-100 bytes each; on the embedded store per map: pairs, groups, group senders). Checked against the tables, so rows deleted behind tt-dbproxy's back are looked up again. 2 to 10000000.",
+            apply: |c, v| {
+                c.storage.send_cache_entries = int(v)?;
+                Ok(())
+            },
+        },
+        KeySpec {
             key: "mysql.primary",
             ty: "URL",
             default: "none",

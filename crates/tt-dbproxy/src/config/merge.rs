@@ -87,6 +87,12 @@ pub fn merge(running: &Config, new: &Config) -> Merged {
     fixed!(m, new, "storage.sync", storage.sync);
     live!(m, new, "storage.resend_window_s", storage.resend_window_s);
     live!(m, new, "storage.batch_max", storage.batch_max);
+    fixed!(
+        m,
+        new,
+        "storage.send_cache_entries",
+        storage.send_cache_entries
+    );
     merge_mysql(&mut m, new);
     merge_redis(&mut m, new);
     fixed!(m, new, "media.msfs_site", media.msfs_site);
@@ -263,6 +269,7 @@ mod tests {
             "storage.sync" => s("normal"),
             "storage.resend_window_s" => Value::Integer(30),
             "storage.batch_max" => Value::Integer(8),
+            "storage.send_cache_entries" => Value::Integer(1000),
             "mysql.primary" => s("mysql://u:p@db2:3306/other"),
             "mysql.replicas" => Value::Array(vec![s("mysql://u:p@replica9:3306/tt")]),
             "mysql.max_connections" => Value::Integer(3),

@@ -243,6 +243,9 @@ pub struct StorageConfig {
     pub resend_window_s: u32,
     /// Most sends stored by one group commit.
     pub batch_max: usize,
+    /// Conversations whose session and relation ids a send remembers
+    /// (per map on the embedded store).
+    pub send_cache_entries: usize,
 }
 
 /// Longest resend window (a day): the memory of recent sends is kept
@@ -251,6 +254,10 @@ pub const MAX_RESEND_WINDOW_S: u32 = 86_400;
 
 /// Largest group commit (`storage.batch_max`).
 pub const MAX_BATCH: usize = 1_000;
+
+/// Most conversations a send's memory of ids may keep
+/// (`storage.send_cache_entries`).
+pub const MAX_SEND_CACHE_ENTRIES: usize = 10_000_000;
 
 impl Default for StorageConfig {
     fn default() -> Self {
@@ -262,6 +269,7 @@ impl Default for StorageConfig {
             sync: SyncMode::Full,
             resend_window_s: 120,
             batch_max: 64,
+            send_cache_entries: 65_536,
         }
     }
 }

@@ -5,8 +5,8 @@ use super::cidr::IpNet;
 use super::keys;
 use super::{
     BackendKind, Config, KeyNaming, MAX_BATCH, MAX_CONNECTIONS, MAX_IN_FLIGHT, MAX_REPLICA_LAG_S,
-    MAX_RESEND_WINDOW_S, MAX_TIMER_MS, MAX_WORKERS, MysqlConfig, MysqlEndpoint, NEEDS_REDIS,
-    Problem, REDIS_POOLS, RedisConfig, RedisPool, SentinelConfig,
+    MAX_RESEND_WINDOW_S, MAX_SEND_CACHE_ENTRIES, MAX_TIMER_MS, MAX_WORKERS, MysqlConfig,
+    MysqlEndpoint, NEEDS_REDIS, Problem, REDIS_POOLS, RedisConfig, RedisPool, SentinelConfig,
 };
 
 impl Config {
@@ -281,6 +281,12 @@ impl Config {
             p.push(Problem::new(
                 name("storage.batch_max"),
                 format!("must be between 1 (no batching) and {MAX_BATCH}"),
+            ));
+        }
+        if !(2..=MAX_SEND_CACHE_ENTRIES).contains(&self.storage.send_cache_entries) {
+            p.push(Problem::new(
+                name("storage.send_cache_entries"),
+                format!("must be between 2 and {MAX_SEND_CACHE_ENTRIES}"),
             ));
         }
         if self.media.aes_key.len() != 32 {

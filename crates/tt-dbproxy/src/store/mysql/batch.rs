@@ -33,6 +33,7 @@ use tokio::time::Instant;
 
 use super::galera::{record_retry, retry_pause};
 use super::outcome::{Attempt, CommitFailure, attempt_err, commit};
+use super::pending_send::PendingSend;
 use super::pool::MysqlPools;
 use super::query::params;
 use super::rows::{chunked, insert_rows};
@@ -47,49 +48,6 @@ pub const LANES: usize = 2;
 const QUEUED: u8 = 0;
 const STARTED: u8 = 1;
 const CANCELLED: u8 = 2;
-
-/// A send's writes, waiting for a group commit.
-#[derive(Debug, Clone)]
-pub(crate) enum PendingSend {
-    /// A one-to-one message and the two users' sessions.
-    Single {
-        /// Session ids of sender and receiver.
-        sessions: [u32; 2],
-        /// The row.
-        row: SingleMessageRow,
-        /// The ids came from [`super::send_ids`]: checked before writing.
-        remembered: bool,
-    },
-    /// A group message and the sender's group session.
-    Group {
-        /// The sender's session id.
-        session: u32,
-        /// The row.
-        row: GroupMessageRow,
-        /// The id came from [`super::send_ids`]: checked before writing.
-        remembered: bool,
-    },
-}
-
-impl PendingSend {
-    /// The remembered relation (if any) and sessions to check, when the
-    /// ids were remembered.
-    fn remembered_ids(&self) -> Option<(Option<u32>, &[u32])> {
-        match self {
-            Self::Single {
-                sessions,
-                row,
-                remembered: true,
-            } => Some((Some(row.relation_id), sessions)),
-            Self::Group {
-                session,
-                remembered: true,
-                ..
-            } => Some((None, std::slice::from_ref(session))),
-            _ => None,
-        }
-    }
-}
 
 struct Item {
     send: PendingSend,
@@ -291,7 +249,9 @@ impl GroupCommit {
             })
         });
         for item in stale {
-            let _ = item.done.send(Err(CommitFailure::Stale));
+            let _ = item
+                .done
+                .send(Err(CommitFailure::Stale(Box::new(item.send))));
         }
         fresh
     }

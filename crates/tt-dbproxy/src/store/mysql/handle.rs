@@ -6,11 +6,12 @@
 
 use std::sync::Arc;
 
-use super::batch::{GroupCommit, PendingSend};
+use super::batch::GroupCommit;
 use super::galera::Detected;
 use super::outcome::CommitFailure;
+use super::pending_send::PendingSend;
 use super::pool::MysqlPools;
-use super::send_ids::{DEFAULT_CAPACITY, SendIds};
+use super::send_ids::SendIds;
 
 /// Every MySQL-side storage operation.
 pub struct MysqlStore {
@@ -23,14 +24,14 @@ pub struct MysqlStore {
 
 impl MysqlStore {
     /// Wraps the pools; sends are group-committed at most `batch_max` at
-    /// a time.
-    pub fn new(pools: MysqlPools, batch_max: usize) -> Self {
+    /// a time and remember the ids of at most `send_cache` conversations.
+    pub fn new(pools: MysqlPools, batch_max: usize, send_cache: usize) -> Self {
         let pools = Arc::new(pools);
         Self {
             batch: Arc::new(GroupCommit::new(pools.clone(), batch_max)),
             pools,
             galera: Detected::default(),
-            send_ids: SendIds::new(DEFAULT_CAPACITY),
+            send_ids: SendIds::new(send_cache),
         }
     }
 

@@ -17,6 +17,7 @@ mod last;
 mod message;
 mod named_lock;
 mod outcome;
+mod pending_send;
 mod pool;
 mod query;
 pub mod read_at;
@@ -29,7 +30,7 @@ mod sessions;
 mod stale;
 mod users;
 
-pub(crate) use batch::PendingSend;
 pub use handle::MysqlStore;
 pub(crate) use outcome::CommitFailure;
+pub(crate) use pending_send::PendingSend;
 pub use pool::{MysqlPools, PooledConn};

@@ -5,6 +5,7 @@
 use mysql_async::Transaction;
 
 use super::error::map_err;
+use super::pending_send::PendingSend;
 use crate::deadline;
 use crate::store::StoreError;
 
@@ -23,8 +24,9 @@ pub(crate) enum CommitFailure {
     /// message may or may not be stored.
     Unknown(StoreError),
     /// Not stored: a remembered session or relation id no longer names a
-    /// row (deleted behind tt-dbproxy's back); look the ids up again.
-    Stale,
+    /// row (deleted behind tt-dbproxy's back); look the ids up again. The
+    /// send comes back, to be committed with fresh ids.
+    Stale(Box<PendingSend>),
 }
 
 impl From<StoreError> for CommitFailure {

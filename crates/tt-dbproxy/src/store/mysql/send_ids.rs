@@ -10,16 +10,13 @@
 //! ids, as creation is serialised across them (named locks, or certified
 //! creation on Galera).
 //!
-//! Bounded: two generations of at most half the capacity each; an entry
-//! used while in the older one moves to the newer, and when the newer one
-//! fills, the older one is dropped. Memory is at most `capacity` entries
-//! (about 40 bytes each).
+//! Bounded (`storage.send_cache_entries`): two generations of at most
+//! half the capacity each; an entry used while in the older one moves to
+//! the newer, and when the newer one fills, the older one is dropped.
+//! Memory is at most `capacity` entries (about 40 bytes each).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
-
-/// Default number of remembered conversations.
-pub const DEFAULT_CAPACITY: usize = 200_000;
 
 /// Whose ids: a one-to-one pair (sender, receiver) or a group sender.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,7 +103,6 @@ impl SendIds {
     }
 
     /// How many conversations are remembered.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         let g = self.lock();
         g.newer.len() + g.older.len()

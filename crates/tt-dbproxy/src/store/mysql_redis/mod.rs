@@ -76,6 +76,7 @@ impl MysqlRedisStore {
             sql: Arc::new(MysqlStore::new(
                 MysqlPools::new(mysql, wait),
                 config.storage.batch_max,
+                config.storage.send_cache_entries,
             )),
             redis: RedisStore::new(redis, wait)?,
             unresolved: Journal::open(&config.storage.data_dir),
@@ -164,6 +165,12 @@ impl MysqlRedisStore {
     pub async fn probe(&self) -> StoreResult<()> {
         bounded("probe", self.sql.push_shield(0)).await?;
         self.redis.gate().await.map(drop)
+    }
+
+    /// How many conversations' send ids are remembered
+    /// (`storage.send_cache_entries` at most).
+    pub fn send_cache_len(&self) -> usize {
+        self.sql.send_ids().len()
     }
 
     /// Closes the MySQL pools.

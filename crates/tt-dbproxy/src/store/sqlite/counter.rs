@@ -87,12 +87,12 @@ pub(super) fn group_counter(
 #[async_trait]
 impl CounterStore for SqliteStore {
     async fn add_unread(&self, user_id: u32, peer_id: u32, n: u32) -> StoreResult<()> {
-        self.write(move |c| super::counter::add_unread(c, user_id, peer_id, n))
+        self.write_keeping(move |c| super::counter::add_unread(c, user_id, peer_id, n))
             .await
     }
 
     async fn clear_unread(&self, user_id: u32, peer_id: u32) -> StoreResult<()> {
-        self.write(move |c| super::counter::clear_unread(c, user_id, peer_id))
+        self.write_keeping(move |c| super::counter::clear_unread(c, user_id, peer_id))
             .await
     }
 
@@ -107,7 +107,7 @@ impl CounterStore for SqliteStore {
     }
 
     async fn mark_group_read(&self, user_id: u32, group_id: u32) -> StoreResult<()> {
-        self.write(move |c| super::counter::mark_group_read(c, user_id, group_id))
+        self.write_keeping(move |c| super::counter::mark_group_read(c, user_id, group_id))
             .await
     }
 

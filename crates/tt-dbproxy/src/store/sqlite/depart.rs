@@ -43,7 +43,8 @@ pub(super) fn query(c: &Connection, since: Option<u32>) -> rusqlite::Result<Vec<
 #[async_trait]
 impl DepartmentStore for SqliteStore {
     async fn add_department(&self, d: DepartRecord) -> StoreResult<u32> {
-        self.write(move |c| super::depart::insert(c, &d)).await
+        self.write_keeping(move |c| super::depart::insert(c, &d))
+            .await
     }
 
     async fn list_departments(&self) -> StoreResult<Vec<DepartRecord>> {

@@ -86,12 +86,13 @@ impl DeviceStore for SqliteStore {
         token: &str,
     ) -> StoreResult<()> {
         let token = token.to_owned();
-        self.write(move |c| super::device::register(c, user_id, platform, &token))
+        self.write_keeping(move |c| super::device::register(c, user_id, platform, &token))
             .await
     }
 
     async fn clear_device_token(&self, user_id: u32) -> StoreResult<()> {
-        self.write(move |c| super::device::clear(c, user_id)).await
+        self.write_keeping(move |c| super::device::clear(c, user_id))
+            .await
     }
 
     async fn device_tokens(&self, user_ids: &[u32]) -> StoreResult<Vec<DeviceToken>> {

@@ -52,7 +52,8 @@ pub(super) fn delete(
 #[async_trait]
 impl FileStore for SqliteStore {
     async fn add_offline_file(&self, f: OfflineFile, now: u32) -> StoreResult<()> {
-        self.write(move |c| super::file::add(c, &f, now)).await
+        self.write_keeping(move |c| super::file::add(c, &f, now))
+            .await
     }
 
     async fn offline_files_for(&self, to_id: u32) -> StoreResult<Vec<OfflineFile>> {
@@ -67,7 +68,7 @@ impl FileStore for SqliteStore {
         task_id: &str,
     ) -> StoreResult<u64> {
         let task_id = task_id.to_owned();
-        self.write(move |c| super::file::delete(c, from_id, to_id, &task_id))
+        self.write_keeping(move |c| super::file::delete(c, from_id, to_id, &task_id))
             .await
     }
 }

@@ -192,7 +192,7 @@ impl GroupStore for SqliteStore {
     }
 
     async fn add_group_member(&self, group_id: u32, user_id: u32, now: u32) -> StoreResult<()> {
-        self.write(move |c| super::group::add_member(c, group_id, user_id, now))
+        self.write_keeping(move |c| super::group::add_member(c, group_id, user_id, now))
             .await
     }
 
@@ -224,7 +224,8 @@ impl GroupStore for SqliteStore {
     }
 
     async fn create_group(&self, g: NewGroup, now: u32) -> StoreResult<u32> {
-        self.write(move |c| super::group::create(c, &g, now)).await
+        self.write_keeping(move |c| super::group::create(c, &g, now))
+            .await
     }
 
     async fn change_group_members(
@@ -235,7 +236,7 @@ impl GroupStore for SqliteStore {
         now: u32,
     ) -> StoreResult<()> {
         let users = users.to_vec();
-        self.write(move |c| super::group::change_members(c, group_id, add, &users, now))
+        self.write_keeping(move |c| super::group::change_members(c, group_id, add, &users, now))
             .await
     }
 
@@ -245,7 +246,7 @@ impl GroupStore for SqliteStore {
         user_id: u32,
         status: u32,
     ) -> StoreResult<()> {
-        self.write(move |c| super::group::set_push_shield(c, group_id, user_id, status))
+        self.write_keeping(move |c| super::group::set_push_shield(c, group_id, user_id, status))
             .await
     }
 

@@ -1,179 +1,17 @@
-//! Storing and reading messages. A message is stored in one transaction
-//! with everything that goes with it (sessions, relation, id, counters),
-//! so an acknowledged message is committed and ids never repeat.
+//! Reading messages, raw message rows and audio. A send is stored by
+//! `send.rs`, in one transaction with everything that goes with it
+//! (sessions, relation, id, counters), so an acknowledged message is
+//! committed and ids never repeat.
 
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use super::SqliteStore;
-use super::session::{create_relation, insert_group, insert_single, relation};
+use super::session::relation;
 use super::user::{last_id, text_col, u32_col};
-use super::{counter, session};
 use crate::store::history::{HistorySource, newest};
-use crate::store::{
-    AudioRow, GroupMessageRow, ID_CHUNK, MESSAGE_SHARDS, MessageRow, NewMessage, ResendKey,
-    SESSION_GROUP, SESSION_SINGLE, SingleMessageRow,
-};
+use crate::store::{AudioRow, GroupMessageRow, ID_CHUNK, MessageRow, NewMessage, SingleMessageRow};
 use crate::store::{MessageStore, StoreResult};
 use async_trait::async_trait;
-
-/// Counter kind of a one-to-one conversation (keyed by relation id).
-const KIND_RELATION: u32 = 1;
-/// Counter kind of a group.
-const KIND_GROUP: u32 = 2;
-
-fn overflow() -> rusqlite::Error {
-    rusqlite::Error::ToSqlConversionFailure("message id space exhausted".into())
-}
-
-/// The next id of a conversation. A missing counter (never used, or
-/// wiped) is seeded from the largest stored id, so ids never repeat.
-fn next_msg_id(c: &Connection, kind: u32, conv: u32) -> rusqlite::Result<u32> {
-    let current: Option<i64> = c
-        .prepare_cached("SELECT last FROM tt_msg_counter WHERE kind = ?1 AND conv_id = ?2")?
-        .query_row(params![kind, conv], |r| r.get(0))
-        .optional()?;
-    let base = match current {
-        Some(v) => v,
-        None => {
-            let sql = if kind == KIND_RELATION {
-                format!(
-                    "SELECT COALESCE(MAX(msgId), 0) FROM IMMessage_{} WHERE relateId = ?1",
-                    conv % MESSAGE_SHARDS
-                )
-            } else {
-                format!(
-                    "SELECT COALESCE(MAX(msgId), 0) FROM IMGroupMessage_{} WHERE groupId = ?1",
-                    conv % MESSAGE_SHARDS
-                )
-            };
-            c.prepare_cached(&sql)?
-                .query_row(params![conv], |r| r.get(0))?
-        }
-    };
-    let next = u32::try_from(base + 1).map_err(|_| overflow())?;
-    c.prepare_cached(
-        "INSERT INTO tt_msg_counter (kind, conv_id, last) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (kind, conv_id) DO UPDATE SET last = excluded.last",
-    )?
-    .execute(params![kind, conv, next])?;
-    Ok(next)
-}
-
-/// Expired recent-send rows are deleted by one send in
-/// [`EXPIRE_EVERY`] (by message id), at most [`EXPIRE_MOST`] at a time:
-/// the table shrinks faster than it grows, no send pays for a backlog, and
-/// the others skip the statement (it costs about a fifth of a send).
-const EXPIRE_EVERY: u32 = 16;
-/// See [`EXPIRE_EVERY`].
-const EXPIRE_MOST: u32 = 64;
-
-/// The id of the message `m` resends, if one was stored within its window.
-fn resent_id(
-    c: &Connection,
-    m: &NewMessage,
-    k: &ResendKey,
-    now: u32,
-) -> rusqlite::Result<Option<u32>> {
-    c.prepare_cached(
-        "SELECT msg_id FROM tt_recent_send WHERE from_id = ?1 AND to_id = ?2 AND grp = ?3 \
-         AND client_msg_id = ?4 AND hash = ?5 AND at >= ?6",
-    )?
-    .query_row(
-        params![
-            m.from_id,
-            m.to_id,
-            m.group,
-            k.client_msg_id,
-            k.data_hash as i64,
-            i64::from(now) - i64::from(k.window_s)
-        ],
-        |r| u32_col(r, 0),
-    )
-    .optional()
-}
-
-/// Remembers a stored send (for its resends) and forgets a few expired.
-fn remember(
-    c: &Connection,
-    m: &NewMessage,
-    k: &ResendKey,
-    id: u32,
-    now: u32,
-) -> rusqlite::Result<()> {
-    c.prepare_cached(
-        "INSERT OR REPLACE INTO tt_recent_send \
-         (from_id, to_id, grp, client_msg_id, hash, msg_id, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        m.from_id,
-        m.to_id,
-        m.group,
-        k.client_msg_id,
-        k.data_hash as i64,
-        id,
-        now
-    ])?;
-    if !id.is_multiple_of(EXPIRE_EVERY) {
-        return Ok(());
-    }
-    c.prepare_cached(
-        "DELETE FROM tt_recent_send WHERE (from_id, to_id, grp, client_msg_id, hash) IN \
-         (SELECT from_id, to_id, grp, client_msg_id, hash FROM tt_recent_send WHERE at < ?1 LIMIT ?2)",
-    )?
-    .execute(params![
-        i64::from(now) - i64::from(k.window_s),
-        EXPIRE_MOST
-    ])?;
-    Ok(())
-}
-
-pub(super) fn store(c: &Connection, m: &NewMessage, now: u32) -> rusqlite::Result<u32> {
-    if let Some(k) = &m.resend
-        && let Some(id) = resent_id(c, m, k, now)?
-    {
-        metrics::counter!(crate::metrics::RESENDS, "backend" => "sqlite").increment(1);
-        return Ok(id);
-    }
-    let id = if m.group {
-        session::add(c, m.from_id, m.to_id, SESSION_GROUP, now)?;
-        let id = next_msg_id(c, KIND_GROUP, m.to_id)?;
-        let row = GroupMessageRow {
-            group_id: m.to_id,
-            from_id: m.from_id,
-            msg_id: id,
-            msg_type: m.msg_type,
-            content: m.content.clone(),
-            created: m.created,
-        };
-        insert_group(c, &row)?;
-        c.prepare_cached("UPDATE IMGroup SET lastChated = ?1 WHERE id = ?2")?
-            .execute(params![now, m.to_id])?;
-        counter::incr_group_total(c, m.to_id)?;
-        counter::mark_group_read(c, m.from_id, m.to_id)?;
-        id
-    } else {
-        session::add(c, m.from_id, m.to_id, SESSION_SINGLE, now)?;
-        session::add(c, m.to_id, m.from_id, SESSION_SINGLE, now)?;
-        let rel = create_relation(c, m.from_id, m.to_id, now)?;
-        let id = next_msg_id(c, KIND_RELATION, rel)?;
-        let row = SingleMessageRow {
-            relation_id: rel,
-            from_id: m.from_id,
-            to_id: m.to_id,
-            msg_id: id,
-            msg_type: m.msg_type,
-            content: m.content.clone(),
-            created: m.created,
-        };
-        insert_single(c, &row)?;
-        counter::add_unread(c, m.to_id, m.from_id, 1)?;
-        id
-    };
-    if let Some(k) = &m.resend {
-        remember(c, m, k, id, now)?;
-    }
-    Ok(id)
-}
 
 fn message_row(r: &Row<'_>) -> rusqlite::Result<(MessageRow, u32)> {
     Ok((
@@ -312,7 +150,7 @@ impl MessageStore for SqliteStore {
     }
 
     async fn store_message(&self, msg: NewMessage, now: u32) -> StoreResult<u32> {
-        self.write(move |c| super::message::store(c, &msg, now))
+        self.write_send(move |c, state| super::send::store(c, state, &msg, now))
             .await
     }
 
@@ -363,7 +201,7 @@ impl MessageStore for SqliteStore {
     }
 
     async fn add_audio(&self, audio: AudioRow) -> StoreResult<u32> {
-        self.write(move |c| super::message::add_audio(c, &audio))
+        self.write_keeping(move |c| super::message::add_audio(c, &audio))
             .await
     }
 

@@ -8,6 +8,7 @@
 //! hand-off to the pool costs more than they do).
 
 pub mod backup;
+mod bounded;
 mod console;
 mod counter;
 mod depart;
@@ -16,8 +17,11 @@ mod error;
 mod export;
 mod file;
 mod group;
+mod held;
 mod message;
 mod schema;
+mod send;
+mod send_cache;
 mod session;
 mod sync;
 mod user;
@@ -35,6 +39,8 @@ use crate::store::Readiness;
 use crate::store::SharedStore;
 use async_trait::async_trait;
 use error::{is_busy, map_err};
+use send_cache::SendState;
+pub use send_cache::{SEND_CACHE_ENTRIES, SendCacheStats};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE_NAME: &str = "tt-dbproxy.sqlite3";
@@ -96,6 +102,9 @@ pub struct SqliteOptions {
     pub sync: SyncMode,
     /// Most writes per group commit (`storage.batch_max`).
     pub batch_max: usize,
+    /// Entries the writer's memory of sends keeps per map (pairs, groups,
+    /// senders' group sessions): [`SEND_CACHE_ENTRIES`] by default.
+    pub send_cache: usize,
 }
 
 impl Default for SqliteOptions {
@@ -104,6 +113,7 @@ impl Default for SqliteOptions {
         Self {
             sync: storage.sync,
             batch_max: storage.batch_max,
+            send_cache: SEND_CACHE_ENTRIES,
         }
     }
 }
@@ -114,6 +124,7 @@ impl SqliteOptions {
         Self {
             sync: config.storage.sync,
             batch_max: config.storage.batch_max,
+            send_cache: config.storage.send_cache_entries,
         }
     }
 }
@@ -185,7 +196,7 @@ impl SqliteStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
-                writer: writer::Writer::start(writer, options.batch_max)?,
+                writer: writer::Writer::start(writer, options.batch_max, options.send_cache)?,
                 readers,
                 next_reader: AtomicUsize::new(0),
             }),
@@ -219,6 +230,16 @@ impl SqliteStore {
             );
         }
         Ok(out)
+    }
+
+    /// How many entries the writer's memory of sends holds (read on the
+    /// writer thread, after the writes queued before). For tests and
+    /// diagnostics.
+    pub async fn send_cache_stats(&self) -> StoreResult<SendCacheStats> {
+        self.inner
+            .writer
+            .run_send(|_, state| Ok(state.stats()))
+            .await
     }
 
     /// Applies the reloadable settings (`storage.batch_max`).
@@ -289,12 +310,52 @@ impl SqliteStore {
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         if self.read_only {
             return Err(StoreError::Unavailable(READ_ONLY.into()));
         }
         self.inner.writer.run(f).await
+    }
+
+    /// As [`Self::write`], for a write that leaves the writer's memory of
+    /// sends right (see `Writer::run_keeping`).
+    async fn write_keeping<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        if self.read_only {
+            return Err(StoreError::Unavailable(READ_ONLY.into()));
+        }
+        self.inner.writer.run_keeping(f).await
+    }
+
+    /// As [`Self::write`], for a write that may change a session's status
+    /// or time (see `Writer::run_on_sessions`).
+    async fn write_on_sessions<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        if self.read_only {
+            return Err(StoreError::Unavailable(READ_ONLY.into()));
+        }
+        self.inner.writer.run_on_sessions(f).await
+    }
+
+    /// As [`Self::write`], for a send (see `Writer::run_send`).
+    async fn write_send<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c Connection, &mut SendState<'c>) -> rusqlite::Result<T>
+            + Send
+            + 'static,
+    {
+        if self.read_only {
+            return Err(StoreError::Unavailable(READ_ONLY.into()));
+        }
+        self.inner.writer.run_send(f).await
     }
 }
 

@@ -278,7 +278,7 @@ impl SessionStore for SqliteStore {
     }
 
     async fn remove_session(&self, session_id: u32, now: u32) -> StoreResult<bool> {
-        self.write(move |c| super::session::remove(c, session_id, now))
+        self.write_on_sessions(move |c| super::session::remove(c, session_id, now))
             .await
     }
 

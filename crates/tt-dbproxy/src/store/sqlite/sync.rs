@@ -18,7 +18,7 @@ impl SyncStore for SqliteStore {
         at: u32,
         now: u32,
     ) -> StoreResult<()> {
-        self.write(move |c| super::session::touch_group(c, user_id, group_id, at, now))
+        self.write_on_sessions(move |c| super::session::touch_group(c, user_id, group_id, at, now))
             .await
     }
 
@@ -28,7 +28,9 @@ impl SyncStore for SqliteStore {
     }
 
     async fn set_group_sync_cursor(&self, at: u32) -> StoreResult<()> {
-        self.write(move |c| super::user::set_state_value(c, super::user::GROUP_SYNC_CURSOR, at))
-            .await
+        self.write_keeping(move |c| {
+            super::user::set_state_value(c, super::user::GROUP_SYNC_CURSOR, at)
+        })
+        .await
     }
 }

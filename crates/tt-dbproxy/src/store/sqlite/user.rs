@@ -250,7 +250,8 @@ impl UserStore for SqliteStore {
     }
 
     async fn add_user(&self, new: NewUser) -> StoreResult<u32> {
-        self.write(move |c| super::user::insert(c, &new)).await
+        self.write_keeping(move |c| super::user::insert(c, &new))
+            .await
     }
 
     async fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
@@ -258,7 +259,7 @@ impl UserStore for SqliteStore {
     }
 
     async fn update_user(&self, user_id: u32, update: UserUpdate, now: u32) -> StoreResult<bool> {
-        self.write(move |c| super::user::update(c, user_id, &update, now))
+        self.write_keeping(move |c| super::user::update(c, user_id, &update, now))
             .await
     }
 
@@ -268,7 +269,7 @@ impl UserStore for SqliteStore {
         shield_status: u32,
         now: u32,
     ) -> StoreResult<bool> {
-        self.write(move |c| super::user::set_push_shield(c, user_id, shield_status, now))
+        self.write_keeping(move |c| super::user::set_push_shield(c, user_id, shield_status, now))
             .await
     }
 
@@ -291,7 +292,7 @@ impl UserStore for SqliteStore {
 
     async fn set_sign_info(&self, user_id: u32, sign_info: &str, now: u32) -> StoreResult<bool> {
         let sign_info = sign_info.to_owned();
-        self.write(move |c| super::user::set_sign_info(c, user_id, &sign_info, now))
+        self.write_keeping(move |c| super::user::set_sign_info(c, user_id, &sign_info, now))
             .await
     }
 
@@ -300,6 +301,7 @@ impl UserStore for SqliteStore {
     }
 
     async fn set_user_list_gate(&self, at: u32) -> StoreResult<()> {
-        self.write(move |c| super::user::set_gate(c, at)).await
+        self.write_keeping(move |c| super::user::set_gate(c, at))
+            .await
     }
 }

@@ -3,9 +3,17 @@
 //! Write jobs queue up and run in arrival order. When the thread starts a
 //! transaction it takes every job waiting (at most `storage.batch_max`)
 //! and runs them in one `BEGIN IMMEDIATE … COMMIT`, each inside a
-//! savepoint of its own: one commit, and with `storage.sync = "full"` one
-//! sync, for the whole batch. There is no timer: a lone write commits at
-//! once, and writes that arrive meanwhile form the next batch.
+//! savepoint of its own (but the first of a transaction, which a failure
+//! undoes by rolling the transaction back): one commit, and with
+//! `storage.sync = "full"` one sync, for the whole batch. There is no
+//! timer: a lone write commits at once, and writes that arrive meanwhile
+//! form the next batch.
+//!
+//! The thread also keeps the memory of sends (`send_cache.rs`): a send's
+//! counters are written once per batch, before the `COMMIT` and before
+//! any other kind of write; the memory is checked against other
+//! connections' commits after each `BEGIN` and forgotten with a rolled
+//! back transaction.
 //!
 //! Each job keeps its own outcome. A job that fails is rolled back to its
 //! savepoint and told its error; the others go on. A job that succeeded
@@ -27,6 +35,8 @@ use std::sync::mpsc;
 use rusqlite::Connection;
 
 use super::error::map_err;
+use super::held::{BEGIN, COMMIT, RELEASE, ROLLBACK, ROLLBACK_TO, SAVEPOINT};
+use super::send_cache::SendState;
 use crate::deadline;
 use crate::store::{StoreError, StoreResult};
 
@@ -41,18 +51,37 @@ const CANCELLED: u8 = 2;
 /// `Some(error)` when the batch did not commit.
 type Tell = Box<dyn FnOnce(Option<StoreError>) + Send>;
 
+/// What a write does to the writer's memory of sends (`send_cache.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Effect {
+    /// A send: uses and updates the memory itself.
+    Send,
+    /// Leaves what the memory holds right (pending counters are written
+    /// before it runs).
+    Keeps,
+    /// As [`Effect::Keeps`], but may change a session's status or time
+    /// (not its id): sends touch their sessions again afterwards.
+    Sessions,
+    /// May change what the memory holds: it is forgotten after the write
+    /// (pending counters are written before it runs).
+    Invalidates,
+}
+
 /// A queued write, seen by the writer thread.
 trait Work: Send {
     /// Takes the job for running; `false` if its caller cancelled it.
     fn claim(&self) -> bool;
+    /// What it does to the memory of sends.
+    fn effect(&self) -> Effect;
     /// Runs it: whether it succeeded, and how to tell its caller.
-    fn run(self: Box<Self>, conn: &mut Connection) -> (bool, Tell);
+    fn run<'c>(self: Box<Self>, conn: &'c Connection, state: &mut SendState<'c>) -> (bool, Tell);
     /// Tells its caller it could not run.
     fn refuse(self: Box<Self>, error: StoreError);
 }
 
 struct Job<T, F> {
     state: Arc<AtomicU8>,
+    effect: Effect,
     f: F,
     done: tokio::sync::oneshot::Sender<StoreResult<T>>,
 }
@@ -60,7 +89,7 @@ struct Job<T, F> {
 impl<T, F> Work for Job<T, F>
 where
     T: Send + 'static,
-    F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    F: for<'c> FnOnce(&'c Connection, &mut SendState<'c>) -> rusqlite::Result<T> + Send + 'static,
 {
     fn claim(&self) -> bool {
         self.state
@@ -68,9 +97,13 @@ where
             .is_ok()
     }
 
-    fn run(self: Box<Self>, conn: &mut Connection) -> (bool, Tell) {
+    fn effect(&self) -> Effect {
+        self.effect
+    }
+
+    fn run<'c>(self: Box<Self>, conn: &'c Connection, state: &mut SendState<'c>) -> (bool, Tell) {
         let Self { f, done, .. } = *self;
-        let result = match catch_unwind(AssertUnwindSafe(|| f(conn))) {
+        let result = match catch_unwind(AssertUnwindSafe(|| f(conn, state))) {
             Ok(r) => r.map_err(map_err),
             Err(_) => Err(StoreError::Unavailable(
                 "storage task failed: panicked".into(),
@@ -111,13 +144,19 @@ fn batch_error(e: &rusqlite::Error) -> StoreError {
 /// Runs `jobs` in as few transactions as their outcomes allow (one unless
 /// SQLite ends one early) and tells each caller. Never inlined, so the
 /// instruction-count benchmark (`benches/hot_path.rs`) can find it.
+///
+/// Each job runs in a savepoint of its own, except the first of a
+/// transaction: nothing else is in the transaction to protect, so if it
+/// fails the whole transaction is rolled back instead. Before any write
+/// but a send, and before the `COMMIT`, the sends' pending counters are
+/// written (`SendState::flush`).
 #[inline(never)]
-fn run_batch(conn: &mut Connection, jobs: Vec<Box<dyn Work>>) {
+fn run_batch<'c>(conn: &'c Connection, state: &mut SendState<'c>, jobs: Vec<Box<dyn Work>>) {
     // A transaction left open by a ROLLBACK that failed (an I/O error)
     // would fail every later BEGIN; end it first. If that fails too, the
     // batch's jobs are told so by their BEGIN.
     if !conn.is_autocommit()
-        && let Err(e) = conn.execute_batch("ROLLBACK")
+        && let Err(e) = state.held.exec(conn, ROLLBACK)
     {
         tracing::error!(error = %e, "embedded store: cannot end a failed transaction");
     }
@@ -128,32 +167,68 @@ fn run_batch(conn: &mut Connection, jobs: Vec<Box<dyn Work>>) {
             continue;
         }
         if !open {
-            if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            if let Err(e) = state.held.exec(conn, BEGIN) {
                 job.refuse(batch_error(&e));
                 continue;
             }
             open = true;
+            state.begin(conn);
         }
-        if let Err(e) = conn.execute_batch("SAVEPOINT tt_job") {
+        let effect = job.effect();
+        if effect != Effect::Send
+            && state.has_pending()
+            && let Err(e) = state.flush(conn)
+        {
             job.refuse(batch_error(&e));
-            end(conn, &mut succeeded, Some(batch_error(&e)));
+            end(conn, state, &mut succeeded, Some(batch_error(&e)));
             open = false;
             continue;
         }
-        let (ok, tell) = job.run(conn);
+        // A savepoint protects the work of the jobs before this one.
+        let guarded = !succeeded.is_empty();
+        if guarded && let Err(e) = state.held.exec(conn, SAVEPOINT) {
+            job.refuse(batch_error(&e));
+            end(conn, state, &mut succeeded, Some(batch_error(&e)));
+            open = false;
+            continue;
+        }
+        let (ok, tell) = job.run(conn, state);
+        match effect {
+            Effect::Invalidates => state.forget(),
+            Effect::Sessions => state.sessions_changed(),
+            Effect::Send | Effect::Keeps if !ok => state.forget(),
+            Effect::Send | Effect::Keeps => {}
+        }
         if conn.is_autocommit() {
             // SQLite rolled the whole transaction back (disk full, I/O
             // error): the jobs before this one are not stored either.
             let lost = StoreError::Unavailable("batch rolled back by the database".into());
             tell(Some(lost.clone()));
-            end(conn, &mut succeeded, Some(lost));
+            end(conn, state, &mut succeeded, Some(lost));
             open = false;
             continue;
         }
+        if !guarded {
+            if ok {
+                succeeded.push(tell);
+            } else {
+                // Alone in its transaction: its error is its own, and the
+                // rollback undoes its work (a failed ROLLBACK leaves the
+                // transaction open: the next BEGIN fails and says so).
+                let _ = state.held.exec(conn, ROLLBACK);
+                state.discard();
+                open = false;
+                tell(None);
+            }
+            continue;
+        }
         let step = if ok {
-            conn.execute_batch("RELEASE tt_job")
+            state.held.exec(conn, RELEASE)
         } else {
-            conn.execute_batch("ROLLBACK TO tt_job; RELEASE tt_job")
+            state
+                .held
+                .exec(conn, ROLLBACK_TO)
+                .and_then(|()| state.held.exec(conn, RELEASE))
         };
         match step {
             Ok(()) if ok => succeeded.push(tell),
@@ -161,22 +236,35 @@ fn run_batch(conn: &mut Connection, jobs: Vec<Box<dyn Work>>) {
             Ok(()) => tell(None),
             Err(e) => {
                 tell(Some(batch_error(&e)));
-                end(conn, &mut succeeded, Some(batch_error(&e)));
+                end(conn, state, &mut succeeded, Some(batch_error(&e)));
                 open = false;
             }
         }
     }
     if open {
-        end(conn, &mut succeeded, None);
+        end(conn, state, &mut succeeded, None);
     }
 }
 
-/// Ends the open transaction: commits it, or with `failure` rolls it
-/// back, and tells every job that succeeded in it.
-fn end(conn: &mut Connection, succeeded: &mut Vec<Tell>, failure: Option<StoreError>) {
-    let failure = failure.or_else(|| conn.execute_batch("COMMIT").err().map(|e| batch_error(&e)));
-    if failure.is_some() && !conn.is_autocommit() {
-        let _ = conn.execute_batch("ROLLBACK");
+/// Ends the open transaction: writes the pending counters and commits
+/// it, or with `failure` rolls it back (the memory of sends with it), and
+/// tells every job that succeeded in it.
+fn end<'c>(
+    conn: &'c Connection,
+    state: &mut SendState<'c>,
+    succeeded: &mut Vec<Tell>,
+    failure: Option<StoreError>,
+) {
+    let failure = failure
+        .or_else(|| state.flush(conn).err().map(|e| batch_error(&e)))
+        .or_else(|| state.held.exec(conn, COMMIT).err().map(|e| batch_error(&e)));
+    if failure.is_some() {
+        if !conn.is_autocommit() {
+            let _ = state.held.exec(conn, ROLLBACK);
+        }
+        state.discard();
+    } else {
+        state.settle();
     }
     if failure.is_none() && !succeeded.is_empty() {
         metrics::histogram!(crate::metrics::GROUP_COMMIT_SIZE, "backend" => "sqlite")
@@ -190,13 +278,18 @@ fn end(conn: &mut Connection, succeeded: &mut Vec<Tell>, failure: Option<StoreEr
 impl Writer {
     /// Moves `conn` to a new writer thread that commits at most
     /// `batch_max` jobs together.
-    pub(super) fn start(mut conn: Connection, batch_max: usize) -> StoreResult<Self> {
+    /// `cache` entries per map of the memory of sends (`send_cache.rs`).
+    pub(super) fn start(conn: Connection, batch_max: usize, cache: usize) -> StoreResult<Self> {
         let (jobs, queue) = mpsc::channel::<Box<dyn Work>>();
         let batch_max = Arc::new(AtomicUsize::new(batch_max.max(1)));
         let limit = batch_max.clone();
         std::thread::Builder::new()
             .name("tt-sqlite-writer".into())
             .spawn(move || {
+                let conn = conn;
+                // Declared after the connection, so its statements are
+                // finalized before the connection closes.
+                let mut state = SendState::new(cache);
                 while let Ok(first) = queue.recv() {
                     let most = limit.load(Ordering::Relaxed).max(1);
                     let mut batch = vec![first];
@@ -206,7 +299,7 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    run_batch(&mut conn, batch);
+                    run_batch(&conn, &mut state, batch);
                 }
             })
             .map_err(|e| StoreError::Unavailable(format!("cannot start the writer: {e}")))?;
@@ -222,16 +315,63 @@ impl Writer {
     /// it, in a savepoint of its own inside its batch's transaction: all
     /// of `f`'s statements are stored or none (an error or a panic rolls
     /// them back, failing this write only), so `f` needs no transaction of
-    /// its own and must not begin or end one.
+    /// its own and must not begin or end one. The writer's memory of sends
+    /// is forgotten afterwards ([`Effect::Invalidates`]); see
+    /// [`Self::run_keeping`] for writes that leave it right.
     pub(super) async fn run<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.run_as(Effect::Invalidates, move |c, _| f(c)).await
+    }
+
+    /// As [`Self::run`], for a write that changes nothing the memory of
+    /// sends holds: no session or relation created or deleted, no message
+    /// row, message-id counter or group total written
+    /// ([`Effect::Keeps`]).
+    pub(super) async fn run_keeping<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.run_as(Effect::Keeps, move |c, _| f(c)).await
+    }
+
+    /// As [`Self::run_keeping`], for a write that may change a session's
+    /// status or time, not its id ([`Effect::Sessions`]).
+    pub(super) async fn run_on_sessions<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.run_as(Effect::Sessions, move |c, _| f(c)).await
+    }
+
+    /// As [`Self::run`], for a send, which uses and updates the memory of
+    /// sends itself ([`Effect::Send`]).
+    pub(super) async fn run_send<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c Connection, &mut SendState<'c>) -> rusqlite::Result<T>
+            + Send
+            + 'static,
+    {
+        self.run_as(Effect::Send, f).await
+    }
+
+    async fn run_as<T, F>(&self, effect: Effect, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c Connection, &mut SendState<'c>) -> rusqlite::Result<T>
+            + Send
+            + 'static,
     {
         let (done, mut result) = tokio::sync::oneshot::channel();
         let state = Arc::new(AtomicU8::new(QUEUED));
         let job = Job {
             state: state.clone(),
+            effect,
             f,
             done,
         };
@@ -268,7 +408,7 @@ mod tests {
         let c = Connection::open_in_memory().unwrap();
         c.execute_batch("CREATE TABLE t (v INTEGER NOT NULL CHECK (v < 100))")
             .unwrap();
-        Writer::start(c, batch_max).unwrap()
+        Writer::start(c, batch_max, 64).unwrap()
     }
 
     fn count(w: &Writer) -> impl Future<Output = StoreResult<i64>> + '_ {
@@ -366,7 +506,7 @@ mod tests {
              CREATE TABLE t (v INTEGER NOT NULL REFERENCES p (id) DEFERRABLE INITIALLY DEFERRED);",
         )
         .unwrap();
-        let w = Writer::start(c, 64).unwrap();
+        let w = Writer::start(c, 64, 64).unwrap();
         let (held, good, dangling) = tokio::join!(
             hold(&w, 200),
             w.run(|c| c.execute("INSERT INTO p VALUES (1)", [])),

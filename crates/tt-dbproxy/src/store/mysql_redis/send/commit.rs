@@ -10,18 +10,19 @@ use crate::store::redis::SendRecord;
 use crate::store::unresolved::Unresolved;
 
 /// How a commit ended when nothing failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub(super) enum Committed {
     /// The message is stored.
     Stored,
     /// Not stored: its remembered session or relation ids are gone; look
-    /// them up again.
-    Stale,
+    /// them up again. The send comes back; its pending entry stays (the
+    /// caller commits it again with fresh ids, or gives it up).
+    Stale(Box<PendingSend>),
 }
 
 impl MysqlRedisStore {
     /// Commits a send's writes and resolves the outcome. Unless it is
-    /// stored, its pending entry is dropped.
+    /// stored or stale, its pending entry is dropped.
     pub(super) async fn commit(
         &self,
         send: PendingSend,
@@ -36,12 +37,12 @@ impl MysqlRedisStore {
         let stored = match self.sql.commit_send(send, now).await {
             Ok(()) => Ok(Committed::Stored),
             Err(CommitFailure::NotStored(e)) => Err(e),
-            Err(CommitFailure::Stale) => Ok(Committed::Stale),
+            Err(CommitFailure::Stale(send)) => return Ok(Committed::Stale(send)),
             Err(CommitFailure::Unknown(e)) => {
                 self.resolve_commit(u, e).await.map(|()| Committed::Stored)
             }
         };
-        if !matches!(stored, Ok(Committed::Stored)) {
+        if stored.is_err() {
             self.give_up(record).await;
         }
         stored

@@ -6,8 +6,10 @@
 //! when missing.
 
 use crate::deadline::bounded;
+use crate::store::mysql::PendingSend;
 use crate::store::mysql::send_ids::{Conversation, Ids};
 use crate::store::mysql_redis::MysqlRedisStore;
+use crate::store::redis::SendRecord;
 use crate::store::{SESSION_GROUP, SESSION_SINGLE, StoreResult};
 
 impl MysqlRedisStore {
@@ -56,6 +58,39 @@ impl MysqlRedisStore {
         let session = self.session(found, from, g, SESSION_GROUP, now).await?;
         self.sql.send_ids().remember(key, Ids::Group { session });
         Ok((session, false))
+    }
+
+    /// A stale send with fresh session ids, if its conversation is still
+    /// the one its id was allocated in (a group always is; a pair unless
+    /// its relation changed).
+    pub(super) async fn refreshed(
+        &self,
+        send: PendingSend,
+        record: &SendRecord,
+        now: u32,
+    ) -> StoreResult<Option<PendingSend>> {
+        Ok(match send {
+            PendingSend::Single { row, .. } => {
+                let (sessions, rel, _) = self
+                    .single_conversation(record.from, record.to, now, true)
+                    .await?;
+                (rel == record.conversation).then_some(PendingSend::Single {
+                    sessions,
+                    row,
+                    remembered: false,
+                })
+            }
+            PendingSend::Group { row, .. } => {
+                let (session, _) = self
+                    .group_conversation(record.from, record.to, now, true)
+                    .await?;
+                Some(PendingSend::Group {
+                    session,
+                    row,
+                    remembered: false,
+                })
+            }
+        })
     }
 
     /// Forgets the remembered ids of a send found stale.

@@ -47,8 +47,8 @@ impl MysqlRedisStore {
             .send_once(&msg, now, resend.as_ref(), &mut claimed, false)
             .await;
         if matches!(stored, Ok(None)) {
-            // The remembered ids were stale: once more from a fresh lookup.
-            self.forget_conversation(msg.group, msg.from_id, msg.to_id);
+            // The conversation changed under remembered ids (a relation
+            // deleted and created again): once more from a fresh lookup.
             stored = self
                 .send_once(&msg, now, resend.as_ref(), &mut claimed, true)
                 .await;
@@ -187,7 +187,8 @@ impl MysqlRedisStore {
     /// The steps after the id: the commit and its outcome, the crash point,
     /// the write position for read-your-writes (`marks`), then the counters
     /// and resend memory from the pending entry. Returns the message id,
-    /// or `None` when the remembered ids were stale (nothing stored).
+    /// or `None` when the remembered ids were stale and the conversation
+    /// itself changed (nothing stored; the caller starts again).
     async fn finish(
         &self,
         send: PendingSend,
@@ -196,8 +197,21 @@ impl MysqlRedisStore {
         crash: bool,
         marks: &[Mark],
     ) -> StoreResult<Option<u32>> {
-        if self.commit(send, record, now).await? == Committed::Stale {
-            return Ok(None);
+        let mut send = send;
+        let mut refreshed = false;
+        while let Committed::Stale(back) = self.commit(send, record, now).await? {
+            self.forget_conversation(record.group, record.from, record.to);
+            let fresh = match refreshed {
+                false => self.refreshed(*back, record, now).await?,
+                true => None,
+            };
+            let Some(fresh) = fresh else {
+                self.give_up(record).await;
+                return Ok(None);
+            };
+            // The same conversation with fresh sessions: the same id.
+            send = fresh;
+            refreshed = true;
         }
         crate::crash_point::after_commit(crash);
         self.wrote(marks).await;
