@@ -10,20 +10,13 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 
-use super::html::{Frame, Notice, button_form, csrf_field, esc, input, page, select, url_value};
+use super::html::{Notice, button_form, csrf_field, esc, input, page, select, url_value};
 use super::session::{Signed, redirect};
-use super::shared::{Console, Fields, check_len, field, number, unavailable};
+use super::shared::{Console, Fields, check_len, field, notices, number, unavailable};
 use crate::store::DepartRecord;
 
 /// Longest department name (`departName varchar(64)`).
 const MAX_NAME: usize = 64;
-
-fn frame<'a>(signed: &'a Signed) -> Frame<'a> {
-    Frame {
-        who: Some(&signed.account.name),
-        csrf: &signed.session.csrf,
-    }
-}
 
 /// The children of `parent` as a nested list (deleted ones marked).
 fn tree(all: &[DepartRecord], parent: u32, depth: usize, out: &mut String) {
@@ -119,7 +112,7 @@ async fn list_page(console: &Console, signed: &Signed, notices: &[Notice]) -> Re
         input("Priority", "priority", "0", "inputmode=\"numeric\""),
         select("Parent", "parent", &parent_options(&all, None), "0"),
     );
-    page("Departments", &frame(signed), notices, &b)
+    page("Departments", &signed.frame(), notices, &b)
 }
 
 /// `GET /console/departs`.
@@ -128,12 +121,7 @@ pub async fn list(
     signed: Signed,
     Query(q): Query<Fields>,
 ) -> Response {
-    let notices = match (field(&q, "done"), field(&q, "error")) {
-        ("", "") => vec![],
-        (d, "") => vec![Notice::Done(d.into())],
-        (_, e) => vec![Notice::Error(e.into())],
-    };
-    list_page(&console, &signed, &notices).await
+    list_page(&console, &signed, &notices(&q)).await
 }
 
 /// `POST /console/departs`: adds a department.
@@ -213,7 +201,7 @@ async fn edit_page(console: &Console, signed: &Signed, id: u32, notices: &[Notic
     );
     page(
         &format!("Department {} ({id})", d.name),
-        &frame(signed),
+        &signed.frame(),
         notices,
         &body,
     )

@@ -17,9 +17,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use super::html::{Frame, Notice, button_form, csrf_field, esc, input, page, select, url_value};
+use super::html::{Notice, button_form, csrf_field, esc, input, page, select, url_value};
 use super::session::{Signed, redirect};
-use super::shared::{Console, Fields, check_len, field, number, unavailable};
+use super::shared::{Console, Fields, check_len, field, notices, number, unavailable};
 use crate::state::AppState;
 use crate::store::DiscoveryItem;
 
@@ -79,13 +79,6 @@ pub async fn serve_public(listener: TcpListener, app: Arc<AppState>, shutdown: C
 /// Binds `discovery.listen`.
 pub async fn bind_public(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
-}
-
-fn frame<'a>(signed: &'a Signed) -> Frame<'a> {
-    Frame {
-        who: Some(&signed.account.name),
-        csrf: &signed.session.csrf,
-    }
 }
 
 fn item_fields(form: &Fields) -> Result<DiscoveryItem, String> {
@@ -154,7 +147,7 @@ async fn list_page(console: &Console, signed: &Signed, notices: &[Notice]) -> Re
         csrf_field(&signed.session.csrf),
         item_form(&DiscoveryItem::default())
     );
-    page("Discovery items", &frame(signed), notices, &b)
+    page("Discovery items", &signed.frame(), notices, &b)
 }
 
 /// `GET /console/discovery`.
@@ -163,12 +156,7 @@ pub async fn list(
     signed: Signed,
     Query(q): Query<Fields>,
 ) -> Response {
-    let n = match (field(&q, "done"), field(&q, "error")) {
-        ("", "") => vec![],
-        (d, "") => vec![Notice::Done(d.into())],
-        (_, e) => vec![Notice::Error(e.into())],
-    };
-    list_page(&console, &signed, &n).await
+    list_page(&console, &signed, &notices(&q)).await
 }
 
 /// `POST /console/discovery`: adds an item.
@@ -225,7 +213,7 @@ async fn edit_page(console: &Console, signed: &Signed, id: u32, notices: &[Notic
     );
     page(
         &format!("Discovery item {id}"),
-        &frame(signed),
+        &signed.frame(),
         notices,
         &body,
     )

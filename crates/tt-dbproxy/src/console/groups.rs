@@ -18,29 +18,14 @@ use tt_proto::im::group::{
     ImGroupChangeMemberReq, ImGroupChangeMemberRsp, ImGroupCreateReq, ImGroupCreateRsp,
 };
 
-use super::html::{Frame, Notice, button_form, csrf_field, esc, input, page, url_value};
+use super::html::{Notice, button_form, csrf_field, esc, input, page, url_value};
 use super::session::{Signed, redirect};
-use super::shared::{Console, Fields, check_len, field, unavailable};
+use super::shared::{Console, Fields, check_len, field, notices, unavailable};
 use crate::handler::group::GROUP_TEMPORARY;
 use crate::store::{GroupRecord, MAX_IDS_PER_REQUEST};
 
 /// Longest group name and avatar (`varchar(256)`).
 const MAX_TEXT: usize = 256;
-
-fn frame<'a>(signed: &'a Signed) -> Frame<'a> {
-    Frame {
-        who: Some(&signed.account.name),
-        csrf: &signed.session.csrf,
-    }
-}
-
-fn notices(q: &Fields) -> Vec<Notice> {
-    match (field(q, "done"), field(q, "error")) {
-        ("", "") => vec![],
-        (d, "") => vec![Notice::Done(d.into())],
-        (_, e) => vec![Notice::Error(e.into())],
-    }
-}
 
 /// User ids from `1, 2 3`, checked to exist.
 async fn user_ids(console: &Console, text: &str) -> Result<Vec<u32>, String> {
@@ -142,7 +127,7 @@ async fn list_page(console: &Console, signed: &Signed, notices: &[Notice]) -> Re
             "required"
         ),
     );
-    page("Groups", &frame(signed), notices, &b)
+    page("Groups", &signed.frame(), notices, &b)
 }
 
 /// The group list with why a change was refused.
@@ -289,7 +274,7 @@ async fn show_page(console: &Console, signed: &Signed, id: u32, notices: &[Notic
     );
     page(
         &format!("Group {} ({id})", g.name),
-        &frame(signed),
+        &signed.frame(),
         notices,
         &b,
     )

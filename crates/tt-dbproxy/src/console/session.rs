@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use super::auth::constant_time_eq;
+use super::html::Frame;
 use super::shared::Console;
 use crate::store::{AuditEntry, ConsoleAccount, ConsoleSession};
 
@@ -206,6 +207,14 @@ pub struct Signed {
 }
 
 impl Signed {
+    /// The page frame of this account's pages.
+    pub fn frame(&self) -> Frame<'_> {
+        Frame {
+            who: Some(&self.account.name),
+            csrf: &self.session.csrf,
+        }
+    }
+
     /// The refusal of a form without the session's CSRF token, if it
     /// lacks it.
     pub fn check_csrf(&self, form: &std::collections::HashMap<String, String>) -> Option<Response> {

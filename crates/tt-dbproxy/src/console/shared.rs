@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tracing::warn;
 
+use super::html::Notice;
 use super::msg_server::MsgServer;
 use super::stats::Series;
 use crate::state::AppState;
@@ -51,6 +52,15 @@ pub fn unavailable(e: &StoreError) -> Response {
 /// A field of a form, trimmed ("" when missing).
 pub fn field<'a>(form: &'a Fields, name: &str) -> &'a str {
     form.get(name).map_or("", |v| v.trim())
+}
+
+/// The notice a redirect left in the query (`done=` or `error=`).
+pub fn notices(q: &Fields) -> Vec<Notice> {
+    match (field(q, "done"), field(q, "error")) {
+        ("", "") => vec![],
+        (d, "") => vec![Notice::Done(d.into())],
+        (_, e) => vec![Notice::Error(e.into())],
+    }
 }
 
 /// A whole number field, or why it is refused.

@@ -8,19 +8,12 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 
-use super::html::{Frame, esc, page};
+use super::html::{esc, page};
 use super::session::Signed;
 use super::shared::{Console, Fields, field, unavailable};
 
 /// Audit entries per page.
 const AUDIT_PAGE: u32 = 100;
-
-fn frame<'a>(signed: &'a Signed) -> Frame<'a> {
-    Frame {
-        who: Some(&signed.account.name),
-        csrf: &signed.session.csrf,
-    }
-}
 
 /// The charts: (id, title, the point's field).
 const CHARTS: &[(&str, &str, &str)] = &[
@@ -58,7 +51,7 @@ pub async fn dashboard(State(console): State<Arc<Console>>, signed: Signed) -> R
     b.push_str(
         r#"</div><h2>Per command, last interval</h2><table id="commands"><thead><tr><th>command</th><th>requests/s</th><th>p50 ms</th><th>p99 ms</th></tr></thead><tbody></tbody></table><p class="muted">A point every 2 s from the figures <code>/metrics</code> exports, the last 10 minutes; <span id="points">0</span> point(s) so far.</p>"#,
     );
-    page("Status", &frame(&signed), &[], &b)
+    page("Status", &signed.frame(), &[], &b)
 }
 
 /// `GET /console/api/stats`: the points as JSON.
@@ -75,7 +68,7 @@ pub async fn config(State(console): State<Arc<Console>>, signed: Signed) -> Resp
         let _ = write!(b, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v));
     }
     b.push_str("</tbody></table>");
-    page("Configuration", &frame(&signed), &[], &b)
+    page("Configuration", &signed.frame(), &[], &b)
 }
 
 /// `GET /console/audit?page=`: the audit log, newest first.
@@ -123,5 +116,5 @@ pub async fn audit(
         );
     }
     b.push_str("</p>");
-    page("Audit log", &frame(&signed), &[], &b)
+    page("Audit log", &signed.frame(), &[], &b)
 }
