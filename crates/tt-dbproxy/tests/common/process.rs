@@ -149,3 +149,28 @@ impl Drop for ServerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// A short `tt-dbproxy bench` against the server (the real binary).
+pub async fn run_bench(addr: std::net::SocketAddr) {
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(bin())
+            .args([
+                "bench",
+                "--addr",
+                &addr.to_string(),
+                "--duration",
+                "5s",
+                "--connections",
+                "2",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

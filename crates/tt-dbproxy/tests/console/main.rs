@@ -382,7 +382,7 @@ async fn status_charts_grow_under_load(b: Backend) {
         (p.len(), rps)
     };
     let (before, _) = points(&w.get("/console/api/stats").await.body);
-    run_bench(c.s.addr).await;
+    common::process::run_bench(c.s.addr).await;
     let (after, rps) = points(&w.get("/console/api/stats").await.body);
     assert!(after >= before + 2, "points grow: {before} → {after}");
     assert!(rps > 0.0, "requests counted");
@@ -398,28 +398,3 @@ on_every_backend!(
     discovery_items_reach_the_public_endpoint,
     status_charts_grow_under_load,
 );
-
-/// A short `tt-dbproxy bench` against the server (the real binary).
-async fn run_bench(addr: std::net::SocketAddr) {
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(common::process::bin())
-            .args([
-                "bench",
-                "--addr",
-                &addr.to_string(),
-                "--duration",
-                "5s",
-                "--connections",
-                "2",
-            ])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}

@@ -228,7 +228,7 @@ async fn every_page_in_a_browser(b: Backend) {
     let count = |s: String| s.trim().parse::<u32>().unwrap_or(0);
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let before = count(br.text_of("#points").await);
-    run_bench(c.s.addr).await;
+    common::process::run_bench(c.s.addr).await;
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     let after = count(br.text_of("#points").await);
     assert!(after >= before + 2, "points grow: {before} → {after}");
@@ -422,28 +422,3 @@ on_every_backend!(
     security_in_a_browser,
     http_msg_server_in_a_browser,
 );
-
-/// A short `tt-dbproxy bench` against the server (the real binary).
-async fn run_bench(addr: std::net::SocketAddr) {
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(common::process::bin())
-            .args([
-                "bench",
-                "--addr",
-                &addr.to_string(),
-                "--duration",
-                "5s",
-                "--connections",
-                "2",
-            ])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
