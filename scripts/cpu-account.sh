@@ -31,6 +31,7 @@ WARMUP=${WARMUP:-$((CONNS * 50))} # requests of the workload before each measure
 SETTLE=${SETTLE:-1}               # seconds of quiet before each measurement
 OUT=${OUT:-$PWD/target/cpu-account}
 MARIADB_ARGS=${MARIADB_ARGS:-}    # extra mariadbd options
+PERF=${PERF:-}                    # "1": also `perf record -g` tt-dbproxy (and mariadbd) during each run
 
 secs=${DURATION%s}
 case $secs in
@@ -224,9 +225,21 @@ for n in "${!BINS[@]}"; do
             if [ "$backend" = mysql ]; then counters >"$TMP/before"; else : >"$TMP/before"; fi
             s0=$(ticks "$SERVER_PID")
             if [ "$backend" = mysql ]; then m0=$(ticks "$MY_PID") r0=$(ticks "$REDIS_PID"); fi
+            perf_pids=()
+            if [ -n "$PERF" ]; then
+                perf record -q -g -F 999 -p "$SERVER_PID" -o "$OUT/$tag.server.perf" \
+                    -- sleep "$secs" >/dev/null 2>&1 &
+                perf_pids+=($!)
+                if [ "$backend" = mysql ]; then
+                    perf record -q -g -F 999 -p "$MY_PID" -o "$OUT/$tag.mariadbd.perf" \
+                        -- sleep "$secs" >/dev/null 2>&1 &
+                    perf_pids+=($!)
+                fi
+            fi
             out=$(bench "$OUT/$tag.json" --first-user-id "$first" --workload "$w" \
                 --connections "$CONNS" --duration "${secs}s")
             read -r rc load <<<"$out"
+            for p in "${perf_pids[@]}"; do wait "$p" || true; done
             s1=$(ticks "$SERVER_PID")
             {
                 echo "cpu.server $((s1 - s0))"

@@ -98,7 +98,7 @@ pub async fn validate(state: &AppState, req: Result<ImValidateReq, BodyError>) -
                 if !shared_clean && let Err(e) = state.shared().shared_throttle_clear(&name).await {
                     crate::warn_limited!(SHARED_THROTTLE, error = %e, "validate: shared throttle not cleared");
                 }
-                let mut info = user_info(&user);
+                let mut info = user_info(user);
                 info.status = Some(0);
                 rsp.user_info = Some(info);
                 (CODE_OK, MSG_OK)

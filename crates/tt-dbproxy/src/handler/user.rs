@@ -35,7 +35,7 @@ pub async fn users_info(state: &AppState, req: ImUsersInfoReq) -> Reply {
     };
     let rsp = ImUsersInfoRsp {
         user_id: req.user_id,
-        user_info_list: users.iter().map(user_info).collect(),
+        user_info_list: users.into_iter().map(user_info).collect(),
         attach_data: attach(req.attach_data),
     };
     Reply::new(sid::BUDDY_LIST, 0x0205, &rsp)
@@ -68,7 +68,7 @@ pub async fn all_users(state: &AppState, req: ImAllUserReq) -> Reply {
         && let Some(users) = logged("changed users", state.users().changed_users(since).await)
     {
         latest = users.iter().map(|u| u.updated).fold(since, u32::max);
-        list = users.iter().map(user_info).collect();
+        list = users.into_iter().map(user_info).collect();
     }
     let rsp = ImAllUserRsp {
         user_id: req.user_id,

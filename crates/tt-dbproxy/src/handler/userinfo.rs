@@ -5,19 +5,20 @@ use tt_proto::im::base_define::UserInfo;
 
 use crate::store::UserRecord;
 
-/// Maps a user row; `sign_info` is always set (possibly empty).
-pub fn user_info(u: &UserRecord) -> UserInfo {
+/// Maps a user row, taking its text without copying it; `sign_info` is
+/// always set (possibly empty).
+pub fn user_info(u: UserRecord) -> UserInfo {
     UserInfo {
         user_id: Some(u.id),
         user_gender: Some(u.sex),
-        user_nick_name: Some(u.nick.clone().into_bytes()),
-        avatar_url: Some(u.avatar.clone().into_bytes()),
+        user_nick_name: Some(u.nick.into_bytes()),
+        avatar_url: Some(u.avatar.into_bytes()),
         department_id: Some(u.depart_id),
-        email: Some(u.email.clone().into_bytes()),
-        user_real_name: Some(u.name.clone().into_bytes()),
-        user_tel: Some(u.phone.clone().into_bytes()),
-        user_domain: Some(u.domain.clone().into_bytes()),
+        email: Some(u.email.into_bytes()),
+        user_real_name: Some(u.name.into_bytes()),
+        user_tel: Some(u.phone.into_bytes()),
+        user_domain: Some(u.domain.into_bytes()),
         status: Some(u.status),
-        sign_info: Some(u.sign_info.clone().into_bytes()),
+        sign_info: Some(u.sign_info.into_bytes()),
     }
 }

@@ -1,9 +1,11 @@
 //! Group commit of sends on MySQL. A send's id and sessions are found per
 //! request; its writes (revive and touch the sessions, insert the row,
 //! the group's `lastChated`) then queue here. A committer takes every
-//! queued send (at most `storage.batch_max`) into one transaction: one
-//! `UPDATE` for all sessions, multi-row `INSERT`s per shard table, one
-//! `UPDATE` of `lastChated`, one `COMMIT`. There is no timer: a committer
+//! queued send (at most `storage.batch_max`) into one transaction: the
+//! check of remembered ids ([`super::stale`]), one `UPDATE` for all
+//! sessions, multi-row `INSERT`s per shard table and one `UPDATE` of
+//! `lastChated`, sent as one text in one round trip ([`super::script`]),
+//! then `COMMIT` in a second. There is no timer: a committer
 //! starts as soon as a lane is free, so a lone send commits at once, and
 //! sends that arrive while [`LANES`] commits are in flight form the next
 //! batch.
@@ -27,7 +29,7 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Transaction, TxOpts, Value};
+use mysql_async::{Conn, Row};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::time::Instant;
 
@@ -35,8 +37,7 @@ use super::galera::{record_retry, retry_pause};
 use super::outcome::{Attempt, CommitFailure, attempt_err, commit};
 use super::pending_send::PendingSend;
 use super::pool::MysqlPools;
-use super::query::params;
-use super::rows::{chunked, insert_rows};
+use super::script::{Script, insert_all};
 use super::stale;
 use crate::deadline::{self, bounded};
 use crate::store::{GroupMessageRow, MESSAGE_SHARDS, SingleMessageRow, StoreError};
@@ -106,7 +107,7 @@ impl GroupCommit {
     }
 }
 
-/// One statement of a group commit, under the deadline.
+/// One round trip of a group commit, under the deadline.
 async fn step<T>(fut: impl Future<Output = Result<T, mysql_async::Error>>) -> Result<T, Attempt> {
     match tokio::time::timeout_at(deadline::effective(), fut).await {
         Ok(r) => r.map_err(attempt_err),
@@ -114,31 +115,31 @@ async fn step<T>(fut: impl Future<Output = Result<T, mysql_async::Error>>) -> Re
     }
 }
 
-/// `UPDATE … SET <set> = ? WHERE id IN (ids)`, in statements of bounded
-/// size; `ids` sorted, so concurrent batches lock rows in one order.
-async fn update_by_ids(
-    tx: &mut Transaction<'_>,
-    table: &str,
-    set: &str,
-    value: u32,
-    ids: &[u32],
-) -> Result<(), Attempt> {
-    for chunk in chunked(ids) {
-        let sql = format!(
-            "UPDATE {table} SET {set} WHERE id IN ({})",
-            crate::store::placeholders(chunk.len())
-        );
-        let mut p: Vec<Value> = vec![value.into()];
-        p.extend(chunk.iter().map(|id| Value::from(*id)));
-        step(tx.exec_drop(sql, params(p))).await?;
+/// Runs one text of statements and returns the rows of every result set
+/// (only the check of remembered ids has rows). The server stops at the
+/// first statement that fails; that error is returned.
+async fn run_text(c: &mut Conn, text: &str) -> Result<Vec<Row>, mysql_async::Error> {
+    let mut result = c.query_iter(text).await?;
+    let mut rows = Vec::new();
+    while !result.is_empty() {
+        rows.extend(result.collect::<Row>().await?);
     }
-    Ok(())
+    Ok(rows)
 }
 
 fn sorted(mut ids: Vec<u32>) -> Vec<u32> {
     ids.sort_unstable();
     ids.dedup();
     ids
+}
+
+/// How a batch's transaction ended when nothing failed.
+#[derive(Debug)]
+enum Ran {
+    /// Committed.
+    Committed,
+    /// Rolled back: these remembered relation and session ids are gone.
+    Stale(HashSet<u32>, HashSet<u32>),
 }
 
 impl GroupCommit {
@@ -211,92 +212,73 @@ impl GroupCommit {
         }
     }
 
-    /// Answers the sends whose remembered ids are gone
-    /// ([`CommitFailure::Stale`]) and returns the others; if the check
-    /// fails, every send is answered "not stored".
-    async fn without_stale(&self, batch: Vec<Item>) -> Vec<Item> {
-        let mut relations = HashSet::new();
-        let mut sessions = HashSet::new();
-        for (rel, s) in batch.iter().filter_map(|i| i.send.remembered_ids()) {
-            relations.extend(rel);
-            sessions.extend(s);
-        }
-        if relations.is_empty() && sessions.is_empty() {
-            return batch;
-        }
-        let end = batch
-            .iter()
-            .map(|i| i.deadline)
-            .min()
-            .unwrap_or_else(deadline::effective);
-        let check = bounded(
-            "checking remembered send ids",
-            stale::gone(&self.pools, &relations, &sessions),
-        );
-        let (rel_gone, sessions_gone) = match deadline::scope(end, check).await {
-            Ok(gone) => gone,
-            Err(e) => {
-                for item in batch {
-                    let _ = item.done.send(Err(CommitFailure::NotStored(e.clone())));
+    /// Commits one batch and tells each send its outcome; sends whose
+    /// remembered ids are gone are answered [`CommitFailure::Stale`] and
+    /// the others committed without them.
+    async fn commit_batch(&self, mut batch: Vec<Item>) {
+        while !batch.is_empty() {
+            let end = batch
+                .iter()
+                .map(|i| i.deadline)
+                .min()
+                .unwrap_or_else(deadline::effective);
+            let sends: Vec<(&PendingSend, u32)> = batch.iter().map(|i| (&i.send, i.now)).collect();
+            let outcome = deadline::scope(end, self.exec_batch(&sends)).await;
+            match outcome {
+                Ok(Ran::Stale(rel_gone, sessions_gone)) => {
+                    let (stale, fresh): (Vec<Item>, Vec<Item>) = batch.into_iter().partition(|i| {
+                        i.send.remembered_ids().is_some_and(|(rel, s)| {
+                            rel.is_some_and(|r| rel_gone.contains(&r))
+                                || s.iter().any(|id| sessions_gone.contains(id))
+                        })
+                    });
+                    for item in stale {
+                        let _ = item
+                            .done
+                            .send(Err(CommitFailure::Stale(Box::new(item.send))));
+                    }
+                    batch = fresh;
                 }
-                return Vec::new();
+                Err(CommitFailure::NotStored(_)) if batch.len() > 1 => {
+                    self.one_by_one(batch).await;
+                    return;
+                }
+                outcome => {
+                    let outcome = outcome.map(drop);
+                    if outcome.is_ok() {
+                        record_size(batch.len());
+                    }
+                    for item in batch {
+                        let _ = item.done.send(outcome.clone());
+                    }
+                    return;
+                }
             }
-        };
-        let (stale, fresh): (Vec<Item>, Vec<Item>) = batch.into_iter().partition(|i| {
-            i.send.remembered_ids().is_some_and(|(rel, s)| {
-                rel.is_some_and(|r| rel_gone.contains(&r))
-                    || s.iter().any(|id| sessions_gone.contains(id))
-            })
-        });
-        for item in stale {
-            let _ = item
-                .done
-                .send(Err(CommitFailure::Stale(Box::new(item.send))));
         }
-        fresh
     }
 
-    /// Commits one batch and tells each send its outcome.
-    async fn commit_batch(&self, batch: Vec<Item>) {
-        let batch = self.without_stale(batch).await;
-        if batch.is_empty() {
-            return;
-        }
-        let end = batch
-            .iter()
-            .map(|i| i.deadline)
-            .min()
-            .unwrap_or_else(deadline::effective);
-        let sends: Vec<(&PendingSend, u32)> = batch.iter().map(|i| (&i.send, i.now)).collect();
-        let outcome = deadline::scope(end, self.exec_batch(&sends)).await;
-        match outcome {
-            Err(CommitFailure::NotStored(_)) if batch.len() > 1 => {
-                // Nothing was stored: each send on its own, so one that
-                // cannot be stored fails alone.
-                for item in batch {
-                    if item.deadline <= Instant::now() {
-                        // Its caller has answered already ("outcome
-                        // unknown", and the batch stored nothing).
-                        let late = deadline::expired("a send retried after its batch");
-                        let _ = item.done.send(Err(CommitFailure::NotStored(late)));
-                        continue;
-                    }
-                    let one = [(&item.send, item.now)];
-                    let r = deadline::scope(item.deadline, self.exec_batch(&one)).await;
-                    if r.is_ok() {
-                        record_size(1);
-                    }
-                    let _ = item.done.send(r);
-                }
+    /// After a batch that stored nothing: each send on its own, so one
+    /// that cannot be stored fails alone.
+    async fn one_by_one(&self, batch: Vec<Item>) {
+        for item in batch {
+            if item.deadline <= Instant::now() {
+                // Its caller has answered already ("outcome unknown", and
+                // the batch stored nothing).
+                let late = deadline::expired("a send retried after its batch");
+                let _ = item.done.send(Err(CommitFailure::NotStored(late)));
+                continue;
             }
-            outcome => {
-                if outcome.is_ok() {
-                    record_size(batch.len());
+            let one = [(&item.send, item.now)];
+            let r = deadline::scope(item.deadline, self.exec_batch(&one)).await;
+            let r = match r {
+                Ok(Ran::Committed) => {
+                    record_size(1);
+                    Ok(())
                 }
-                for item in batch {
-                    let _ = item.done.send(outcome.clone());
-                }
-            }
+                Ok(Ran::Stale(..)) => Err(CommitFailure::Stale(Box::new(item.send))),
+                Err(f) => Err(f),
+            };
+            let _ = item.done.send(r);
         }
     }
 
@@ -304,11 +286,11 @@ impl GroupCommit {
     /// rolled back by a conflict (at most [`super::galera::ATTEMPTS`]
     /// runs, within the deadline). Only a definite rollback is retried, so
     /// a send is never stored twice.
-    async fn exec_batch(&self, sends: &[(&PendingSend, u32)]) -> Result<(), CommitFailure> {
+    async fn exec_batch(&self, sends: &[(&PendingSend, u32)]) -> Result<Ran, CommitFailure> {
         let mut attempt = 1;
         loop {
             match self.exec_once(sends).await {
-                Ok(()) => return Ok(()),
+                Ok(ran) => return Ok(ran),
                 Err(Attempt::Failed(f)) => return Err(f),
                 Err(Attempt::Conflict(e)) => {
                     if !retry_pause(attempt).await {
@@ -321,13 +303,21 @@ impl GroupCommit {
         }
     }
 
-    /// One run of the writes of `sends` in one transaction.
-    async fn exec_once(&self, sends: &[(&PendingSend, u32)]) -> Result<(), Attempt> {
+    /// One run of the writes of `sends` in one transaction: the
+    /// statements ([`Script`]) in one round trip — the check of
+    /// remembered ids first — then `COMMIT`, or `ROLLBACK` when ids are
+    /// gone.
+    async fn exec_once(&self, sends: &[(&PendingSend, u32)]) -> Result<Ran, Attempt> {
         let now = sends.iter().map(|(_, n)| *n).max().unwrap_or(0);
         let mut sessions = Vec::new();
         let mut singles: BTreeMap<u32, Vec<&SingleMessageRow>> = BTreeMap::new();
         let mut groups: BTreeMap<u32, Vec<&GroupMessageRow>> = BTreeMap::new();
+        let (mut relations, mut remembered) = (HashSet::new(), HashSet::new());
         for (send, _) in sends {
+            if let Some((rel, s)) = send.remembered_ids() {
+                relations.extend(rel);
+                remembered.extend(s);
+            }
             match send {
                 PendingSend::Single {
                     sessions: s, row, ..
@@ -348,29 +338,34 @@ impl GroupCommit {
             }
         }
         let group_ids = sorted(groups.values().flatten().map(|r| r.group_id).collect());
+        let check = stale::check_sql(&relations, &remembered);
+        let checking = check.is_some();
+        let mut script = Script::begin(check);
+        let touch = format!("status = 0, updated = {now}");
+        script.update_by_ids("IMRecentSession", &touch, &sorted(sessions));
+        insert_all(&mut script, &singles, &groups);
+        script.update_by_ids("IMGroup", &format!("lastChated = {now}"), &group_ids);
+
         let mut c = bounded("a group commit", self.pools.primary()).await?;
-        let mut tx = step(c.start_transaction(TxOpts::default())).await?;
-        let sessions = sorted(sessions);
-        update_by_ids(
-            &mut tx,
-            "IMRecentSession",
-            "status = 0, updated = ?",
-            now,
-            &sessions,
-        )
-        .await?;
-        for (shard, rows) in &singles {
-            for chunk in chunked(rows) {
-                step(insert_rows(&mut tx, *shard, chunk)).await?;
+        // Until the transaction ends, a connection given back (after an
+        // error, or cut off by the deadline) is reset by the pool, which
+        // rolls the transaction back.
+        c.reset_connection(true);
+        let mut found = Vec::new();
+        for text in script.texts() {
+            found.extend(step(run_text(&mut c, text)).await?);
+        }
+        if checking {
+            let (rel_gone, sessions_gone) = stale::gone(&relations, &remembered, found)?;
+            if !rel_gone.is_empty() || !sessions_gone.is_empty() {
+                step(c.query_drop("ROLLBACK")).await?;
+                c.reset_connection(false);
+                return Ok(Ran::Stale(rel_gone, sessions_gone));
             }
         }
-        for (shard, rows) in &groups {
-            for chunk in chunked(rows) {
-                step(insert_rows(&mut tx, *shard, chunk)).await?;
-            }
-        }
-        update_by_ids(&mut tx, "IMGroup", "lastChated = ?", now, &group_ids).await?;
-        commit(tx).await
+        commit(&mut c).await?;
+        c.reset_connection(false);
+        Ok(Ran::Committed)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The MySQL/MariaDB half of the production backend: TeamTalk's tables,
 //! reads on a replica (or the primary), writes on the primary, every
-//! statement parameterised. Updates report changed rows (the client never
+//! statement parameterised except a group commit's, whose values are
+//! numbers and hexadecimal literals only ([`script`]). Updates report changed rows (the client never
 //! sets `CLIENT_FOUND_ROWS`), like the original.
 
 mod batch;
@@ -24,6 +25,7 @@ pub mod read_at;
 pub mod replication;
 mod rows;
 pub mod schema;
+mod script;
 mod send;
 pub(crate) mod send_ids;
 mod sessions;

@@ -2,7 +2,8 @@
 //! (safe to run again), not stored, or unknown (the `COMMIT` was cut off).
 //! Only a definite rollback is retried, so nothing is stored twice.
 
-use mysql_async::Transaction;
+use mysql_async::Conn;
+use mysql_async::prelude::Queryable;
 
 use super::error::map_err;
 use super::pending_send::PendingSend;
@@ -35,10 +36,11 @@ impl From<StoreError> for CommitFailure {
     }
 }
 
-/// Sends `COMMIT` and says what is known of its outcome: a conflict
-/// (rolled back, may run again), not stored, or unknown.
-pub(super) async fn commit(tx: Transaction<'_>) -> Result<(), Attempt> {
-    match tokio::time::timeout_at(deadline::effective(), tx.commit()).await {
+/// Sends `COMMIT` for the transaction open on `c` and says what is known
+/// of its outcome: a conflict (rolled back, may run again), not stored,
+/// or unknown.
+pub(super) async fn commit(c: &mut Conn) -> Result<(), Attempt> {
+    match tokio::time::timeout_at(deadline::effective(), c.query_drop("COMMIT")).await {
         Ok(Ok(())) => Ok(()),
         // The server answered with an error: the transaction is rolled back.
         Ok(Err(e @ mysql_async::Error::Server(_))) => Err(attempt_err(e)),

@@ -42,6 +42,24 @@ pub(super) fn chunked<T>(xs: &[T]) -> Vec<&[T]> {
         .collect()
 }
 
+/// One value of a message row: a number or text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Column<'a> {
+    /// An id, a type or a time.
+    Int(u32),
+    /// The content.
+    Text(&'a str),
+}
+
+impl From<Column<'_>> for Value {
+    fn from(c: Column<'_>) -> Self {
+        match c {
+            Column::Int(n) => n.into(),
+            Column::Text(s) => s.into(),
+        }
+    }
+}
+
 /// A message row as the values of its `INSERT` (after `status`, which
 /// is always 0, come `updated` and `created`, both the message's time).
 pub(super) trait MessageInsert {
@@ -53,23 +71,23 @@ pub(super) trait MessageInsert {
     const LEADING: usize;
     /// The values of those columns, then `created` (twice, for `updated`
     /// and `created`).
-    fn values(&self) -> Vec<Value>;
+    fn columns(&self) -> Vec<Column<'_>>;
 }
 
 impl MessageInsert for SingleMessageRow {
     const TABLE: &'static str = "IMMessage";
     const COLUMNS: &'static str = "relateId, fromId, toId, msgId, content, type";
     const LEADING: usize = 6;
-    fn values(&self) -> Vec<Value> {
+    fn columns(&self) -> Vec<Column<'_>> {
         vec![
-            self.relation_id.into(),
-            self.from_id.into(),
-            self.to_id.into(),
-            self.msg_id.into(),
-            self.content.as_str().into(),
-            self.msg_type.into(),
-            self.created.into(),
-            self.created.into(),
+            Column::Int(self.relation_id),
+            Column::Int(self.from_id),
+            Column::Int(self.to_id),
+            Column::Int(self.msg_id),
+            Column::Text(&self.content),
+            Column::Int(self.msg_type),
+            Column::Int(self.created),
+            Column::Int(self.created),
         ]
     }
 }
@@ -78,15 +96,15 @@ impl MessageInsert for GroupMessageRow {
     const TABLE: &'static str = "IMGroupMessage";
     const COLUMNS: &'static str = "groupId, userId, msgId, content, type";
     const LEADING: usize = 5;
-    fn values(&self) -> Vec<Value> {
+    fn columns(&self) -> Vec<Column<'_>> {
         vec![
-            self.group_id.into(),
-            self.from_id.into(),
-            self.msg_id.into(),
-            self.content.as_str().into(),
-            self.msg_type.into(),
-            self.created.into(),
-            self.created.into(),
+            Column::Int(self.group_id),
+            Column::Int(self.from_id),
+            Column::Int(self.msg_id),
+            Column::Text(&self.content),
+            Column::Int(self.msg_type),
+            Column::Int(self.created),
+            Column::Int(self.created),
         ]
     }
 }
@@ -104,7 +122,11 @@ pub(super) async fn insert_rows<Q: Queryable, R: MessageInsert>(
         R::COLUMNS,
         vec![one.as_str(); rows.len()].join(", ")
     );
-    let p: Vec<Value> = rows.iter().flat_map(|r| r.values()).collect();
+    let p: Vec<Value> = rows
+        .iter()
+        .flat_map(|r| r.columns())
+        .map(Value::from)
+        .collect();
     q.exec_drop(sql, params(p)).await
 }
 
