@@ -37,6 +37,18 @@ async fn relation(s: &TestServer) -> u32 {
         .expect("an active relation")
 }
 
+/// The content of the newest message between `user` and `peer`, as the
+/// unread summary reads it.
+async fn last_text(s: &TestServer, user: u32, peer: u32) -> Option<String> {
+    let last = s
+        .store
+        .last_messages(user, &[(peer, SESSION_SINGLE)])
+        .await
+        .unwrap();
+    assert_eq!(last.len(), 1);
+    last.into_iter().next().flatten().map(|m| m.content)
+}
+
 /// Whether `user` has an active session of `kind` with `peer`.
 async fn has_session(s: &TestServer, user: u32, peer: u32, kind: u32) -> bool {
     s.store
@@ -60,6 +72,11 @@ async fn one_to_one_after_rows_deleted_and_recreated(b: Backend) {
     exec_sql(&s, b, "DELETE FROM IMRecentSession").await;
     let new = s.store.create_relation(1, 2, T0).await.unwrap();
     assert_ne!(new, old, "a new relation row");
+    assert_eq!(
+        last_text(&s, 2, 1).await,
+        None,
+        "the new relation has no message yet (the remembered one's \"b\" is gone)"
+    );
 
     send(&mut c, 1, 2, false, "c").await;
     send(&mut c, 2, 1, false, "d").await;
@@ -82,6 +99,7 @@ async fn one_to_one_after_rows_deleted_and_recreated(b: Backend) {
     );
     let unread = s.store.unread_counts(2).await.unwrap();
     assert_eq!(unread, [(1, 3)], "a, b and c unread by user 2");
+    assert_eq!(last_text(&s, 2, 1).await.as_deref(), Some("d"));
     s.stop().await;
 }
 
@@ -157,6 +175,11 @@ async fn another_instance_recreates_the_rows() {
     send(&mut cb, 2, 1, false, "b2").await;
     let new = relation(&a).await;
     assert_ne!(new, old, "instance b created a new relation");
+    assert_eq!(
+        last_text(&a, 1, 2).await.as_deref(),
+        Some("b2"),
+        "instance a reads the new conversation, not the one it remembers"
+    );
     send(&mut ca, 1, 2, false, "a2").await;
     send(&mut cb, 2, 1, false, "b3").await;
     assert_eq!(relation(&a).await, new, "one relation");

@@ -25,13 +25,28 @@ const TEXT_BYTES: usize = 512 * 1024;
 #[derive(Debug, Default)]
 pub(super) struct Script {
     texts: Vec<String>,
+    /// One statement per text.
+    single: bool,
 }
 
 impl Script {
     /// A script that starts a transaction, then (when any ids are to be
     /// checked) the check of remembered ids ([`super::stale::check_sql`]).
-    pub(super) fn begin(check: Option<String>) -> Self {
-        let mut s = Self::default();
+    ///
+    /// On a Galera node (`galera`) each statement is a text of its own,
+    /// and the session first turns `wsrep_retry_autocommit` off: a
+    /// statement aborted by a replicated write set then fails (a conflict,
+    /// and the batch runs again) rather than being run again on its own
+    /// after the node rolled the transaction back, which in the middle of
+    /// a multi-statement text could leave the rest autocommitted.
+    pub(super) fn begin(check: Option<String>, galera: bool) -> Self {
+        let mut s = Self {
+            single: galera,
+            ..Self::default()
+        };
+        if galera {
+            s.push("SET SESSION wsrep_retry_autocommit = 0".to_owned());
+        }
         s.push("START TRANSACTION".to_owned());
         if let Some(sql) = check {
             s.push(sql);
@@ -42,7 +57,7 @@ impl Script {
     /// Adds a statement.
     pub(super) fn push(&mut self, sql: String) {
         match self.texts.last_mut() {
-            Some(text) if text.len() + sql.len() < TEXT_BYTES => {
+            Some(text) if !self.single && text.len() + sql.len() < TEXT_BYTES => {
                 text.push_str(";\n");
                 text.push_str(&sql);
             }
@@ -163,7 +178,7 @@ mod tests {
     #[test]
     fn content_is_a_hex_literal_so_quotes_cannot_end_it() {
         let row = single("a'); DROP TABLE IMUser; -- é");
-        let mut s = Script::begin(None);
+        let mut s = Script::begin(None, false);
         s.insert_rows(1, &[&row]);
         let text = &s.texts()[0];
         assert!(text.starts_with("START TRANSACTION;\nINSERT INTO IMMessage_1 "));
@@ -180,14 +195,14 @@ mod tests {
     #[test]
     fn empty_content_and_several_rows() {
         let (a, b) = (single(""), single("x"));
-        let mut s = Script::begin(None);
+        let mut s = Script::begin(None, false);
         s.insert_rows(1, &[&a, &b]);
         assert!(s.texts()[0].contains("X'', 1, 0, 1700000000, 1700000000), (9, 1, 2, 7, X'78'"));
     }
 
     #[test]
     fn updates_list_ids_and_skip_empty_lists() {
-        let mut s = Script::begin(None);
+        let mut s = Script::begin(None, false);
         s.update_by_ids("IMRecentSession", "status = 0, updated = 5", &[]);
         s.update_by_ids("IMRecentSession", "status = 0, updated = 5", &[3, 4]);
         assert_eq!(
@@ -199,11 +214,26 @@ mod tests {
     }
 
     #[test]
+    fn on_galera_each_statement_is_a_round_trip_of_its_own() {
+        let mut s = Script::begin(Some("SELECT 1".into()), true);
+        s.update_by_ids("IMGroup", "lastChated = 5", &[7]);
+        assert_eq!(
+            s.texts(),
+            [
+                "SET SESSION wsrep_retry_autocommit = 0",
+                "START TRANSACTION",
+                "SELECT 1",
+                "UPDATE IMGroup SET lastChated = 5 WHERE id IN (7)"
+            ]
+        );
+    }
+
+    #[test]
     fn long_scripts_are_split_into_bounded_texts() {
         let big = "x".repeat(100_000);
         let rows: Vec<SingleMessageRow> = (0..12).map(|_| single(&big)).collect();
         let refs: Vec<&SingleMessageRow> = rows.iter().collect();
-        let mut s = Script::begin(None);
+        let mut s = Script::begin(None, false);
         for r in &refs {
             s.insert_rows(1, std::slice::from_ref(r));
         }
