@@ -13,8 +13,9 @@
 //! Each send keeps its own outcome. A batch rolled back by a conflict (a
 //! deadlock, or a Galera certification failure: [`super::galera`]) is run
 //! again whole, a few times within the deadline. A batch the server
-//! refused otherwise (a bad row) stored nothing; its sends are retried
-//! one by one, so one that cannot be stored does not fail the others. A
+//! refused otherwise (a bad row) stored nothing; it is cut in halves,
+//! each committed on its own (and cut again while refused), so one send
+//! that cannot be stored fails alone and does not fail the others. A
 //! batch whose `COMMIT` was cut off has an unknown outcome for each send, resolved by
 //! the caller under the commit-outcome rule ([`CommitFailure::Unknown`]).
 //! Replies, counters and the memory of resends follow only a commit.
@@ -219,21 +220,32 @@ impl GroupCommit {
         }
     }
 
-    /// Commits one batch and tells each send its outcome; sends whose
+    /// Commits one batch and tells each send its outcome. Sends whose
     /// remembered ids are gone are answered [`CommitFailure::Stale`] and
-    /// the others committed without them.
-    async fn commit_batch(&self, mut batch: Vec<Item>) {
-        while !batch.is_empty() {
-            let end = batch
-                .iter()
-                .map(|i| i.deadline)
-                .min()
-                .unwrap_or_else(deadline::effective);
-            let sends: Vec<(&PendingSend, u32)> = batch.iter().map(|i| (&i.send, i.now)).collect();
+    /// the others committed without them. A batch the server refused (a
+    /// row it cannot store) stored nothing: it is cut in halves, each
+    /// committed on its own (and cut again if refused), so a send that
+    /// cannot be stored fails alone and the others still commit together.
+    async fn commit_batch(&self, batch: Vec<Item>) {
+        let mut parts = vec![batch];
+        while let Some(part) = parts.pop() {
+            let now = Instant::now();
+            let (late, part): (Vec<Item>, Vec<Item>) =
+                part.into_iter().partition(|i| i.deadline <= now);
+            for item in late {
+                // Its caller has answered already ("outcome unknown", and
+                // the batch it was in stored nothing).
+                let late = deadline::expired("a send retried after its batch");
+                let _ = item.done.send(Err(CommitFailure::NotStored(late)));
+            }
+            let Some(end) = part.iter().map(|i| i.deadline).min() else {
+                continue;
+            };
+            let sends: Vec<(&PendingSend, u32)> = part.iter().map(|i| (&i.send, i.now)).collect();
             let outcome = deadline::scope(end, self.exec_batch(&sends)).await;
             match outcome {
                 Ok(Ran::Stale(rel_gone, sessions_gone)) => {
-                    let (stale, fresh): (Vec<Item>, Vec<Item>) = batch.into_iter().partition(|i| {
+                    let (stale, fresh): (Vec<Item>, Vec<Item>) = part.into_iter().partition(|i| {
                         i.send.remembered_ids().is_some_and(|(rel, s)| {
                             rel.is_some_and(|r| rel_gone.contains(&r))
                                 || s.iter().any(|id| sessions_gone.contains(id))
@@ -244,48 +256,25 @@ impl GroupCommit {
                             .done
                             .send(Err(CommitFailure::Stale(Box::new(item.send))));
                     }
-                    batch = fresh;
+                    parts.push(fresh);
                 }
-                Err(CommitFailure::NotStored(_)) if batch.len() > 1 => {
-                    self.one_by_one(batch).await;
-                    return;
+                Err(CommitFailure::NotStored(_)) if part.len() > 1 => {
+                    let mut first = part;
+                    let second = first.split_off(first.len() / 2);
+                    // The first half commits first.
+                    parts.push(second);
+                    parts.push(first);
                 }
                 outcome => {
                     let outcome = outcome.map(drop);
                     if outcome.is_ok() {
-                        record_size(batch.len());
+                        record_size(part.len());
                     }
-                    for item in batch {
+                    for item in part {
                         let _ = item.done.send(outcome.clone());
                     }
-                    return;
                 }
             }
-        }
-    }
-
-    /// After a batch that stored nothing: each send on its own, so one
-    /// that cannot be stored fails alone.
-    async fn one_by_one(&self, batch: Vec<Item>) {
-        for item in batch {
-            if item.deadline <= Instant::now() {
-                // Its caller has answered already ("outcome unknown", and
-                // the batch stored nothing).
-                let late = deadline::expired("a send retried after its batch");
-                let _ = item.done.send(Err(CommitFailure::NotStored(late)));
-                continue;
-            }
-            let one = [(&item.send, item.now)];
-            let r = deadline::scope(item.deadline, self.exec_batch(&one)).await;
-            let r = match r {
-                Ok(Ran::Committed) => {
-                    record_size(1);
-                    Ok(())
-                }
-                Ok(Ran::Stale(..)) => Err(CommitFailure::Stale(Box::new(item.send))),
-                Err(f) => Err(f),
-            };
-            let _ = item.done.send(r);
         }
     }
 
