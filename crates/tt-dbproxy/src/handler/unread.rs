@@ -44,32 +44,43 @@ pub async fn summary(state: &AppState, req: ImUnreadMsgCntReq) -> Reply {
             .map(|(peer, n)| (peer, SESSION_SINGLE, n))
             .collect();
     counts.sort_by_key(|(peer, _, _)| peer.to_string());
-    let groups = logged("user groups", state.groups().user_groups(user).await).unwrap_or_default();
+    // The user's groups and the one-to-one peers' last messages come
+    // together (one round trip on MySQL); groups' last messages only for
+    // groups with something unread.
+    let peers: Vec<u32> = counts.iter().map(|(peer, _, _)| *peer).collect();
+    let (groups, mut last) = logged(
+        "groups and last messages",
+        state
+            .sessions()
+            .groups_and_last_messages(user, &peers)
+            .await,
+    )
+    .unwrap_or_else(|| (Vec::new(), vec![None; peers.len()]));
     if !groups.is_empty() {
         let counters = logged(
             "group counters",
             state.counters().group_counters(user, &groups).await,
         )
         .unwrap_or_default();
+        let mut unread_groups = Vec::new();
         for (g, counter) in groups.into_iter().zip(counters) {
             if let Some((total, mark)) = counter {
                 let n = total.saturating_sub(mark);
                 if n > 0 {
                     counts.push((g, SESSION_GROUP, n));
+                    unread_groups.push((g, SESSION_GROUP));
                 }
             }
         }
+        if !unread_groups.is_empty() {
+            let group_last = logged(
+                "last messages",
+                state.sessions().last_messages(user, &unread_groups).await,
+            )
+            .unwrap_or_else(|| vec![None; unread_groups.len()]);
+            last.extend(group_last);
+        }
     }
-    let pairs: Vec<(u32, u32)> = counts.iter().map(|(s, k, _)| (*s, *k)).collect();
-    let last = if pairs.is_empty() {
-        Vec::new()
-    } else {
-        logged(
-            "last messages",
-            state.sessions().last_messages(user, &pairs).await,
-        )
-        .unwrap_or_default()
-    };
     let list: Vec<UnreadInfo> = counts
         .iter()
         .zip(last)

@@ -145,6 +145,16 @@ pub trait SessionStore: Send + Sync + 'static {
         user_id: u32,
         sessions: &[(u32, u32)],
     ) -> StoreResult<Vec<Option<LastMessage>>>;
+
+    /// What the unread summary reads first: the user's groups (as
+    /// `GroupStore::user_groups`) and the last message with each of
+    /// `peers` (one-to-one, in the order given) — in one round trip where
+    /// the backend can.
+    async fn groups_and_last_messages(
+        &self,
+        user_id: u32,
+        peers: &[u32],
+    ) -> StoreResult<(Vec<u32>, Vec<Option<LastMessage>>)>;
 }
 
 /// Messages: the send, history, by id, and audio.

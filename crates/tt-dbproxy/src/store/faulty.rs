@@ -178,6 +178,7 @@ faulty_store! {
         RelationId => fn relation_id(&self, a: u32, b: u32) -> Option<u32>;
         CreateRelation => fn create_relation(&self, a: u32, b: u32, now: u32) -> u32;
         LastMessages => fn last_messages(&self, user_id: u32, sessions: &[(u32, u32)]) -> Vec<Option<LastMessage>>;
+        GroupsAndLastMessages => fn groups_and_last_messages(&self, user_id: u32, peers: &[u32]) -> (Vec<u32>, Vec<Option<LastMessage>>);
     }
     MessageStore {
         InsertSingleMessage => fn insert_single_message(&self, row: SingleMessageRow) -> ();

@@ -5,6 +5,8 @@
 //! relations (instead of two statements per conversation). A remembered
 //! relation is checked in the same statement (still active); where it is
 //! not, or the conversation has no message, the peer is looked up again.
+//! For the unread summary the user's groups come in the first statement
+//! too ([`MysqlStore::groups_and_last_messages`]).
 
 use std::collections::HashMap;
 
@@ -79,40 +81,67 @@ fn newest(kind: u32, key: u32, remembered: bool) -> String {
 /// remembered one (checked in the statement).
 type Wanted = (usize, u32, u32, bool);
 
-/// The newest message of each of `wanted` into `out` (by position).
+/// The tag of the rows of the user's groups in [`newest_messages`]
+/// (never a position).
+const GROUP_ROW: u32 = u32::MAX;
+
+/// The user's groups as a `UNION ALL` branch shaped like [`newest`]'s:
+/// tag, group, `updated` and the membership row's id (for the order).
+const USER_GROUPS: &str = "(SELECT ? AS k, groupId, updated, '', id FROM IMGroupMember \
+     WHERE userId = ? AND status = 0)";
+
+/// The newest message of each of `wanted` into `out` (by position), and
+/// with `groups_of` in the same statement that user's groups, newest
+/// membership first (as `user_groups`).
 async fn newest_messages(
     c: &mut Conn,
     wanted: &[Wanted],
     out: &mut [Option<LastMessage>],
-) -> StoreResult<()> {
-    for chunk in wanted.chunks(UNION_CHUNK) {
-        let sql = chunk
-            .iter()
-            .map(|(_, kind, key, remembered)| newest(*kind, *key, *remembered))
-            .collect::<Vec<_>>()
-            .join(" UNION ALL ");
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 3);
-        for (i, _, key, remembered) in chunk {
+    groups_of: Option<u32>,
+) -> StoreResult<Vec<u32>> {
+    let mut groups: Vec<(u32, u32, u32)> = Vec::new();
+    let mut chunks: Vec<&[Wanted]> = wanted.chunks(UNION_CHUNK).collect();
+    if chunks.is_empty() && groups_of.is_some() {
+        chunks.push(&[]);
+    }
+    for (n, chunk) in chunks.into_iter().enumerate() {
+        let mut parts: Vec<String> = Vec::with_capacity(chunk.len() + 1);
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 3 + 2);
+        if n == 0
+            && let Some(user) = groups_of
+        {
+            parts.push(USER_GROUPS.to_owned());
+            values.push(Value::from(GROUP_ROW));
+            values.push(Value::from(user));
+        }
+        for (i, kind, key, remembered) in chunk {
+            parts.push(newest(*kind, *key, *remembered));
             values.push(Value::from(*i as u64));
             values.push(Value::from(*key));
             if *remembered {
                 values.push(Value::from(*key));
             }
         }
-        for mut r in rows(c, &sql, params(values)).await? {
-            let i = int(&mut r, 0)? as usize;
+        for mut r in rows(c, &parts.join(" UNION ALL "), params(values)).await? {
+            let i = int(&mut r, 0)?;
+            if i == GROUP_ROW {
+                // (group, updated, membership row id)
+                groups.push((int(&mut r, 1)?, int(&mut r, 2)?, int(&mut r, 4)?));
+                continue;
+            }
             let last = LastMessage {
                 msg_id: int(&mut r, 1)?,
                 msg_type: int(&mut r, 2)?,
                 content: text(&mut r, 3)?,
                 from_id: int(&mut r, 4)?,
             };
-            if let Some(slot) = out.get_mut(i) {
+            if let Some(slot) = out.get_mut(i as usize) {
                 *slot = Some(last);
             }
         }
     }
-    Ok(())
+    groups.sort_unstable_by_key(|&(_, updated, id)| std::cmp::Reverse((updated, id)));
+    Ok(groups.into_iter().map(|(g, _, _)| g).collect())
 }
 
 impl MysqlStore {
@@ -135,6 +164,30 @@ impl MysqlStore {
         user_id: u32,
         sessions: &[(u32, u32)],
     ) -> StoreResult<Vec<Option<LastMessage>>> {
+        self.last_messages_and_groups(user_id, sessions, false)
+            .await
+            .map(|(last, _)| last)
+    }
+
+    /// The user's groups and the last message with each of `peers`, the
+    /// groups read in the statement of the remembered conversations.
+    pub(crate) async fn groups_and_last_messages(
+        &self,
+        user_id: u32,
+        peers: &[u32],
+    ) -> StoreResult<(Vec<u32>, Vec<Option<LastMessage>>)> {
+        let sessions: Vec<(u32, u32)> = peers.iter().map(|p| (*p, SESSION_SINGLE)).collect();
+        self.last_messages_and_groups(user_id, &sessions, true)
+            .await
+            .map(|(last, groups)| (groups, last))
+    }
+
+    async fn last_messages_and_groups(
+        &self,
+        user_id: u32,
+        sessions: &[(u32, u32)],
+        with_groups: bool,
+    ) -> StoreResult<(Vec<Option<LastMessage>>, Vec<u32>)> {
         let mut out: Vec<Option<LastMessage>> = vec![None; sessions.len()];
         let mut c = self.pools.replica().await?;
         // Groups, and the peers whose relation is remembered, first.
@@ -152,7 +205,8 @@ impl MysqlStore {
                 _ => {}
             }
         }
-        newest_messages(&mut c, &wanted, &mut out).await?;
+        let groups_of = with_groups.then_some(user_id);
+        let groups = newest_messages(&mut c, &wanted, &mut out, groups_of).await?;
         // Remembered relations that found nothing (gone, or no message):
         // looked up as the others.
         unknown.extend(
@@ -164,7 +218,7 @@ impl MysqlStore {
                 .map(|(i, _, _, _)| (*i, sessions[*i].0)),
         );
         if unknown.is_empty() {
-            return Ok(out);
+            return Ok((out, groups));
         }
         let peers: Vec<u32> = unknown.iter().map(|(_, peer)| *peer).collect();
         let rels = relations(&mut c, user_id, &peers).await?;
@@ -172,7 +226,7 @@ impl MysqlStore {
             .iter()
             .filter_map(|(i, peer)| rels.get(peer).map(|rel| (*i, SESSION_SINGLE, *rel, false)))
             .collect();
-        newest_messages(&mut c, &wanted, &mut out).await?;
-        Ok(out)
+        newest_messages(&mut c, &wanted, &mut out, None).await?;
+        Ok((out, groups))
     }
 }

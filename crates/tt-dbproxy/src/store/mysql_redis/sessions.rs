@@ -99,4 +99,18 @@ impl SessionStore for MysqlRedisStore {
         )
         .await
     }
+
+    async fn groups_and_last_messages(
+        &self,
+        user_id: u32,
+        peers: &[u32],
+    ) -> StoreResult<(Vec<u32>, Vec<Option<LastMessage>>)> {
+        self.settle_unresolved().await?;
+        self.read(
+            "groups and last messages",
+            &[Mark::User(user_id)],
+            self.sql.groups_and_last_messages(user_id, peers),
+        )
+        .await
+    }
 }

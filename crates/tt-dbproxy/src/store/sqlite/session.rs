@@ -302,4 +302,19 @@ impl SessionStore for SqliteStore {
         })
         .await
     }
+
+    async fn groups_and_last_messages(
+        &self,
+        user_id: u32,
+        peers: &[u32],
+    ) -> StoreResult<(Vec<u32>, Vec<Option<LastMessage>>)> {
+        let sessions: Vec<(u32, u32)> = peers.iter().map(|p| (*p, SESSION_SINGLE)).collect();
+        self.read_quick(sessions.len() + 1, move |c| {
+            Ok((
+                super::group::user_groups(c, user_id)?,
+                super::session::last_messages(c, user_id, &sessions)?,
+            ))
+        })
+        .await
+    }
 }
