@@ -239,14 +239,16 @@ pub async fn edit(
         "depart.edit id={id} name={} priority={} parent={}",
         d.name, d.priority, d.parent_id
     );
-    match store.edit_department(d, console.app.clock.now_secs()).await {
-        Ok(true) => {
-            signed.audit(&console, what).await;
-            edit_page(&console, &signed, id, &[Notice::Done("saved".into())]).await
-        }
-        Ok(false) => redirect("/console/departs?error=no+such+department", Vec::new()),
-        Err(e) => unavailable(&e),
-    }
+    let saved = store.edit_department(d, console.app.clock.now_secs()).await;
+    signed
+        .after_edit(
+            &console,
+            saved,
+            what,
+            "/console/departs?error=no+such+department",
+            async |n| edit_page(&console, &signed, id, n).await,
+        )
+        .await
 }
 
 /// `POST /console/departs/{id}/delete`: status 1, refused while

@@ -247,19 +247,20 @@ pub async fn edit(
         "discovery.edit id={id} name={} url={} priority={} status={}",
         item.name, item.url, item.priority, item.status
     );
-    match console
+    let saved = console
         .app
         .store
         .edit_discovery_item(item, console.app.clock.now_secs())
+        .await;
+    signed
+        .after_edit(
+            &console,
+            saved,
+            what,
+            "/console/discovery?error=no+such+item",
+            async |n| edit_page(&console, &signed, id, n).await,
+        )
         .await
-    {
-        Ok(true) => {
-            signed.audit(&console, what).await;
-            edit_page(&console, &signed, id, &[Notice::Done("saved".into())]).await
-        }
-        Ok(false) => redirect("/console/discovery?error=no+such+item", Vec::new()),
-        Err(e) => unavailable(&e),
-    }
 }
 
 /// `POST /console/discovery/{id}/delete`.

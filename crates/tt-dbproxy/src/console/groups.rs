@@ -317,19 +317,16 @@ pub async fn edit(
         return show_page(&console, &signed, id, &[Notice::Error(m)]).await;
     }
     let now = console.app.clock.now_secs();
-    match console.app.store.edit_group(id, &name, &avatar, now).await {
-        Ok(true) => {
-            signed
-                .audit(
-                    &console,
-                    format!("group.edit id={id} name={name} avatar={avatar}"),
-                )
-                .await;
-            show_page(&console, &signed, id, &[Notice::Done("saved".into())]).await
-        }
-        Ok(false) => redirect("/console/groups?error=no+such+group", Vec::new()),
-        Err(e) => unavailable(&e),
-    }
+    let saved = console.app.store.edit_group(id, &name, &avatar, now).await;
+    signed
+        .after_edit(
+            &console,
+            saved,
+            format!("group.edit id={id} name={name} avatar={avatar}"),
+            "/console/groups?error=no+such+group",
+            async |n| show_page(&console, &signed, id, n).await,
+        )
+        .await
 }
 
 /// `POST /console/groups/{id}/members`: `action` add or remove `users`.

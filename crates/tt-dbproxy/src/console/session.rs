@@ -15,9 +15,9 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use super::auth::constant_time_eq;
-use super::html::Frame;
-use super::shared::Console;
-use crate::store::{AuditEntry, ConsoleAccount, ConsoleSession};
+use super::html::{Frame, Notice};
+use super::shared::{Console, unavailable};
+use crate::store::{AuditEntry, ConsoleAccount, ConsoleSession, StoreResult};
 
 /// The session cookie's name.
 pub const COOKIE_NAME: &str = "tt_console";
@@ -240,6 +240,28 @@ impl Signed {
                 ..Default::default()
             })
             .await;
+    }
+
+    /// The answer to an edit the store has `saved` (true: the row was
+    /// there): audited as `what` and the entity's `page` with "saved";
+    /// a redirect to `gone` (the list, with its notice) when the row is
+    /// not there; a 503 when storage failed.
+    pub async fn after_edit(
+        &self,
+        console: &Console,
+        saved: StoreResult<bool>,
+        what: String,
+        gone: &str,
+        page: impl AsyncFnOnce(&[Notice]) -> Response,
+    ) -> Response {
+        match saved {
+            Ok(true) => {
+                self.audit(console, what).await;
+                page(&[Notice::Done("saved".into())]).await
+            }
+            Ok(false) => redirect(gone, Vec::new()),
+            Err(e) => unavailable(&e),
+        }
     }
 }
 

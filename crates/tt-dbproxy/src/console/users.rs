@@ -410,16 +410,20 @@ pub async fn edit(
             ""
         }
     );
-    match console.app.store.edit_user(id, edit, now).await {
-        Ok(true) => {}
-        Ok(false) => return redirect("/console/users?done=no+such+user", Vec::new()),
-        Err(e) => return unavailable(&e),
-    }
-    if let Err(e) = move_gate(&console, now).await {
-        return unavailable(&e);
-    }
-    signed.audit(&console, what).await;
-    edit_page(&console, &signed, id, &[Notice::Done("saved".into())]).await
+    // Saved, the user-list change gate moves before the answer.
+    let saved = match console.app.store.edit_user(id, edit, now).await {
+        Ok(true) => move_gate(&console, now).await.map(|()| true),
+        other => other,
+    };
+    signed
+        .after_edit(
+            &console,
+            saved,
+            what,
+            "/console/users?done=no+such+user",
+            async |n| edit_page(&console, &signed, id, n).await,
+        )
+        .await
 }
 
 /// `POST /console/users/{id}/password`: sets a new password.
