@@ -38,7 +38,7 @@ use super::galera::{Detected, record_retry, retry_pause};
 use super::outcome::{Attempt, CommitFailure, attempt_err, commit};
 use super::pending_send::PendingSend;
 use super::pool::MysqlPools;
-use super::script::{Script, insert_all};
+use super::script::{Script, insert_all, sorted_unique};
 use super::stale;
 use crate::deadline::{self, bounded};
 use crate::store::{GroupMessageRow, MESSAGE_SHARDS, SingleMessageRow, StoreError};
@@ -133,12 +133,6 @@ async fn run_text(c: &mut Conn, text: &str) -> Result<Vec<Row>, mysql_async::Err
         rows.extend(result.collect::<Row>().await?);
     }
     Ok(rows)
-}
-
-fn sorted(mut ids: Vec<u32>) -> Vec<u32> {
-    ids.sort_unstable();
-    ids.dedup();
-    ids
 }
 
 /// How a batch's transaction ended when nothing failed.
@@ -333,14 +327,14 @@ impl GroupCommit {
                 }
             }
         }
-        let group_ids = sorted(groups.values().flatten().map(|r| r.group_id).collect());
+        let group_ids = sorted_unique(groups.values().flatten().map(|r| r.group_id).collect());
         let check = stale::check_sql(&relations, &remembered);
         let checking = check.is_some();
         let mut c = bounded("a group commit", self.pools.primary()).await?;
         let galera = self.galera.galera(&mut c).await?;
         let mut script = Script::begin(check, galera);
         let touch = format!("status = 0, updated = {now}");
-        script.update_by_ids("IMRecentSession", &touch, &sorted(sessions));
+        script.update_by_ids("IMRecentSession", &touch, &sorted_unique(sessions));
         insert_all(&mut script, &singles, &groups);
         script.update_by_ids("IMGroup", &format!("lastChated = {now}"), &group_ids);
 

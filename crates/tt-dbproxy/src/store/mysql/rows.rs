@@ -1,6 +1,6 @@
 //! Message rows as multi-row `INSERT`s into the shard tables
-//! (`IMMessage_<n>`, `IMGroupMessage_<n>`), in statements of bounded,
-//! power-of-two sizes.
+//! (`IMMessage_<n>`, `IMGroupMessage_<n>`): their columns, and the
+//! prepared statement of rows inserted outside a group commit.
 
 use mysql_async::Value;
 use mysql_async::prelude::Queryable;
@@ -9,38 +9,9 @@ use super::error::map_err;
 use super::query::params;
 use crate::store::{GroupMessageRow, SingleMessageRow, StoreResult};
 
-/// Most rows (or ids) one statement carries; a larger batch uses several.
-/// Statement sizes are powers of two up to this, so each connection
-/// prepares a bounded set of statement texts.
-const MAX_ROWS_PER_STATEMENT: usize = 32;
-
-/// Sizes of the statements that carry `n` rows: powers of two, largest
-/// first (13 → 8, 4, 1).
-pub(super) fn pieces(mut n: usize) -> Vec<usize> {
-    let mut out = Vec::new();
-    while n > 0 {
-        let mut p = MAX_ROWS_PER_STATEMENT;
-        while p > n {
-            p /= 2;
-        }
-        out.push(p);
-        n -= p;
-    }
-    out
-}
-
-/// `xs` cut into the pieces of [`pieces`].
-pub(super) fn chunked<T>(xs: &[T]) -> Vec<&[T]> {
-    let mut rest = xs;
-    pieces(xs.len())
-        .into_iter()
-        .map(|p| {
-            let (head, tail) = rest.split_at(p);
-            rest = tail;
-            head
-        })
-        .collect()
-}
+/// Most rows one `INSERT` of a group commit carries; a larger batch uses
+/// several ([`super::script`]).
+pub(super) const MAX_ROWS_PER_STATEMENT: usize = 32;
 
 /// One value of a message row: a number or text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,25 +117,4 @@ pub(super) async fn insert_groups<Q: Queryable>(
     rows: &[&GroupMessageRow],
 ) -> StoreResult<()> {
     insert_rows(q, shard, rows).await.map_err(map_err)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statements_carry_power_of_two_row_counts() {
-        assert_eq!(pieces(0), Vec::<usize>::new());
-        assert_eq!(pieces(1), vec![1]);
-        assert_eq!(pieces(13), vec![8, 4, 1]);
-        assert_eq!(pieces(32), vec![32]);
-        assert_eq!(pieces(70), vec![32, 32, 4, 2]);
-        let xs: Vec<u32> = (0..13).collect();
-        let parts = chunked(&xs);
-        assert_eq!(
-            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
-            vec![8, 4, 1]
-        );
-        assert_eq!(parts.concat(), xs, "every row once, in order");
-    }
 }

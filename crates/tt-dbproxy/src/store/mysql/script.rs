@@ -12,7 +12,7 @@
 
 use std::fmt::Write;
 
-use super::rows::{Column, MessageInsert, chunked};
+use super::rows::{Column, MAX_ROWS_PER_STATEMENT, MessageInsert};
 use crate::store::{GroupMessageRow, SingleMessageRow};
 
 /// Statements are grouped into texts of about this many bytes at most
@@ -80,7 +80,7 @@ impl Script {
 
     /// Multi-row `INSERT`s of `rows` into shard `shard` of their table.
     pub(super) fn insert_rows<R: MessageInsert>(&mut self, shard: u32, rows: &[&R]) {
-        for chunk in chunked(rows) {
+        for chunk in rows.chunks(MAX_ROWS_PER_STATEMENT) {
             let mut sql = format!(
                 "INSERT INTO {}_{shard} ({}, status, updated, created) VALUES ",
                 R::TABLE,
@@ -127,6 +127,13 @@ pub(super) fn insert_all(
     for (shard, rows) in groups {
         script.insert_rows(*shard, rows);
     }
+}
+
+/// `ids` sorted, each once.
+pub(super) fn sorted_unique(mut ids: Vec<u32>) -> Vec<u32> {
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// `1, 2, 3` into `out`.
@@ -198,6 +205,28 @@ mod tests {
         let mut s = Script::begin(None, false);
         s.insert_rows(1, &[&a, &b]);
         assert!(s.texts()[0].contains("X'', 1, 0, 1700000000, 1700000000), (9, 1, 2, 7, X'78'"));
+    }
+
+    #[test]
+    fn rows_of_a_shard_go_in_as_few_statements_of_at_most_32_rows() {
+        let rows: Vec<SingleMessageRow> = (0..70).map(|i| single(&i.to_string())).collect();
+        let refs: Vec<&SingleMessageRow> = rows.iter().collect();
+        let mut s = Script::begin(None, false);
+        s.insert_rows(1, &refs[..13]);
+        assert_eq!(
+            s.texts()[0].matches("INSERT").count(),
+            1,
+            "13 rows, one statement"
+        );
+        let mut s = Script::begin(None, false);
+        s.insert_rows(1, &refs);
+        let text = s.texts().concat();
+        assert_eq!(text.matches("INSERT").count(), 3, "70 rows: 32, 32, 6");
+        assert_eq!(
+            text.matches("(9, 1, 2, 7, X'").count(),
+            70,
+            "every row once"
+        );
     }
 
     #[test]

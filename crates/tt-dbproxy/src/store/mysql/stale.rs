@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use mysql_async::Row;
 
 use super::query::int;
-use super::script::write_ids;
+use super::script::{sorted_unique, write_ids};
 use crate::store::StoreResult;
 
 /// The statement that lists which of `relations` and `sessions` exist,
@@ -18,23 +18,20 @@ pub(super) fn check_sql(relations: &HashSet<u32>, sessions: &HashSet<u32>) -> Op
     let mut parts = Vec::new();
     if !relations.is_empty() {
         let mut sql = "SELECT 0, id FROM IMRelationShip WHERE status = 0 AND id IN (".to_owned();
-        write_ids(&mut sql, &sorted(relations));
+        write_ids(
+            &mut sql,
+            &sorted_unique(relations.iter().copied().collect()),
+        );
         sql.push(')');
         parts.push(sql);
     }
     if !sessions.is_empty() {
         let mut sql = "SELECT 1, id FROM IMRecentSession WHERE id IN (".to_owned();
-        write_ids(&mut sql, &sorted(sessions));
+        write_ids(&mut sql, &sorted_unique(sessions.iter().copied().collect()));
         sql.push(')');
         parts.push(sql);
     }
     (!parts.is_empty()).then(|| parts.join(" UNION ALL "))
-}
-
-fn sorted(ids: &HashSet<u32>) -> Vec<u32> {
-    let mut v: Vec<u32> = ids.iter().copied().collect();
-    v.sort_unstable();
-    v
 }
 
 /// Which relation and session ids the check's rows did not find.
