@@ -81,10 +81,10 @@ pub(super) const CHATED_SET: Sql = Sql::new(13, "UPDATE IMGroup SET lastChated =
 /// A send's resend memory claimed (`send.rs`).
 pub(super) const CLAIM: Sql = Sql::new(
     14,
-    "INSERT INTO tt_recent_send (from_id, to_id, grp, client_msg_id, hash, msg_id, at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+    "INSERT INTO tt_recent_send (from_id, to_id, grp, client_msg_id, hash, msg_id, at, seq) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9) \
      ON CONFLICT (from_id, to_id, grp, client_msg_id, hash) \
-     DO UPDATE SET msg_id = excluded.msg_id, at = excluded.at \
+     DO UPDATE SET msg_id = excluded.msg_id, at = excluded.at, seq = excluded.seq \
      WHERE tt_recent_send.at < ?8",
 );
 /// A session revived and touched by id.

@@ -73,6 +73,7 @@ fn claim<'c>(
     id: u32,
     now: u32,
 ) -> rusqlite::Result<Option<u32>> {
+    let seq = st.recent_seq(now);
     let changed = st.held.get(c, CLAIM)?.execute(params![
         m.from_id,
         m.to_id,
@@ -81,7 +82,8 @@ fn claim<'c>(
         k.data_hash as i64,
         id,
         now,
-        cutoff(k, now)
+        cutoff(k, now),
+        seq
     ])?;
     if changed > 0 {
         return Ok(None);
@@ -96,14 +98,17 @@ fn claim<'c>(
 /// resend).
 fn remember(
     c: &Connection,
+    st: &mut SendState,
     m: &NewMessage,
     k: &ResendKey,
     id: u32,
     now: u32,
 ) -> rusqlite::Result<()> {
+    let seq = st.recent_seq(now);
     c.prepare_cached(
         "INSERT OR REPLACE INTO tt_recent_send \
-         (from_id, to_id, grp, client_msg_id, hash, msg_id, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         (from_id, to_id, grp, client_msg_id, hash, msg_id, at, seq) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         m.from_id,
@@ -112,19 +117,24 @@ fn remember(
         k.client_msg_id,
         k.data_hash as i64,
         id,
-        now
+        now,
+        seq
     ])?;
     Ok(())
 }
 
-/// Forgets a few expired sends, on one send in [`EXPIRE_EVERY`].
+/// Forgets a few expired sends, on one send in [`EXPIRE_EVERY`]: of the
+/// [`EXPIRE_MOST`] stored first (by `seq`), those past the window, so the
+/// statement reads a bounded number of rows whether or not any expired.
 fn expire(c: &Connection, k: &ResendKey, id: u32, now: u32) -> rusqlite::Result<()> {
     if !id.is_multiple_of(EXPIRE_EVERY) {
         return Ok(());
     }
     c.prepare_cached(
         "DELETE FROM tt_recent_send WHERE (from_id, to_id, grp, client_msg_id, hash) IN \
-         (SELECT from_id, to_id, grp, client_msg_id, hash FROM tt_recent_send WHERE at < ?1 LIMIT ?2)",
+         (SELECT from_id, to_id, grp, client_msg_id, hash FROM \
+          (SELECT from_id, to_id, grp, client_msg_id, hash, at FROM tt_recent_send ORDER BY seq LIMIT ?2) \
+          WHERE at < ?1)",
     )?
     .execute(params![cutoff(k, now), EXPIRE_MOST])?;
     Ok(())
@@ -229,7 +239,7 @@ fn single<'c>(
                 if again != id
                     && let Some(k) = &m.resend
                 {
-                    remember(c, m, k, again, now)?;
+                    remember(c, st, m, k, again, now)?;
                 }
                 (found, again)
             }
@@ -243,7 +253,7 @@ fn single<'c>(
             let found = look_up_pair(c, st, m, now)?;
             let id = next(found.last)?;
             if let Some(k) = &m.resend {
-                remember(c, m, k, id, now)?;
+                remember(c, st, m, k, id, now)?;
             }
             (found, id)
         }
@@ -302,7 +312,7 @@ fn group<'c>(
             let known = st.group(c, g)?;
             let id = next(known.last)?;
             if let Some(k) = &m.resend {
-                remember(c, m, k, id, now)?;
+                remember(c, st, m, k, id, now)?;
             }
             (known, session, id)
         }
@@ -316,4 +326,66 @@ fn group<'c>(
     }
     st.stored_group(g, Group { last: id, total }, m.from_id, session, now);
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with_recent(rows: &[(i64, i64)]) -> Connection {
+        let mut c = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut c).unwrap();
+        for (i, (at, seq)) in rows.iter().enumerate() {
+            c.execute(
+                "INSERT INTO tt_recent_send (from_id, to_id, grp, client_msg_id, hash, msg_id, at, seq) \
+                 VALUES (?1, 2, 0, ?2, 0, ?2, ?3, ?4)",
+                params![(i % 7) as i64 + 1, i as i64 + 1, at, seq],
+            )
+            .unwrap();
+        }
+        c
+    }
+
+    fn left(c: &Connection) -> (i64, i64) {
+        c.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(at < 1380), 0) FROM tt_recent_send",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn expiry_deletes_the_oldest_rows_past_the_window_a_bounded_number_at_a_time() {
+        // 70 rows past the window (at 1000, cut-off 1380) stored before 30
+        // within it; 5 of the old ones from before `seq` existed (0).
+        let mut rows: Vec<(i64, i64)> = (0..5).map(|_| (1000, 0)).collect();
+        rows.extend((5..70).map(|i| (1000, 1000 << 20 | i)));
+        rows.extend((70..100).map(|i| (2000, 2000 << 20 | i)));
+        let c = store_with_recent(&rows);
+        let k = ResendKey {
+            client_msg_id: 1,
+            data_hash: 0,
+            window_s: 120,
+        };
+        expire(&c, &k, 15, 1500).unwrap();
+        assert_eq!(left(&c), (100, 70), "only one send in 16 expires rows");
+        expire(&c, &k, 16, 1500).unwrap();
+        assert_eq!(left(&c), (36, 6), "at most 64, the oldest first");
+        expire(&c, &k, 32, 1500).unwrap();
+        assert_eq!(left(&c), (30, 0));
+        expire(&c, &k, 48, 1500).unwrap();
+        assert_eq!(left(&c), (30, 0), "rows within the window stay");
+    }
+
+    #[test]
+    fn a_later_row_of_the_resend_memory_sorts_later() {
+        let mut st = SendState::new(4);
+        let a = st.recent_seq(1000);
+        let b = st.recent_seq(1000);
+        let c = st.recent_seq(1001);
+        assert!(a < b && b < c, "{a} {b} {c}");
+        assert_eq!(a >> 20, 1000);
+        assert_eq!(c >> 20, 1001);
+    }
 }

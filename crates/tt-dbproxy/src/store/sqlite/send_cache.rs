@@ -53,6 +53,9 @@ pub(super) const KIND_RELATION: u32 = 1;
 /// Counter kind of a group.
 pub(super) const KIND_GROUP: u32 = 2;
 
+/// Low bits of `tt_recent_send.seq` that count rows within a second.
+const RECENT_SEQ_BITS: u32 = 20;
+
 /// Entries kept per map by default (pairs, groups, members): about 3 MB
 /// at most for the pairs.
 pub const SEND_CACHE_ENTRIES: usize = 65_536;
@@ -150,6 +153,9 @@ pub(super) struct SendState<'c> {
     epoch: u32,
     /// `PRAGMA data_version` at the last check; `None` before the first.
     version: Option<i64>,
+    /// Sends remembered in the resend memory by this writer (wrapping):
+    /// the low bits of `tt_recent_send.seq` ([`Self::recent_seq`]).
+    recent: u32,
     capacity: usize,
 }
 
@@ -173,6 +179,7 @@ impl<'c> SendState<'c> {
             pending: Pending::default(),
             epoch: 0,
             version: None,
+            recent: 0,
             capacity,
         }
     }
@@ -190,6 +197,16 @@ impl<'c> SendState<'c> {
             self.forget();
         }
         self.version = now;
+    }
+
+    /// The `seq` of a row the resend memory stores at `now`: the time in
+    /// its high bits and this writer's count of such rows in its low
+    /// [`RECENT_SEQ_BITS`], so rows stored later sort later (the clock
+    /// never going back) and a batch's rows are neighbours in the index
+    /// that expiry reads.
+    pub(super) fn recent_seq(&mut self, now: u32) -> i64 {
+        self.recent = self.recent.wrapping_add(1);
+        i64::from(now) << RECENT_SEQ_BITS | i64::from(self.recent & ((1 << RECENT_SEQ_BITS) - 1))
     }
 
     /// Whether writes are pending.
