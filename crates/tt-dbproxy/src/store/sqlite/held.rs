@@ -78,14 +78,17 @@ pub(super) const MARK_PUT: Sql = Sql::new(
 );
 /// A group's `lastChated` set.
 pub(super) const CHATED_SET: Sql = Sql::new(13, "UPDATE IMGroup SET lastChated = ?1 WHERE id = ?2");
-/// A send's resend memory claimed (`send.rs`).
-pub(super) const CLAIM: Sql = Sql::new(
+/// A send appended to the resend memory's log (`recent.rs`).
+pub(super) const RECENT_LOG_PUT: Sql = Sql::new(
     14,
-    "INSERT INTO tt_recent_send (from_id, to_id, grp, client_msg_id, hash, msg_id, at, seq) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9) \
-     ON CONFLICT (from_id, to_id, grp, client_msg_id, hash) \
-     DO UPDATE SET msg_id = excluded.msg_id, at = excluded.at, seq = excluded.seq \
-     WHERE tt_recent_send.at < ?8",
+    "INSERT INTO tt_recent_log (seq, from_id, to_id, grp, client_msg_id, hash, msg_id, at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+);
+/// An older send looked up in the resend memory (`recent.rs`).
+pub(super) const RECENT_FIND: Sql = Sql::new(
+    32,
+    "SELECT msg_id FROM tt_recent_send WHERE from_id = ?1 AND to_id = ?2 AND grp = ?3 \
+     AND client_msg_id = ?4 AND hash = ?5 AND at >= ?6",
 );
 /// A session revived and touched by id.
 pub(super) const TOUCH: Sql = Sql::new(

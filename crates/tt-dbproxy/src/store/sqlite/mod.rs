@@ -19,6 +19,7 @@ mod file;
 mod group;
 mod held;
 mod message;
+mod recent;
 mod schema;
 mod send;
 mod send_cache;
@@ -56,13 +57,6 @@ const STATEMENT_CACHE: usize = 256;
 /// Most keyed lookups one read may make in place (see
 /// `SqliteStore::read_quick`).
 const QUICK_LOOKUPS: usize = 16;
-
-/// WAL pages after which a commit copies the WAL into the database file
-/// (SQLite's default is 1,000). A batch of sends dirties some forty pages,
-/// mostly the same index leaves batch after batch; copying them back ten
-/// times less often writes each such page once instead of ten times (the
-/// WAL grows to about 32 MiB between checkpoints).
-const WAL_CHECKPOINT_PAGES: i64 = 8192;
 
 /// How long a statement waits for another process's write lock (`admin`
 /// writing while the server runs) before failing.
@@ -187,9 +181,6 @@ impl SqliteStore {
         configure(&writer, options.sync).map_err(map_err)?;
         writer
             .pragma_update(None, "journal_mode", "WAL")
-            .map_err(map_err)?;
-        writer
-            .pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
             .map_err(map_err)?;
         schema::migrate(&mut writer).map_err(map_err)?;
         let readers = (0..READERS)

@@ -19,6 +19,7 @@ fn migrations() -> Vec<String> {
         RECENT_SENDS.to_string(),
         CONSOLE_TABLES.to_string(),
         cheaper_sends(),
+        RECENT_SEND_LOG.to_string(),
     ]
 }
 
@@ -93,6 +94,22 @@ CREATE TABLE tt_recent_send (
   PRIMARY KEY (from_id, to_id, grp, client_msg_id, hash)
 ) WITHOUT ROWID;
 CREATE INDEX tt_recent_send_at ON tt_recent_send (at);
+"#;
+
+/// The newest sends of the resend memory, in the order they were stored
+/// (`recent.rs`): a batch appends its rows side by side; they move to
+/// `tt_recent_send` in bulk.
+const RECENT_SEND_LOG: &str = r#"
+CREATE TABLE tt_recent_log (
+  seq INTEGER NOT NULL,
+  from_id INTEGER NOT NULL,
+  to_id INTEGER NOT NULL,
+  grp INTEGER NOT NULL,
+  client_msg_id INTEGER NOT NULL,
+  hash INTEGER NOT NULL,
+  msg_id INTEGER NOT NULL,
+  at INTEGER NOT NULL
+);
 "#;
 
 /// Per-conversation message-id counters (the original's `msg_id_<R>` and
@@ -337,7 +354,7 @@ mod tests {
     fn a_file_of_the_previous_version_keeps_its_recent_sends_and_loses_two_indexes() {
         let mut conn = Connection::open_in_memory().unwrap();
         let all = migrations();
-        let before = all.len() - 1;
+        let before = all.len() - 2;
         for sql in &all[..before] {
             conn.execute_batch(sql).unwrap();
         }
@@ -385,8 +402,8 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 'tt\\_%' ESCAPE '\\'", [], |r| r.get(0))
             .unwrap();
         assert_eq!(
-            own, 12,
-            "tt_state, tt_unread, tt_group_total, tt_group_read_mark, tt_group_push_shield, tt_device_token, tt_msg_counter, tt_recent_send, tt_admin_password, tt_console_session, tt_console_failure, tt_console_audit"
+            own, 13,
+            "tt_state, tt_unread, tt_group_total, tt_group_read_mark, tt_group_push_shield, tt_device_token, tt_msg_counter, tt_recent_send, tt_recent_log, tt_admin_password, tt_console_session, tt_console_failure, tt_console_audit"
         );
         for t in [
             "IMUser",

@@ -4,19 +4,19 @@
 //! everything that goes with it and ids never repeat.
 //!
 //! A conversation the writer remembers (`send_cache.rs`) costs three
-//! statements: the resend memory claimed with the new id (which also
-//! tells a resend apart), the sessions revived and touched by id (their
-//! changed-row count proves they are still there), the row. Its counters
-//! are written once per batch (`SendState::flush`). A conversation it
-//! does not remember is looked up (and created) as before and then
-//! remembered.
+//! statements: the send appended to the resend memory's log (after it is
+//! looked up there: in the writer's copy of the newest sends, else by one
+//! indexed read; `recent.rs`), the sessions revived and touched by id
+//! (their changed-row count proves they are still there), the row. Its
+//! counters are written once per batch (`SendState::flush`). A
+//! conversation it does not remember is looked up (and created) as before
+//! and then remembered.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
-use super::held::{CLAIM, TOUCH, group_insert, single_insert};
+use super::held::{TOUCH, group_insert, single_insert};
 use super::send_cache::{Group, KIND_RELATION, Member, Pair, SendState};
 use super::session::{add, create_relation};
-use super::user::u32_col;
 use crate::store::{NewMessage, ResendKey, SESSION_GROUP, SESSION_SINGLE};
 
 /// Expired recent-send rows are deleted by one send in
@@ -36,91 +36,48 @@ fn cutoff(k: &ResendKey, now: u32) -> i64 {
     i64::from(now) - i64::from(k.window_s)
 }
 
-/// The id of the message `m` resends, if one was stored within its window.
-fn resent_id(
-    c: &Connection,
+/// The id of the message `m` resends, if it carries a resend key and
+/// one was stored within its window.
+fn resent_id<'c>(
+    c: &'c Connection,
+    st: &mut SendState<'c>,
     m: &NewMessage,
-    k: &ResendKey,
     now: u32,
 ) -> rusqlite::Result<Option<u32>> {
-    c.prepare_cached(
-        "SELECT msg_id FROM tt_recent_send WHERE from_id = ?1 AND to_id = ?2 AND grp = ?3 \
-         AND client_msg_id = ?4 AND hash = ?5 AND at >= ?6",
-    )?
-    .query_row(
-        params![
-            m.from_id,
-            m.to_id,
-            m.group,
-            k.client_msg_id,
-            k.data_hash as i64,
-            cutoff(k, now)
-        ],
-        |r| u32_col(r, 0),
-    )
-    .optional()
+    match &m.resend {
+        Some(k) => st.recent.find(c, &mut st.held, m, k, now),
+        None => Ok(None),
+    }
 }
 
-/// Remembers `m` as stored under `id`, in one statement that also tells
-/// a resend: `None` when the memory now holds `id` (a new send: no
-/// memory, or an expired one, was there), else the id of the message `m`
-/// resends (the upsert changed no row).
+/// Remembers `m` as stored under `id`, if it carries a resend key.
+fn remember<'c>(
+    c: &'c Connection,
+    st: &mut SendState<'c>,
+    m: &NewMessage,
+    id: u32,
+    now: u32,
+) -> rusqlite::Result<()> {
+    match &m.resend {
+        Some(k) => st.recent.remember(c, &mut st.held, m, k, id, now),
+        None => Ok(()),
+    }
+}
+
+/// The id of the message `m` resends, or `None` once `m` is remembered
+/// as stored under `id`.
 fn claim<'c>(
     c: &'c Connection,
     st: &mut SendState<'c>,
     m: &NewMessage,
-    k: &ResendKey,
     id: u32,
     now: u32,
 ) -> rusqlite::Result<Option<u32>> {
-    let seq = st.recent_seq(now);
-    let changed = st.held.get(c, CLAIM)?.execute(params![
-        m.from_id,
-        m.to_id,
-        m.group,
-        k.client_msg_id,
-        k.data_hash as i64,
-        id,
-        now,
-        cutoff(k, now),
-        seq
-    ])?;
-    if changed > 0 {
-        return Ok(None);
+    if let Some(old) = resent_id(c, st, m, now)? {
+        return Ok(Some(old));
     }
-    match resent_id(c, m, k, now)? {
-        Some(old) => Ok(Some(old)),
-        None => Err(rusqlite::Error::QueryReturnedNoRows),
-    }
-}
-
-/// Remembers `m` as stored under `id` (a send already known not to be a
-/// resend).
-fn remember(
-    c: &Connection,
-    st: &mut SendState,
-    m: &NewMessage,
-    k: &ResendKey,
-    id: u32,
-    now: u32,
-) -> rusqlite::Result<()> {
-    let seq = st.recent_seq(now);
-    c.prepare_cached(
-        "INSERT OR REPLACE INTO tt_recent_send \
-         (from_id, to_id, grp, client_msg_id, hash, msg_id, at, seq) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        m.from_id,
-        m.to_id,
-        m.group,
-        k.client_msg_id,
-        k.data_hash as i64,
-        id,
-        now,
-        seq
-    ])?;
-    Ok(())
+    remember(c, st, m, id, now)?;
+    Ok(None)
 }
 
 /// Forgets a few expired sends, on one send in [`EXPIRE_EVERY`]: of the
@@ -214,9 +171,7 @@ fn single<'c>(
     let (pair, id) = match st.pairs.get_mut(&key).map(|p| *p) {
         Some(known) => {
             let id = next(known.last)?;
-            if let Some(k) = &m.resend
-                && let Some(old) = claim(c, st, m, k, id, now)?
-            {
+            if let Some(old) = claim(c, st, m, id, now)? {
                 return Ok(resent(old));
             }
             let stamp = st.stamp(now);
@@ -236,25 +191,19 @@ fn single<'c>(
                 st.pairs.remove(&key);
                 let found = look_up_pair(c, st, m, now)?;
                 let again = next(found.last)?;
-                if again != id
-                    && let Some(k) = &m.resend
-                {
-                    remember(c, st, m, k, again, now)?;
+                if again != id {
+                    remember(c, st, m, again, now)?;
                 }
                 (found, again)
             }
         }
         None => {
-            if let Some(k) = &m.resend
-                && let Some(old) = resent_id(c, m, k, now)?
-            {
+            if let Some(old) = resent_id(c, st, m, now)? {
                 return Ok(resent(old));
             }
             let found = look_up_pair(c, st, m, now)?;
             let id = next(found.last)?;
-            if let Some(k) = &m.resend {
-                remember(c, st, m, k, id, now)?;
-            }
+            remember(c, st, m, id, now)?;
             (found, id)
         }
     };
@@ -288,9 +237,7 @@ fn group<'c>(
     let (known, session, id) = match (known, session) {
         (Some(known), Some(Member { session, touched })) => {
             let id = next(known.last)?;
-            if let Some(k) = &m.resend
-                && let Some(old) = claim(c, st, m, k, id, now)?
-            {
+            if let Some(old) = claim(c, st, m, id, now)? {
                 return Ok(resent(old));
             }
             let session = if touched == st.stamp(now) || touch(c, st, &[session], now)? {
@@ -303,17 +250,13 @@ fn group<'c>(
             (known, session, id)
         }
         _ => {
-            if let Some(k) = &m.resend
-                && let Some(old) = resent_id(c, m, k, now)?
-            {
+            if let Some(old) = resent_id(c, st, m, now)? {
                 return Ok(resent(old));
             }
             let session = add(c, m.from_id, g, SESSION_GROUP, now)?;
             let known = st.group(c, g)?;
             let id = next(known.last)?;
-            if let Some(k) = &m.resend {
-                remember(c, st, m, k, id, now)?;
-            }
+            remember(c, st, m, id, now)?;
             (known, session, id)
         }
     };
@@ -376,16 +319,5 @@ mod tests {
         assert_eq!(left(&c), (30, 0));
         expire(&c, &k, 48, 1500).unwrap();
         assert_eq!(left(&c), (30, 0), "rows within the window stay");
-    }
-
-    #[test]
-    fn a_later_row_of_the_resend_memory_sorts_later() {
-        let mut st = SendState::new(4);
-        let a = st.recent_seq(1000);
-        let b = st.recent_seq(1000);
-        let c = st.recent_seq(1001);
-        assert!(a < b && b < c, "{a} {b} {c}");
-        assert_eq!(a >> 20, 1000);
-        assert_eq!(c >> 20, 1001);
     }
 }

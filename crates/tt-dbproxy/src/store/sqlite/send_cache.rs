@@ -13,6 +13,9 @@
 //!   batch per key by [`SendState::flush`], in the batch's transaction
 //!   before its `COMMIT` (and before any other kind of write, so writes
 //!   keep their order): a crash never separates a row from its counters.
+//!   The same flush moves the resend memory's log once it is full.
+//! - **the resend memory's newest sends** (`recent.rs`), read again from
+//!   the file after another connection committed or a batch rolled back.
 //!
 //! The memory never outlives what it reflects:
 //!
@@ -46,15 +49,13 @@ use super::held::{
     CHATED_SET, COUNTER_PUT, COUNTER_SET, DATA_VERSION, Held, MARK_PUT, TOTAL_PUT, UNREAD_ADD,
     UNREAD_PUT,
 };
+use super::recent::Recent;
 use crate::store::MESSAGE_SHARDS;
 
 /// Counter kind of a one-to-one conversation (keyed by relation id).
 pub(super) const KIND_RELATION: u32 = 1;
 /// Counter kind of a group.
 pub(super) const KIND_GROUP: u32 = 2;
-
-/// Low bits of `tt_recent_send.seq` that count rows within a second.
-const RECENT_SEQ_BITS: u32 = 20;
 
 /// Entries kept per map by default (pairs, groups, members): about 3 MB
 /// at most for the pairs.
@@ -153,9 +154,8 @@ pub(super) struct SendState<'c> {
     epoch: u32,
     /// `PRAGMA data_version` at the last check; `None` before the first.
     version: Option<i64>,
-    /// Sends remembered in the resend memory by this writer (wrapping):
-    /// the low bits of `tt_recent_send.seq` ([`Self::recent_seq`]).
-    recent: u32,
+    /// The resend memory's newest sends (`recent.rs`).
+    pub(super) recent: Recent,
     capacity: usize,
 }
 
@@ -179,7 +179,7 @@ impl<'c> SendState<'c> {
             pending: Pending::default(),
             epoch: 0,
             version: None,
-            recent: 0,
+            recent: Recent::default(),
             capacity,
         }
     }
@@ -195,18 +195,9 @@ impl<'c> SendState<'c> {
             .ok();
         if now.is_none() || now != self.version {
             self.forget();
+            self.recent.unload();
         }
         self.version = now;
-    }
-
-    /// The `seq` of a row the resend memory stores at `now`: the time in
-    /// its high bits and this writer's count of such rows in its low
-    /// [`RECENT_SEQ_BITS`], so rows stored later sort later (the clock
-    /// never going back) and a batch's rows are neighbours in the index
-    /// that expiry reads.
-    pub(super) fn recent_seq(&mut self, now: u32) -> i64 {
-        self.recent = self.recent.wrapping_add(1);
-        i64::from(now) << RECENT_SEQ_BITS | i64::from(self.recent & ((1 << RECENT_SEQ_BITS) - 1))
     }
 
     /// Whether writes are pending.
@@ -216,6 +207,9 @@ impl<'c> SendState<'c> {
 
     /// Writes the pending writes (in the open transaction).
     pub(super) fn flush(&mut self, c: &'c Connection) -> rusqlite::Result<()> {
+        if self.recent.full() {
+            self.recent.move_log(c)?;
+        }
         let (p, held) = (&mut self.pending, &mut self.held);
         for ((kind, conv), last) in p.counters.drain() {
             if held
@@ -272,6 +266,7 @@ impl<'c> SendState<'c> {
     /// belonged to was rolled back.
     pub(super) fn discard(&mut self) {
         self.forget();
+        self.recent.unload();
         self.pending.clear();
     }
 
