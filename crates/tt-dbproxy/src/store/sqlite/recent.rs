@@ -20,7 +20,6 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::held::{Held, RECENT_FIND, RECENT_LOG_PUT};
-use super::user::u32_col;
 use crate::store::{NewMessage, ResendKey};
 
 /// Rows of `tt_recent_log` that make the next batch move them all to
@@ -75,13 +74,14 @@ impl Recent {
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             let key = (
-                u32_col(r, 0)?,
-                u32_col(r, 1)?,
+                r.get::<_, u32>(0)?,
+                r.get::<_, u32>(1)?,
                 r.get::<_, bool>(2)?,
-                u32_col(r, 3)?,
+                r.get::<_, u32>(3)?,
                 r.get::<_, i64>(4)? as u64,
             );
-            self.map.insert(key, (u32_col(r, 5)?, u32_col(r, 6)?));
+            self.map
+                .insert(key, (r.get::<_, u32>(5)?, r.get::<_, u32>(6)?));
             self.rows += 1;
         }
         self.loaded = true;
@@ -124,7 +124,7 @@ impl Recent {
                     k.data_hash as i64,
                     limit
                 ],
-                |r| u32_col(r, 0),
+                |r| r.get::<_, u32>(0),
             )
             .optional()
     }
