@@ -49,7 +49,8 @@ fn key(m: &NewMessage, k: &ResendKey) -> SendKey {
     (m.from_id, m.to_id, m.group, k.client_msg_id, k.data_hash)
 }
 
-fn cutoff(k: &ResendKey, now: u32) -> i64 {
+/// The oldest `at` still within `k`'s window at `now`.
+pub(super) fn cutoff(k: &ResendKey, now: u32) -> i64 {
     i64::from(now) - i64::from(k.window_s)
 }
 
@@ -207,8 +208,7 @@ mod tests {
 
     #[test]
     fn sends_are_found_in_the_log_after_a_reload_and_after_the_move() {
-        let mut c = Connection::open_in_memory().unwrap();
-        super::super::schema::migrate(&mut c).unwrap();
+        let c = super::super::schema::migrated_in_memory();
         let mut held = Held::new();
         let mut r = Recent::default();
         let (a, ka) = send(1, 7);
@@ -240,8 +240,7 @@ mod tests {
 
     #[test]
     fn the_log_is_due_to_move_at_its_bound() {
-        let mut c = Connection::open_in_memory().unwrap();
-        super::super::schema::migrate(&mut c).unwrap();
+        let c = super::super::schema::migrated_in_memory();
         let mut held = Held::new();
         let mut r = Recent::default();
         for i in 0..LOG_MOST as u32 {

@@ -334,6 +334,14 @@ CREATE INDEX IMGroupMessage_{n}_idx_groupId_msgId_status_created ON IMGroupMessa
     sql
 }
 
+/// A new in-memory database with every migration applied, for tests.
+#[cfg(test)]
+pub(super) fn migrated_in_memory() -> Connection {
+    let mut conn = Connection::open_in_memory().expect("an in-memory database opens");
+    migrate(&mut conn).expect("the migrations apply");
+    conn
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@
 use rusqlite::{Connection, params};
 
 use super::held::{TOUCH, group_insert, single_insert};
+use super::recent::cutoff;
 use super::send_cache::{Group, KIND_RELATION, Member, Pair, SendState};
 use super::session::{add, create_relation};
 use crate::store::{NewMessage, ResendKey, SESSION_GROUP, SESSION_SINGLE};
@@ -30,10 +31,6 @@ const EXPIRE_MOST: u32 = 64;
 fn next(last: u32) -> rusqlite::Result<u32> {
     last.checked_add(1)
         .ok_or_else(|| rusqlite::Error::ToSqlConversionFailure("message id space exhausted".into()))
-}
-
-fn cutoff(k: &ResendKey, now: u32) -> i64 {
-    i64::from(now) - i64::from(k.window_s)
 }
 
 /// The id of the message `m` resends, if it carries a resend key and
@@ -276,8 +273,7 @@ mod tests {
     use super::*;
 
     fn store_with_recent(rows: &[(i64, i64)]) -> Connection {
-        let mut c = Connection::open_in_memory().unwrap();
-        super::super::schema::migrate(&mut c).unwrap();
+        let c = super::super::schema::migrated_in_memory();
         for (i, (at, seq)) in rows.iter().enumerate() {
             c.execute(
                 "INSERT INTO tt_recent_send (from_id, to_id, grp, client_msg_id, hash, msg_id, at, seq) \
