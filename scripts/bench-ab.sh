@@ -13,6 +13,7 @@
 #   scripts/bench-ab.sh OLD_BINARY NEW_BINARY
 #   RUNS=5 DURATION=10s scripts/bench-ab.sh a b
 #   BACKEND=embedded ENGINES=1 scripts/bench-ab.sh a b
+#   LOADGEN=c scripts/bench-ab.sh a b  # load generator of both (default: B)
 #
 # Needs jq; for MySQL + Redis the dev machine's MariaDB and Redis
 # (database tt_bench_ab dropped and re-created, Redis db 12 flushed,
@@ -28,6 +29,7 @@ RUNS=${RUNS:-3}
 DURATION=${DURATION:-5s}
 CONNS=${CONNS:-16}
 WORKLOADS=${WORKLOADS:-"send mixed"}
+LOADGEN=${LOADGEN:-$B} # the load generator of both binaries' runs
 BACKEND=${BACKEND:-mysql} # mysql | embedded
 ENGINES=${ENGINES:-}
 MYSQL_URL=${MYSQL_URL:-mysql://root:@127.0.0.1:3306/tt_bench_ab}
@@ -96,7 +98,7 @@ for run in $(seq "$RUNS"); do
         [ "$side" = B ] && bin=$B
         fresh "$bin"
         for w in $WORKLOADS; do
-            "$bin" bench --addr "$ADDR" --workload "$w" --connections "$CONNS" \
+            "$LOADGEN" bench --addr "$ADDR" --workload "$w" --connections "$CONNS" \
                 --duration "$DURATION" --json >"$OUT/$side-$w-$run.json" || true
             printf '%s run %s %-6s %8.0f req/s  errors %s\n' "$side" "$run" "$w" \
                 "$(jq .throughput "$OUT/$side-$w-$run.json")" \

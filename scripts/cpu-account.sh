@@ -32,6 +32,7 @@ SETTLE=${SETTLE:-1}               # seconds of quiet before each measurement
 OUT=${OUT:-$PWD/target/cpu-account}
 MARIADB_ARGS=${MARIADB_ARGS:-}    # extra mariadbd options
 PERF=${PERF:-}                    # "1": also `perf record -g` tt-dbproxy (and mariadbd) during each run
+LOADGEN=${LOADGEN:-}              # the load generator for every run (default: the last binary given)
 
 secs=${DURATION%s}
 case $secs in
@@ -44,6 +45,12 @@ for i in "${!BINS[@]}"; do
     [ -x "${BINS[$i]}" ] || { echo "not an executable: ${BINS[$i]}" >&2; exit 1; }
     BINS[i]=$(cd "$(dirname "${BINS[$i]}")" && pwd)/$(basename "${BINS[$i]}")
 done
+# One load generator for both binaries, so a change to `bench` itself
+# (or to what the binary links, such as its allocator) is not counted
+# as the server's.
+LOADGEN=${LOADGEN:-${BINS[${#BINS[@]} - 1]}}
+[ -x "$LOADGEN" ] || { echo "not an executable: $LOADGEN" >&2; exit 1; }
+LOADGEN=$(cd "$(dirname "$LOADGEN")" && pwd)/$(basename "$LOADGEN")
 need=(jq timeout)
 [[ " $BACKENDS " == *" mysql "* ]] && need+=(mariadbd mariadb-install-db mysql redis-server redis-cli)
 for c in "${need[@]}"; do
@@ -179,7 +186,7 @@ bench() {
     (
         cd "$RUN"
         rc=0
-        timeout --foreground -k 5 $((secs + 120)) env "${ENV[@]}" "$BIN" bench --addr "$ADDR" \
+        timeout --foreground -k 5 $((secs + 120)) env "${ENV[@]}" "$LOADGEN" bench --addr "$ADDR" \
             --users "$USERS" --json "$@" >"$out" 2>"$out.err" || rc=$?
         read -r s <"/proc/$BASHPID/stat" # no fork: this subshell's own line
         s=${s##*) }

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use tt_dbproxy::store::prelude::*;
-use tt_dbproxy::store::{DepartRecord, StoreOp};
+use tt_dbproxy::store::{DepartRecord, StoreOp, UserRecord};
 use tt_proto::im::buddy::*;
 use tt_proto::im::login::*;
 
@@ -219,6 +219,53 @@ async fn user_info_returns_every_row_of_a_large_list_and_refuses_too_many(b: Bac
     assert!(rsp.user_info_list.is_empty());
 }
 
+/// User info for ids in every shape (runs of consecutive ids, which
+/// MySQL reads as ranges, scattered ids, repeats, ids without a row, a
+/// run past the last user): each existing user once, by id, its own row.
+async fn user_info_for_runs_and_scattered_ids(b: Backend) {
+    let s = TestServer::seeded(b).await;
+    for i in 4..=40 {
+        let id = s
+            .store
+            .add_user(UserRecord {
+                name: format!("u{i}"),
+                nick: format!("nick {i}"),
+                depart_id: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(id, i);
+    }
+    let mut c = s.client().await;
+    let mut ids: Vec<u32> = (3..=14).collect(); // a run of 12
+    ids.extend([20, 22, 22, 1, 9999]); // scattered, a repeat, no such user
+    ids.extend(25..=33); // a run of 9
+    ids.extend(36..=50); // a run past the last user (40)
+    ids.extend([17, 18, 19]); // a short run
+    let req = ImUsersInfoReq {
+        user_id: Some(1),
+        user_id_list: ids,
+        attach_data: ab(),
+    };
+    let rsp: ImUsersInfoRsp = call(&mut c, 0x0204, &req, 2, 0x0205).await;
+    let mut want: Vec<u32> = (3..=14)
+        .chain([1, 17, 18, 19, 20, 22])
+        .chain(25..=33)
+        .chain(36..=40)
+        .collect();
+    want.sort_unstable();
+    assert_eq!(user_ids(&rsp.user_info_list), want);
+    for u in &rsp.user_info_list {
+        let id = u.user_id.unwrap_or(0);
+        if id < 4 {
+            continue;
+        }
+        let nick = format!("nick {id}");
+        assert_eq!(u.user_nick_name.as_deref(), Some(nick.as_bytes()));
+    }
+}
+
 async fn all_users(c: &mut tt_dbproxy::client::Client, since: u32) -> ImAllUserRsp {
     let req = ImAllUserReq {
         user_id: Some(1),
@@ -411,6 +458,7 @@ on_every_backend!(
     case31_user_info,
     case32_user_info_empty_list_runs_no_query,
     user_info_returns_every_row_of_a_large_list_and_refuses_too_many,
+    user_info_for_runs_and_scattered_ids,
     case33_to_35_all_users_with_the_gate,
     all_users_store_failure_echoes_the_clients_time,
     case36_departments,

@@ -14,6 +14,7 @@ mod galera;
 mod group;
 pub mod gtid;
 mod handle;
+mod id_match;
 mod last;
 mod message;
 mod named_lock;

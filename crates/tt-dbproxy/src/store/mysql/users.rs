@@ -4,7 +4,8 @@
 use mysql_async::{Params, Row, Value};
 
 use super::handle::MysqlStore;
-use super::query::{change, first, first_int, id_params, insert, int, params, rows, text};
+use super::id_match::id_condition;
+use super::query::{change, first, first_int, insert, int, params, rows, text, text_rows};
 use crate::store::{ID_CHUNK, StoreResult, UserRecord, UserUpdate};
 
 /// The columns of a user row, in [`user`]'s order.
@@ -150,12 +151,15 @@ impl MysqlStore {
         ids.sort_unstable();
         ids.dedup();
         let mut out = Vec::with_capacity(ids.len());
+        let mut c = self.pools.replica().await?;
         for chunk in ids.chunks(ID_CHUNK) {
-            let clause = format!(
-                "WHERE id IN ({}) ORDER BY id",
-                crate::store::placeholders(chunk.len())
+            let sql = format!(
+                "SELECT {USER_COLUMNS} FROM IMUser WHERE {} ORDER BY id",
+                id_condition("id", chunk)
             );
-            out.extend(self.users(&clause, id_params(chunk)).await?);
+            for r in text_rows(&mut c, &sql).await? {
+                out.push(user(r)?);
+            }
         }
         Ok(out)
     }
