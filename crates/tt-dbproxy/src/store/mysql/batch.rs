@@ -4,8 +4,10 @@
 //! queued send (at most `storage.batch_max`) into one transaction: the
 //! check of remembered ids ([`super::stale`]), one `UPDATE` for all
 //! sessions, multi-row `INSERT`s per shard table and one `UPDATE` of
-//! `lastChated`, sent as one text in one round trip ([`super::script`]),
-//! then `COMMIT` in a second. There is no timer: a committer
+//! `lastChated` and the `COMMIT`, sent as one text in one round trip
+//! ([`super::script`]; the check then is a guard that stops the text when
+//! an id is gone, and the batch runs again with the check and its
+//! `COMMIT` in a second round trip). There is no timer: a committer
 //! starts as soon as a lane is free, so a lone send commits at once, and
 //! sends that arrive while [`LANES`] commits are in flight form the next
 //! batch.
@@ -34,6 +36,7 @@ use mysql_async::{Conn, Row};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::time::Instant;
 
+use super::error::map_err;
 use super::galera::{Detected, record_retry, retry_pause};
 use super::outcome::{Attempt, CommitFailure, attempt_err, commit};
 use super::pending_send::PendingSend;
@@ -123,6 +126,37 @@ async fn step<T>(fut: impl Future<Output = Result<T, mysql_async::Error>>) -> Re
     }
 }
 
+/// How a text ending in `COMMIT` failed.
+enum Guarded {
+    /// The guard of remembered ids stopped it: nothing stored.
+    Failed,
+    /// Any other failure.
+    Other(Attempt),
+}
+
+/// The round trip of a text that ends in `COMMIT`, under the deadline.
+/// The server stops at the first statement that fails, so an error from
+/// it means the `COMMIT` did not run (a conflict, not stored, or the
+/// guard); a connection failure or the deadline leaves the outcome
+/// unknown.
+async fn committing<T>(
+    fut: impl Future<Output = Result<T, mysql_async::Error>>,
+) -> Result<T, Guarded> {
+    match tokio::time::timeout_at(deadline::effective(), fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(mysql_async::Error::Server(e))) if e.code == stale::GUARD_FAILED => {
+            Err(Guarded::Failed)
+        }
+        Ok(Err(e @ mysql_async::Error::Server(_))) => Err(Guarded::Other(attempt_err(e))),
+        Ok(Err(e)) => Err(Guarded::Other(Attempt::Failed(CommitFailure::Unknown(
+            map_err(e),
+        )))),
+        Err(_) => Err(Guarded::Other(Attempt::Failed(CommitFailure::Unknown(
+            deadline::expired("a commit"),
+        )))),
+    }
+}
+
 /// Runs one text of statements and returns the rows of every result set
 /// (only the check of remembered ids has rows). The server stops at the
 /// first statement that fails; that error is returned.
@@ -132,6 +166,10 @@ async fn run_text(c: &mut Conn, text: &str) -> Result<Vec<Row>, mysql_async::Err
     while !result.is_empty() {
         rows.extend(result.collect::<Row>().await?);
     }
+    // The error of a statement after the first few can still be unread
+    // when `is_empty` says the results are over (mysql_async 0.37): read
+    // to the end, so a failed statement is never taken for success.
+    result.drop_result().await?;
     Ok(rows)
 }
 
@@ -142,6 +180,20 @@ enum Ran {
     Committed,
     /// Rolled back: these remembered relation and session ids are gone.
     Stale(HashSet<u32>, HashSet<u32>),
+    /// Rolled back: the guard found a remembered id gone; run again with
+    /// the check, which says which.
+    Unchecked,
+}
+
+/// How a batch's statements reach the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trips {
+    /// The statements and the `COMMIT` in one text, remembered ids
+    /// guarded ([`stale::guard_sql`]).
+    One,
+    /// The statements with the check of remembered ids, then `COMMIT` or
+    /// `ROLLBACK` as the check found (always on a Galera node).
+    Two,
 }
 
 impl GroupCommit {
@@ -278,8 +330,10 @@ impl GroupCommit {
     /// a send is never stored twice.
     async fn exec_batch(&self, sends: &[(&PendingSend, u32)]) -> Result<Ran, CommitFailure> {
         let mut attempt = 1;
+        let mut trips = Trips::One;
         loop {
-            match self.exec_once(sends).await {
+            match self.exec_once(sends, trips).await {
+                Ok(Ran::Unchecked) => trips = Trips::Two,
                 Ok(ran) => return Ok(ran),
                 Err(Attempt::Failed(f)) => return Err(f),
                 Err(Attempt::Conflict(e)) => {
@@ -293,11 +347,13 @@ impl GroupCommit {
         }
     }
 
-    /// One run of the writes of `sends` in one transaction: the
-    /// statements ([`Script`]) in one round trip — the check of
-    /// remembered ids first — then `COMMIT`, or `ROLLBACK` when ids are
+    /// One run of the writes of `sends` in one transaction: with
+    /// [`Trips::One`] (not on a Galera node) the statements ([`Script`])
+    /// and the `COMMIT` in one round trip, remembered ids guarded; with
+    /// [`Trips::Two`] the statements in one round trip, the check of
+    /// remembered ids first, then `COMMIT`, or `ROLLBACK` when ids are
     /// gone.
-    async fn exec_once(&self, sends: &[(&PendingSend, u32)]) -> Result<Ran, Attempt> {
+    async fn exec_once(&self, sends: &[(&PendingSend, u32)], trips: Trips) -> Result<Ran, Attempt> {
         let now = sends.iter().map(|(_, n)| *n).max().unwrap_or(0);
         let mut sessions = Vec::new();
         let mut singles: BTreeMap<u32, Vec<&SingleMessageRow>> = BTreeMap::new();
@@ -328,22 +384,40 @@ impl GroupCommit {
             }
         }
         let group_ids = sorted_unique(groups.values().flatten().map(|r| r.group_id).collect());
-        let check = stale::check_sql(&relations, &remembered);
-        let checking = check.is_some();
         let mut c = bounded("a group commit", self.pools.primary()).await?;
         let galera = self.galera.galera(&mut c).await?;
+        let one_trip = trips == Trips::One && !galera;
+        let check = match one_trip {
+            true => stale::guard_sql(&relations, &remembered),
+            false => stale::check_sql(&relations, &remembered),
+        };
+        let checking = check.is_some() && !one_trip;
         let mut script = Script::begin(check, galera);
         let touch = format!("status = 0, updated = {now}");
         script.update_by_ids("IMRecentSession", &touch, &sorted_unique(sessions));
         insert_all(&mut script, &singles, &groups);
         script.update_by_ids("IMGroup", &format!("lastChated = {now}"), &group_ids);
+        if one_trip {
+            script.commit();
+        }
 
         // Until the transaction ends, a connection given back (after an
         // error, or cut off by the deadline) is reset by the pool, which
         // rolls the transaction back.
         c.reset_connection(true);
         let mut found = Vec::new();
-        for text in script.texts() {
+        let texts = script.texts();
+        for (i, text) in texts.iter().enumerate() {
+            if one_trip && i + 1 == texts.len() {
+                return match committing(run_text(&mut c, text)).await {
+                    Ok(_) => {
+                        c.reset_connection(false);
+                        Ok(Ran::Committed)
+                    }
+                    Err(Guarded::Failed) => Ok(Ran::Unchecked),
+                    Err(Guarded::Other(a)) => Err(a),
+                };
+            }
             found.extend(step(run_text(&mut c, text)).await?);
         }
         if checking {

@@ -109,6 +109,11 @@ impl Script {
         }
     }
 
+    /// Ends the script with `COMMIT` (in the last text).
+    pub(super) fn commit(&mut self) {
+        self.push("COMMIT".to_owned());
+    }
+
     /// The texts, each one round trip.
     pub(super) fn texts(&self) -> &[String] {
         &self.texts

@@ -34,6 +34,41 @@ pub(super) fn check_sql(relations: &HashSet<u32>, sessions: &HashSet<u32>) -> Op
     (!parts.is_empty()).then(|| parts.join(" UNION ALL "))
 }
 
+/// MariaDB's error for a scalar subquery that found more than one row:
+/// how the guard fails.
+pub(super) const GUARD_FAILED: u16 = 1242;
+
+/// A statement that fails ([`GUARD_FAILED`]) unless every id of
+/// `relations` (active) and `sessions` names a row; `None` with no ids.
+/// Its scalar subquery finds no row (NULL) when the counts match, two
+/// rows otherwise.
+pub(super) fn guard_sql(relations: &HashSet<u32>, sessions: &HashSet<u32>) -> Option<String> {
+    let mut counts = Vec::new();
+    if !relations.is_empty() {
+        let mut sql =
+            "(SELECT COUNT(*) FROM IMRelationShip WHERE status = 0 AND id IN (".to_owned();
+        write_ids(
+            &mut sql,
+            &sorted_unique(relations.iter().copied().collect()),
+        );
+        sql.push_str("))");
+        counts.push(sql);
+    }
+    if !sessions.is_empty() {
+        let mut sql = "(SELECT COUNT(*) FROM IMRecentSession WHERE id IN (".to_owned();
+        write_ids(&mut sql, &sorted_unique(sessions.iter().copied().collect()));
+        sql.push_str("))");
+        counts.push(sql);
+    }
+    (!counts.is_empty()).then(|| {
+        format!(
+            "SET @tt_ids_gone = (SELECT n FROM (SELECT 1 AS n UNION ALL SELECT 2) AS two WHERE {} <> {})",
+            counts.join(" + "),
+            relations.len() + sessions.len()
+        )
+    })
+}
+
 /// Which relation and session ids the check's rows did not find.
 pub(super) fn gone(
     relations: &HashSet<u32>,
@@ -76,5 +111,27 @@ mod tests {
             Some("SELECT 1, id FROM IMRecentSession WHERE id IN (5)")
         );
         assert_eq!(check_sql(&HashSet::new(), &HashSet::new()), None);
+    }
+
+    #[test]
+    fn the_guard_counts_both_kinds() {
+        let rel: HashSet<u32> = [9, 3].into();
+        let ses: HashSet<u32> = [5].into();
+        assert_eq!(
+            guard_sql(&rel, &ses).as_deref(),
+            Some(
+                "SET @tt_ids_gone = (SELECT n FROM (SELECT 1 AS n UNION ALL SELECT 2) AS two \
+                 WHERE (SELECT COUNT(*) FROM IMRelationShip WHERE status = 0 AND id IN (3, 9)) \
+                 + (SELECT COUNT(*) FROM IMRecentSession WHERE id IN (5)) <> 3)"
+            )
+        );
+        assert_eq!(
+            guard_sql(&HashSet::new(), &ses).as_deref(),
+            Some(
+                "SET @tt_ids_gone = (SELECT n FROM (SELECT 1 AS n UNION ALL SELECT 2) AS two \
+                 WHERE (SELECT COUNT(*) FROM IMRecentSession WHERE id IN (5)) <> 1)"
+            )
+        );
+        assert_eq!(guard_sql(&HashSet::new(), &HashSet::new()), None);
     }
 }
