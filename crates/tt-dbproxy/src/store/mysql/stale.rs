@@ -12,25 +12,31 @@ use super::query::int;
 use super::script::{sorted_unique, write_ids};
 use crate::store::StoreResult;
 
+/// The two selects over the remembered ids, each `None` with no ids:
+/// `what` (the selected columns) of the active relations among
+/// `relations`, and of the sessions among `sessions`.
+fn selects(what: (&str, &str), relations: &HashSet<u32>, sessions: &HashSet<u32>) -> Vec<String> {
+    let tables = [
+        (what.0, "IMRelationShip WHERE status = 0 AND", relations),
+        (what.1, "IMRecentSession WHERE", sessions),
+    ];
+    let mut out = Vec::new();
+    for (columns, from, ids) in tables {
+        if ids.is_empty() {
+            continue;
+        }
+        let mut sql = format!("SELECT {columns} FROM {from} id IN (");
+        write_ids(&mut sql, &sorted_unique(ids.iter().copied().collect()));
+        sql.push(')');
+        out.push(sql);
+    }
+    out
+}
+
 /// The statement that lists which of `relations` and `sessions` exist,
 /// as rows (0, relation id) and (1, session id); `None` with no ids.
 pub(super) fn check_sql(relations: &HashSet<u32>, sessions: &HashSet<u32>) -> Option<String> {
-    let mut parts = Vec::new();
-    if !relations.is_empty() {
-        let mut sql = "SELECT 0, id FROM IMRelationShip WHERE status = 0 AND id IN (".to_owned();
-        write_ids(
-            &mut sql,
-            &sorted_unique(relations.iter().copied().collect()),
-        );
-        sql.push(')');
-        parts.push(sql);
-    }
-    if !sessions.is_empty() {
-        let mut sql = "SELECT 1, id FROM IMRecentSession WHERE id IN (".to_owned();
-        write_ids(&mut sql, &sorted_unique(sessions.iter().copied().collect()));
-        sql.push(')');
-        parts.push(sql);
-    }
+    let parts = selects(("0, id", "1, id"), relations, sessions);
     (!parts.is_empty()).then(|| parts.join(" UNION ALL "))
 }
 
@@ -43,23 +49,10 @@ pub(super) const GUARD_FAILED: u16 = 1242;
 /// Its scalar subquery finds no row (NULL) when the counts match, two
 /// rows otherwise.
 pub(super) fn guard_sql(relations: &HashSet<u32>, sessions: &HashSet<u32>) -> Option<String> {
-    let mut counts = Vec::new();
-    if !relations.is_empty() {
-        let mut sql =
-            "(SELECT COUNT(*) FROM IMRelationShip WHERE status = 0 AND id IN (".to_owned();
-        write_ids(
-            &mut sql,
-            &sorted_unique(relations.iter().copied().collect()),
-        );
-        sql.push_str("))");
-        counts.push(sql);
-    }
-    if !sessions.is_empty() {
-        let mut sql = "(SELECT COUNT(*) FROM IMRecentSession WHERE id IN (".to_owned();
-        write_ids(&mut sql, &sorted_unique(sessions.iter().copied().collect()));
-        sql.push_str("))");
-        counts.push(sql);
-    }
+    let counts: Vec<String> = selects(("COUNT(*)", "COUNT(*)"), relations, sessions)
+        .into_iter()
+        .map(|count| format!("({count})"))
+        .collect();
     (!counts.is_empty()).then(|| {
         format!(
             "SET @tt_ids_gone = (SELECT n FROM (SELECT 1 AS n UNION ALL SELECT 2) AS two WHERE {} <> {})",
