@@ -137,6 +137,61 @@ async fn a_refused_message_fails_alone_in_its_batch(b: Backend) {
     );
 }
 
+/// A refused message with a client `msg_id` shares batches with good
+/// ones; its resends (same client id and data) are refused again: the
+/// resend memory holds no id for a message that was never stored.
+async fn a_refused_messages_resend_gets_no_id(b: Backend) {
+    let s = TestServer::seeded(b).await;
+    refuse_poison(&s, b).await;
+    let mut tasks = Vec::new();
+    for k in 0..CLIENTS {
+        let addr = s.addr;
+        tasks.push(tokio::spawn(async move {
+            let mut c = Client::connect(addr).await.unwrap();
+            let (from, to) = (100 + k, 200 + k);
+            let mut sent = Vec::new();
+            // Clients refused in different rounds: a refused send lands
+            // among other clients' good ones in a batch.
+            for r in 0..ROUNDS {
+                let data = if (k + r) % 3 == 0 { POISON } else { "good" };
+                let m = resendable(from, to, r + 1, data);
+                sent.push((data, send_id(&mut c, &m).await, m));
+            }
+            let mut resent = Vec::new();
+            for (data, _, m) in &sent {
+                if *data == POISON {
+                    resent.push(send_id(&mut c, m).await);
+                }
+            }
+            let answers: Vec<(&str, u32)> = sent.iter().map(|(d, id, _)| (*d, *id)).collect();
+            (from, to, answers, resent)
+        }));
+    }
+    for t in tasks {
+        let (from, to, answers, resent) = t.await.unwrap();
+        for (data, id) in &answers {
+            assert_eq!(*id == 0, *data == POISON, "{from}->{to}: {answers:?}");
+        }
+        assert!(!resent.is_empty());
+        assert!(
+            resent.iter().all(|id| *id == 0),
+            "{from}->{to}: resends answered {resent:?}"
+        );
+        let stored = s.store.single_history(from, to, 0, 100).await.unwrap();
+        let good = answers.iter().filter(|(d, _)| *d != POISON).count();
+        assert_eq!(stored.len(), good, "{from}->{to}");
+        assert!(stored.iter().all(|m| m.content != POISON));
+    }
+}
+
+/// A text with a non-zero client `msg_id`, so it is remembered for resends.
+fn resendable(from: u32, to: u32, client_id: u32, data: &str) -> ImMsgData {
+    ImMsgData {
+        msg_id: Some(client_id),
+        ..msg(from, to, data)
+    }
+}
+
 /// One send at a time: each commits alone, at once (no batch timer).
 async fn sends_one_at_a_time_commit_alone_at_once(b: Backend) {
     tt_dbproxy::metrics::install();
@@ -155,5 +210,6 @@ async fn sends_one_at_a_time_commit_alone_at_once(b: Backend) {
 
 on_every_backend!(
     a_refused_message_fails_alone_in_its_batch,
+    a_refused_messages_resend_gets_no_id,
     sends_one_at_a_time_commit_alone_at_once,
 );

@@ -377,6 +377,52 @@ impl SharedStore for SqliteStore {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{MESSAGE_SHARDS, MessageStore, NewMessage};
+
+    /// A send refused inside a batch (after another job of it, so only
+    /// its savepoint is rolled back) leaves no memory of its id: its
+    /// resend is refused again, not answered with an id that has no row.
+    #[tokio::test]
+    async fn a_send_refused_inside_a_batch_is_not_remembered_for_resends() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        store
+            .write(|c| {
+                (0..MESSAGE_SHARDS).try_for_each(|n| {
+                    c.execute_batch(&format!(
+                        "CREATE TRIGGER refuse_{n} BEFORE INSERT ON IMMessage_{n} \
+                         WHEN NEW.content = 'poison' BEGIN SELECT RAISE(ABORT, 'poison'); END;"
+                    ))
+                })
+            })
+            .await
+            .unwrap();
+        let msg = |from: u32, data: &str| NewMessage {
+            from_id: from,
+            to_id: from + 100,
+            group: false,
+            msg_type: 1,
+            content: data.into(),
+            created: 1000,
+            resend: crate::store::resend::key(7, data.as_bytes(), 120),
+        };
+        // Held for a moment, the writer takes the three as one batch.
+        let hold = store.inner.writer.run(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            Ok(())
+        });
+        let (held, good, refused) = tokio::join!(
+            hold,
+            store.store_message(msg(1, "good"), 1000),
+            store.store_message(msg(2, "poison"), 1000),
+        );
+        assert!(held.is_ok() && good.is_ok(), "{held:?} {good:?}");
+        assert!(refused.is_err(), "{refused:?}");
+        let resent = store.store_message(msg(2, "poison"), 1001).await;
+        assert!(resent.is_err(), "a resend of a refused send: {resent:?}");
+        let stored = store.single_history(2, 102, 0, 10).await.unwrap();
+        assert!(stored.is_empty(), "{stored:?}");
+    }
 
     /// A cached statement of the shape the unread summary uses (`x = ?1`
     /// and an ORDER BY) runs again with new values without being compiled

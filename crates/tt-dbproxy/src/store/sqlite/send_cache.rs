@@ -15,7 +15,7 @@
 //!   keep their order): a crash never separates a row from its counters.
 //!   The same flush moves the resend memory's log once it is full.
 //! - **the resend memory's newest sends** (`recent.rs`), read again from
-//!   the file after another connection committed or a batch rolled back.
+//!   the file whenever the rest is forgotten.
 //!
 //! The memory never outlives what it reflects:
 //!
@@ -34,6 +34,8 @@
 //! - **A row gone anyway**: a send updates its sessions by id and checks
 //!   the changed-row count; a session that is not there makes it look the
 //!   pair up again (`send.rs`).
+//! - **A send that failed** (its savepoint rolled back, its row in the
+//!   resend log with it): it is all forgotten too.
 //! - **A batch rolled back**: everything is forgotten, pending writes
 //!   included ([`SendState::discard`]).
 //!
@@ -195,7 +197,6 @@ impl<'c> SendState<'c> {
             .ok();
         if now.is_none() || now != self.version {
             self.forget();
-            self.recent.unload();
         }
         self.version = now;
     }
@@ -253,20 +254,22 @@ impl<'c> SendState<'c> {
         self.epoch = self.epoch.wrapping_add(1);
     }
 
-    /// Forgets the remembered ids and counters (pending writes stay: a
-    /// counter lookup sees them first).
+    /// Forgets the remembered ids and counters, and the copy of the
+    /// resend memory's log (read again before its next use: a failed send
+    /// rolled back its row there). Pending writes stay: a counter lookup
+    /// sees them first.
     pub(super) fn forget(&mut self) {
         self.sessions_changed();
         self.pairs.clear();
         self.groups.clear();
         self.members.clear();
+        self.recent.unload();
     }
 
     /// Forgets everything, pending writes included: the transaction they
     /// belonged to was rolled back.
     pub(super) fn discard(&mut self) {
         self.forget();
-        self.recent.unload();
         self.pending.clear();
     }
 
