@@ -36,9 +36,8 @@ use mysql_async::{Conn, Row};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::time::Instant;
 
-use super::error::map_err;
 use super::galera::{Detected, record_retry, retry_pause};
-use super::outcome::{Attempt, CommitFailure, attempt_err, commit};
+use super::outcome::{Attempt, CommitFailure, attempt_err, commit, committing};
 use super::pending_send::PendingSend;
 use super::pool::MysqlPools;
 use super::script::{Script, insert_all, sorted_unique};
@@ -123,37 +122,6 @@ async fn step<T>(fut: impl Future<Output = Result<T, mysql_async::Error>>) -> Re
     match tokio::time::timeout_at(deadline::effective(), fut).await {
         Ok(r) => r.map_err(attempt_err),
         Err(_) => Err(deadline::expired("a group commit").into()),
-    }
-}
-
-/// How a text ending in `COMMIT` failed.
-enum Guarded {
-    /// The guard of remembered ids stopped it: nothing stored.
-    Failed,
-    /// Any other failure.
-    Other(Attempt),
-}
-
-/// The round trip of a text that ends in `COMMIT`, under the deadline.
-/// The server stops at the first statement that fails, so an error from
-/// it means the `COMMIT` did not run (a conflict, not stored, or the
-/// guard); a connection failure or the deadline leaves the outcome
-/// unknown.
-async fn committing<T>(
-    fut: impl Future<Output = Result<T, mysql_async::Error>>,
-) -> Result<T, Guarded> {
-    match tokio::time::timeout_at(deadline::effective(), fut).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(mysql_async::Error::Server(e))) if e.code == stale::GUARD_FAILED => {
-            Err(Guarded::Failed)
-        }
-        Ok(Err(e @ mysql_async::Error::Server(_))) => Err(Guarded::Other(attempt_err(e))),
-        Ok(Err(e)) => Err(Guarded::Other(Attempt::Failed(CommitFailure::Unknown(
-            map_err(e),
-        )))),
-        Err(_) => Err(Guarded::Other(Attempt::Failed(CommitFailure::Unknown(
-            deadline::expired("a commit"),
-        )))),
     }
 }
 
@@ -409,14 +377,21 @@ impl GroupCommit {
         let texts = script.texts();
         for (i, text) in texts.iter().enumerate() {
             if one_trip && i + 1 == texts.len() {
-                return match committing(run_text(&mut c, text)).await {
-                    Ok(_) => {
-                        c.reset_connection(false);
-                        Ok(Ran::Committed)
+                // The guard stopping the text is no failure: nothing ran
+                // after it (the pool's reset rolls the transaction back).
+                let guarded = async {
+                    match run_text(&mut c, text).await {
+                        Err(mysql_async::Error::Server(e)) if e.code == stale::GUARD_FAILED => {
+                            Ok(Ran::Unchecked)
+                        }
+                        r => r.map(|_| Ran::Committed),
                     }
-                    Err(Guarded::Failed) => Ok(Ran::Unchecked),
-                    Err(Guarded::Other(a)) => Err(a),
                 };
+                let ran = committing(guarded).await?;
+                if matches!(ran, Ran::Committed) {
+                    c.reset_connection(false);
+                }
+                return Ok(ran);
             }
             found.extend(step(run_text(&mut c, text)).await?);
         }

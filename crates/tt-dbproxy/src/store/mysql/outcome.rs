@@ -40,9 +40,19 @@ impl From<StoreError> for CommitFailure {
 /// of its outcome: a conflict (rolled back, may run again), not stored,
 /// or unknown.
 pub(super) async fn commit(c: &mut Conn) -> Result<(), Attempt> {
-    match tokio::time::timeout_at(deadline::effective(), c.query_drop("COMMIT")).await {
-        Ok(Ok(())) => Ok(()),
-        // The server answered with an error: the transaction is rolled back.
+    committing(c.query_drop("COMMIT")).await
+}
+
+/// The outcome of a round trip that ends in `COMMIT`, under the deadline.
+/// An error from the server means the `COMMIT` did not run or failed
+/// (the server runs nothing after a failed statement of a text): a
+/// conflict or not stored. A connection failure or the deadline leaves
+/// the outcome unknown.
+pub(super) async fn committing<T>(
+    round_trip: impl Future<Output = Result<T, mysql_async::Error>>,
+) -> Result<T, Attempt> {
+    match tokio::time::timeout_at(deadline::effective(), round_trip).await {
+        Ok(Ok(v)) => Ok(v),
         Ok(Err(e @ mysql_async::Error::Server(_))) => Err(attempt_err(e)),
         Ok(Err(e)) => Err(Attempt::Failed(CommitFailure::Unknown(map_err(e)))),
         Err(_) => Err(Attempt::Failed(CommitFailure::Unknown(deadline::expired(
