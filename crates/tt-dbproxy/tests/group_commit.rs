@@ -74,33 +74,50 @@ fn commits(b: Backend) -> (f64, f64) {
     )
 }
 
+/// Runs `each` for every one of [`CLIENTS`] clients at once, each on a
+/// connection of its own and sending from user `100 + k` to `200 + k`;
+/// their results in the clients' order.
+async fn every_client<T, Fut>(
+    addr: std::net::SocketAddr,
+    each: impl Fn(u32, u32, u32, Client) -> Fut,
+) -> Vec<T>
+where
+    T: Send + 'static,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let mut tasks = Vec::new();
+    for k in 0..CLIENTS {
+        let c = Client::connect(addr).await.unwrap();
+        tasks.push(tokio::spawn(each(k, 100 + k, 200 + k, c)));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
 async fn a_refused_message_fails_alone_in_its_batch(b: Backend) {
     tt_dbproxy::metrics::install();
     let s = TestServer::seeded(b).await;
     refuse_poison(&s, b).await;
     let before = commits(b);
-    let mut tasks = Vec::new();
-    for k in 0..CLIENTS {
-        let addr = s.addr;
-        tasks.push(tokio::spawn(async move {
-            let mut c = Client::connect(addr).await.unwrap();
-            let (from, to) = (100 + k, 200 + k);
-            let mut out = Vec::new();
-            for r in 0..ROUNDS {
-                let poison = (k + r) % 5 == 0;
-                let data = if poison {
-                    POISON.to_string()
-                } else {
-                    format!("m{k}-{r}")
-                };
-                out.push((poison, send_id(&mut c, &msg(from, to, &data)).await));
-            }
-            (from, to, out)
-        }));
-    }
+    let results = every_client(s.addr, |k, from, to, mut c| async move {
+        let mut out = Vec::new();
+        for r in 0..ROUNDS {
+            let poison = (k + r) % 5 == 0;
+            let data = if poison {
+                POISON.to_string()
+            } else {
+                format!("m{k}-{r}")
+            };
+            out.push((poison, send_id(&mut c, &msg(from, to, &data)).await));
+        }
+        (from, to, out)
+    })
+    .await;
     let mut acked: HashMap<(u32, u32), Vec<u32>> = HashMap::new();
-    for t in tasks {
-        let (from, to, out) = t.await.unwrap();
+    for (from, to, out) in results {
         for (poison, id) in out {
             if poison {
                 assert_eq!(id, 0, "the refused message is answered not stored");
@@ -143,32 +160,26 @@ async fn a_refused_message_fails_alone_in_its_batch(b: Backend) {
 async fn a_refused_messages_resend_gets_no_id(b: Backend) {
     let s = TestServer::seeded(b).await;
     refuse_poison(&s, b).await;
-    let mut tasks = Vec::new();
-    for k in 0..CLIENTS {
-        let addr = s.addr;
-        tasks.push(tokio::spawn(async move {
-            let mut c = Client::connect(addr).await.unwrap();
-            let (from, to) = (100 + k, 200 + k);
-            let mut sent = Vec::new();
-            // Clients refused in different rounds: a refused send lands
-            // among other clients' good ones in a batch.
-            for r in 0..ROUNDS {
-                let data = if (k + r) % 3 == 0 { POISON } else { "good" };
-                let m = resendable(from, to, r + 1, data);
-                sent.push((data, send_id(&mut c, &m).await, m));
+    let results = every_client(s.addr, |k, from, to, mut c| async move {
+        let mut sent = Vec::new();
+        // Clients refused in different rounds: a refused send lands
+        // among other clients' good ones in a batch.
+        for r in 0..ROUNDS {
+            let data = if (k + r) % 3 == 0 { POISON } else { "good" };
+            let m = resendable(from, to, r + 1, data);
+            sent.push((data, send_id(&mut c, &m).await, m));
+        }
+        let mut resent = Vec::new();
+        for (data, _, m) in &sent {
+            if *data == POISON {
+                resent.push(send_id(&mut c, m).await);
             }
-            let mut resent = Vec::new();
-            for (data, _, m) in &sent {
-                if *data == POISON {
-                    resent.push(send_id(&mut c, m).await);
-                }
-            }
-            let answers: Vec<(&str, u32)> = sent.iter().map(|(d, id, _)| (*d, *id)).collect();
-            (from, to, answers, resent)
-        }));
-    }
-    for t in tasks {
-        let (from, to, answers, resent) = t.await.unwrap();
+        }
+        let answers: Vec<(&str, u32)> = sent.iter().map(|(d, id, _)| (*d, *id)).collect();
+        (from, to, answers, resent)
+    })
+    .await;
+    for (from, to, answers, resent) in results {
         for (data, id) in &answers {
             assert_eq!(*id == 0, *data == POISON, "{from}->{to}: {answers:?}");
         }
