@@ -2,7 +2,7 @@
 //! (here the admin endpoint is off altogether): the recorder's buffered
 //! histogram samples are folded into their buckets by its upkeep, not kept
 //! until a scrape that never comes. Without upkeep every request leaves
-//! about 20 bytes behind, so 10 N requests after a warm-up of N would add
+//! about 20 bytes behind, so 25 N requests after a warm-up of N add
 //! megabytes.
 
 mod common;
@@ -54,20 +54,26 @@ fn load(dir: &Path, addr: &str, requests: u64, prepare: bool) {
 #[test]
 fn memory_stays_flat_under_load_without_scrapes() {
     const N: u64 = 20_000;
+    const PHASES: usize = 5;
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::spawn(dir.path(), &[], &[("TT_DBPROXY_ADMIN_LISTEN", "")]);
     let addr = server.addr.to_string();
     // Warm-up: caches, pools and allocator arenas reach their working size.
     load(dir.path(), &addr, N, true);
-    let before = rss_anon_kib(server.pid());
-    load(dir.path(), &addr, 10 * N, false);
-    let after = rss_anon_kib(server.pid());
-    // 10 N requests at ~20 bytes each add ~4,000 KiB without upkeep (measured:
-    // 5,804 KiB for 300,000 requests; with upkeep 192 KiB).
-    let grown = after.saturating_sub(before);
+    let mut seen = vec![rss_anon_kib(server.pid())];
+    for _ in 0..PHASES {
+        load(dir.path(), &addr, 5 * N, false);
+        seen.push(rss_anon_kib(server.pid()));
+    }
+    // Without upkeep the phases add about 2,000 KiB each (measured: 8,200
+    // KiB over the five). The allocator takes memory from the system in
+    // steps of up to 2 MiB, so with upkeep one such step may still show
+    // after the warm-up (measured: 0 to 2,100 KiB over the five phases).
+    let grown = seen[PHASES].saturating_sub(seen[0]);
     assert!(
-        grown < 1_200,
-        "RssAnon grew {grown} KiB ({before} -> {after}) over {} requests",
-        10 * N
+        grown < 5_000,
+        "RssAnon grew {grown} KiB over {} requests (KiB after the warm-up and \
+         after each phase: {seen:?})",
+        PHASES as u64 * 5 * N
     );
 }
