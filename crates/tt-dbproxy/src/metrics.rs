@@ -81,6 +81,9 @@ pub const SHADOW_COMPARISONS: &str = "tt_dbproxy_shadow_comparisons_total";
 
 /// Writes stored by one group commit, by `backend` (sqlite, mysql).
 pub const GROUP_COMMIT_SIZE: &str = "tt_dbproxy_group_commit_size";
+/// Sends whose Redis script (`script`: allocate, apply) ran in one round
+/// trip on MySQL + Redis.
+pub const REDIS_SCRIPT_BATCH_SIZE: &str = "tt_dbproxy_redis_script_batch_size";
 /// Sends answered with the id of the message they repeat (a resend
 /// within `storage.resend_window_s`), by `backend`.
 pub const RESENDS: &str = "tt_dbproxy_resends_total";
@@ -141,6 +144,11 @@ pub fn install() -> Option<&'static PrometheusHandle> {
                 )
                 .ok()?
                 .set_buckets_for_metric(Matcher::Full(GROUP_COMMIT_SIZE.to_string()), BATCH_BUCKETS)
+                .ok()?
+                .set_buckets_for_metric(
+                    Matcher::Full(REDIS_SCRIPT_BATCH_SIZE.to_string()),
+                    BATCH_BUCKETS,
+                )
                 .ok()?
                 .build_recorder();
             let handle = recorder.handle();
@@ -279,6 +287,10 @@ fn describe() {
     describe_histogram!(
         GROUP_COMMIT_SIZE,
         "Writes stored by one group commit (storage.batch_max), by backend."
+    );
+    describe_histogram!(
+        REDIS_SCRIPT_BATCH_SIZE,
+        "Sends whose id allocation or pending-entry application shared one Redis script call, by script."
     );
     describe_counter!(
         RESENDS,

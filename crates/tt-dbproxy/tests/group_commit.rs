@@ -128,15 +128,7 @@ async fn a_refused_message_fails_alone_in_its_batch(b: Backend) {
         }
     }
     for ((from, to), ids) in &acked {
-        let stored: Vec<u32> = s
-            .store
-            .single_history(*from, *to, 0, 100)
-            .await
-            .unwrap()
-            .iter()
-            .map(|m| m.msg_id)
-            .rev()
-            .collect();
+        let stored = sends::stored_ids(&s, *from, *to).await;
         assert_eq!(
             &stored, ids,
             "{from}->{to}: exactly the acknowledged, in order"

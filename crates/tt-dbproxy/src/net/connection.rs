@@ -1,5 +1,6 @@
 //! One task per connection: reads frames, hands requests to request tasks,
-//! writes their replies, sends heartbeats and enforces the idle timeout
+//! writes the replies they could not write at once ([`ConnShared`]), sends
+//! heartbeats and enforces the idle timeout
 //! (counted from the last complete frame) and the frame timeout (a frame
 //! that has started must complete in time, so a client dribbling a frame
 //! byte by byte cannot hold the connection).
@@ -10,12 +11,11 @@
 //! this connection alone, so a reply whose connection has closed is
 //! dropped and can never reach another connection.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use prost::Message;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -37,30 +37,37 @@ const READ_CHUNK: usize = 8 * 1024;
 /// Reading pauses while this many reply bytes wait to be written.
 const WRITE_HIGH_WATER: usize = 4 * 1024 * 1024;
 
-/// Decrements the in-flight count when a request task ends, even if its
-/// handler panicked, and wakes the connection task once.
-struct InFlight(Arc<ConnShared>);
+/// Ends a request's part in the in-flight count when its task ends, even
+/// if its handler panicked; the connection task is woken only if it must
+/// be ([`ConnShared::request_ended`]).
+struct InFlight {
+    conn: Arc<ConnShared>,
+    /// The reply was queued for the connection task to write.
+    queued: bool,
+}
 
 impl InFlight {
     fn start(conn: &Arc<ConnShared>) -> Self {
-        conn.in_flight.fetch_add(1, Ordering::AcqRel);
-        Self(conn.clone())
+        conn.in_flight.fetch_add(1, Ordering::SeqCst);
+        Self {
+            conn: conn.clone(),
+            queued: false,
+        }
     }
 
-    /// Ends the request with its reply frame, if any: the frame is queued
-    /// before the count drops, so a draining connection never sees "idle"
-    /// with a reply still to come.
-    fn finish(self, reply: Option<Bytes>) {
+    /// Ends the request with its reply frame, if any: the frame is written
+    /// or queued before the count drops, so a draining connection never
+    /// sees "idle" with a reply still to come.
+    fn finish(mut self, reply: Option<Bytes>) {
         if let Some(frame) = reply {
-            self.0.push_reply(frame);
+            self.queued = self.conn.push_reply(frame);
         }
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
-        self.0.notify.notify_one();
+        self.conn.request_ended(self.queued);
     }
 }
 
@@ -143,12 +150,13 @@ pub(crate) async fn run(
     info!(conn = id, %peer, "connection opened");
     metrics::gauge!(m::CONNECTIONS_OPEN).increment(1.0);
     ctx.state.stats.connection_opened();
+    let stream = Arc::new(stream);
+    conn.attach(stream.clone());
     let reason = drive(&ctx, &stream, &conn, &shutdown).await;
     metrics::gauge!(m::CONNECTIONS_OPEN).decrement(1.0);
     metrics::counter!(m::CONNECTIONS_CLOSED, "reason" => reason.label()).increment(1);
     ctx.state.stats.connection_closed();
-    conn.closed.store(true, Ordering::Release);
-    *conn.lock() = VecDeque::new();
+    conn.close();
     match &reason {
         Closed::Frame(_) => warn!(conn = id, %peer, reason = %reason, "connection closed"),
         Closed::FrameTimeout => {
@@ -168,7 +176,6 @@ async fn drive(
     shutdown: &CancellationToken,
 ) -> Closed {
     let mut rbuf = BytesMut::new();
-    let mut wbuf = BytesMut::new();
     let mut clocks = Clocks::new(Instant::now());
     // One timer for the connection's life, moved rather than re-created
     // each turn (re-creating costs a timer-wheel insert and removal per
@@ -180,15 +187,27 @@ async fn drive(
         if conn.kicked.load(Ordering::Acquire) {
             return Closed::NotAllowed;
         }
-        conn.take_into(&mut wbuf);
+        let queued = {
+            let mut out = conn.lock();
+            if let Some(sent) = out.take_last_direct() {
+                clocks.last_send = clocks.last_send.max(sent);
+            }
+            out.queued_bytes()
+        };
         // Read each turn, so a reload applies to open connections too.
         let (can_read, mut codec, wake_at) = {
             let config = ctx.state.config();
             let s = &config.server;
-            let can_read =
-                conn.in_flight() < s.max_in_flight_per_connection && wbuf.len() < WRITE_HIGH_WATER;
+            let draining = clocks.draining_since.is_some();
+            // Watch before counting: a request ending after the count
+            // then wakes this task.
+            conn.watch(true);
+            let in_flight = conn.in_flight();
+            let at_limit = in_flight >= s.max_in_flight_per_connection;
+            conn.watch(at_limit || draining);
+            let can_read = !at_limit && queued < WRITE_HIGH_WATER;
             clocks.set_reading(can_read);
-            let quiet = conn.in_flight() == 0 && wbuf.is_empty();
+            let quiet = in_flight == 0 && queued == 0;
             (
                 can_read,
                 PduCodec::new(s.max_frame_bytes),
@@ -204,7 +223,7 @@ async fn drive(
             _ = shutdown.cancelled(), if clocks.draining_since.is_none() => {
                 clocks.draining_since = Some(Instant::now());
                 let stop = tt_proto::im::server::ImStopReceivePacket { result: Some(0) };
-                wbuf.extend_from_slice(&frame_bytes(&Pdu::new(sid::OTHER, cid::STOP_RECV_PACKET, 0, stop.encode_to_vec())));
+                conn.lock().push(frame_bytes(&Pdu::new(sid::OTHER, cid::STOP_RECV_PACKET, 0, stop.encode_to_vec())));
                 metrics::counter!(m::FRAMES_OUT).increment(1);
             }
             ready = stream.readable(), if can_read => {
@@ -244,34 +263,30 @@ async fn drive(
                     clocks.frame_started = Some(now);
                 }
             }
-            ready = stream.writable(), if !wbuf.is_empty() => {
+            ready = stream.writable(), if queued > 0 => {
                 if let Err(e) = ready {
                     return Closed::Io(e);
                 }
-                match stream.try_write(&wbuf) {
+                match conn.lock().write_queued() {
+                    Ok(0) => {}
                     Ok(n) => {
                         metrics::counter!(m::BYTES_OUT).increment(n as u64);
-                        wbuf.advance(n);
                         clocks.last_send = Instant::now();
-                        if wbuf.is_empty() {
-                            wbuf = BytesMut::new();
-                        }
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(e) => return Closed::Io(e),
                 }
             }
             _ = conn.notify.notified() => {}
             _ = &mut timer => {
                 let now = Instant::now();
-                let quiet = conn.in_flight() == 0 && wbuf.is_empty();
+                let quiet = conn.in_flight() == 0 && conn.lock().queued_bytes() == 0;
                 let expired = clocks.expired(&ctx.state.config().server, quiet, now);
                 match expired {
                     Some(Expired::Idle) => return Closed::IdleTimeout,
                     Some(Expired::Frame) => return Closed::FrameTimeout,
                     Some(Expired::Drained) => return Closed::Drained,
                     Some(Expired::Heartbeat) => {
-                        wbuf.extend_from_slice(&frame_bytes(&Pdu::new(sid::OTHER, cid::HEARTBEAT, 0, Bytes::new())));
+                        conn.lock().push(frame_bytes(&Pdu::new(sid::OTHER, cid::HEARTBEAT, 0, Bytes::new())));
                         metrics::counter!(m::FRAMES_OUT).increment(1);
                         // Counts as a send even if the socket is slow to take
                         // it, so a stalled peer gets one heartbeat per interval.

@@ -15,6 +15,7 @@
 //!   more than a second.
 
 pub mod backoff;
+mod coalesce;
 pub mod console_domain;
 pub mod domain;
 pub mod export;

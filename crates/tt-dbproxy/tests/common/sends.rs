@@ -3,7 +3,8 @@
 use tt_dbproxy::client::Client;
 use tt_proto::im::message::ImMsgData;
 
-use super::{ab, call};
+use super::{TestServer, ab, call};
+use tt_dbproxy::store::prelude::*;
 
 /// A message from `from` to `to` of `msg_type` (created at 1000).
 pub fn msg(from: u32, to: u32, msg_type: i32, data: &[u8]) -> ImMsgData {
@@ -35,4 +36,16 @@ pub async fn send(c: &mut Client, m: &ImMsgData) -> ImMsgData {
 /// The id a send got (`u32::MAX` if the reply has none).
 pub async fn send_id(c: &mut Client, m: &ImMsgData) -> u32 {
     send(c, m).await.msg_id.unwrap_or(u32::MAX)
+}
+
+/// The ids stored from `from` to `to` (up to 100), oldest first.
+pub async fn stored_ids(s: &TestServer, from: u32, to: u32) -> Vec<u32> {
+    s.store
+        .single_history(from, to, 0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.msg_id)
+        .rev()
+        .collect()
 }

@@ -242,7 +242,7 @@ impl RedisStore {
             members.del(keys::group_members(*g)).ignore();
         }
         for (pool, pipe) in [
-            (&self.unread, unread),
+            (self.unread.as_ref(), unread),
             (&self.group_set, group_set),
             (&self.token, token),
             (&self.group_member, members),

@@ -44,7 +44,9 @@ return 1";
 
 /// The Redis pools and operations.
 pub struct RedisStore {
-    pub(super) unread: RedisPool,
+    pub(super) unread: Arc<RedisPool>,
+    /// The send's allocation and application scripts, batched.
+    pub(super) send_scripts: super::batched::SendScripts,
     pub(super) group_set: RedisPool,
     pub(super) token: RedisPool,
     pub(super) group_member: RedisPool,
@@ -99,8 +101,10 @@ impl RedisStore {
             MasterTracker::new(s.clone(), password)
         });
         let t = tracker.as_ref();
+        let unread = Arc::new(pool(cfg, "unread", wait, t)?);
         Ok(Self {
-            unread: pool(cfg, "unread", wait, t)?,
+            send_scripts: super::batched::SendScripts::new(&unread),
+            unread,
             group_set: pool(cfg, "group_set", wait, t)?,
             token: pool(cfg, "token", wait, t)?,
             group_member: pool(cfg, "group_member", wait, t)?,
@@ -113,7 +117,7 @@ impl RedisStore {
     /// are not reloadable).
     pub fn reconfigure(&self, cfg: &RedisConfig, wait: Duration) {
         for (name, p) in [
-            ("unread", &self.unread),
+            ("unread", self.unread.as_ref()),
             ("group_set", &self.group_set),
             ("token", &self.token),
             ("group_member", &self.group_member),
