@@ -63,14 +63,9 @@ fn label(b: Backend) -> &'static str {
 
 /// (commits, sends committed) so far, from the group-commit histogram.
 fn commits(b: Backend) -> (f64, f64) {
-    let text = tt_dbproxy::metrics::render();
-    let labels = format!("{{backend=\"{}\"}}", label(b));
-    (
-        sample(
-            &text,
-            &format!("tt_dbproxy_group_commit_size_count{labels}"),
-        ),
-        sample(&text, &format!("tt_dbproxy_group_commit_size_sum{labels}")),
+    histogram_count_sum(
+        "tt_dbproxy_group_commit_size",
+        &format!("{{backend=\"{}\"}}", label(b)),
     )
 }
 

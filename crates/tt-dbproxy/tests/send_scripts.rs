@@ -25,17 +25,9 @@ async fn send_id(c: &mut Client, from: u32, to: u32, text: &str) -> u32 {
 
 /// (batches, sends) of `script` so far, from its batch-size histogram.
 fn batches(script: &str) -> (f64, f64) {
-    let text = tt_dbproxy::metrics::render();
-    let labels = format!("{{script=\"{script}\"}}");
-    (
-        sample(
-            &text,
-            &format!("tt_dbproxy_redis_script_batch_size_count{labels}"),
-        ),
-        sample(
-            &text,
-            &format!("tt_dbproxy_redis_script_batch_size_sum{labels}"),
-        ),
+    histogram_count_sum(
+        "tt_dbproxy_redis_script_batch_size",
+        &format!("{{script=\"{script}\"}}"),
     )
 }
 

@@ -55,13 +55,18 @@ pub(crate) struct Coalescer<R: BatchRun> {
     most: usize,
 }
 
-/// Clears `running` if the batch task ends without doing so (a panic in a
-/// batch), so the next call starts a new task.
-struct RunningGuard<'a, R: BatchRun>(&'a Coalescer<R>);
+/// Clears `running` if the batch task ends without doing so itself (a
+/// panic in a batch), so the next call starts a new task.
+struct RunningGuard<'a, R: BatchRun> {
+    coalescer: &'a Coalescer<R>,
+    armed: bool,
+}
 
 impl<R: BatchRun> Drop for RunningGuard<'_, R> {
     fn drop(&mut self) {
-        self.0.lock().running = false;
+        if self.armed {
+            self.coalescer.lock().running = false;
+        }
     }
 }
 
@@ -111,12 +116,18 @@ impl<R: BatchRun> Coalescer<R> {
 
     /// Runs batches while calls are queued.
     async fn batches(self: Arc<Self>) {
-        let _guard = RunningGuard(&self);
+        let mut guard = RunningGuard {
+            coalescer: &self,
+            armed: true,
+        };
         loop {
             let batch: Vec<Waiting<R>> = {
                 let mut q = self.lock();
                 if q.waiting.is_empty() {
+                    // Cleared under the lock a caller checks; the guard
+                    // must not clear it again once another task may run.
                     q.running = false;
+                    guard.armed = false;
                     return;
                 }
                 let n = q.waiting.len().min(self.most);
@@ -144,21 +155,18 @@ impl<R: BatchRun> Coalescer<R> {
         let Some(end) = end else { return };
         let n = items.len();
         self.runner.record_size(n);
-        let outcome = deadline::scope(end, self.runner.run(items)).await;
+        let outcome = match deadline::scope(end, self.runner.run(items)).await {
+            Ok(outputs) if outputs.len() != n => Err(StoreError::InvalidData(format!(
+                "{} answered {} of {n} items",
+                R::WHAT,
+                outputs.len()
+            ))),
+            outcome => outcome,
+        };
         match outcome {
-            Ok(outputs) if outputs.len() == n => {
+            Ok(outputs) => {
                 for (done, out) in senders.into_iter().zip(outputs) {
                     let _ = done.send(Ok(out));
-                }
-            }
-            Ok(outputs) => {
-                let e = StoreError::InvalidData(format!(
-                    "{} answered {} of {n} items",
-                    R::WHAT,
-                    outputs.len()
-                ));
-                for done in senders {
-                    let _ = done.send(Err(e.clone()));
                 }
             }
             Err(e) => {

@@ -484,3 +484,13 @@ pub fn sample(text: &str, name_and_labels: &str) -> f64 {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0.0)
 }
+
+/// (observations, their sum) of histogram `name` with `labels` (as
+/// rendered, e.g. `{backend="mysql"}`) in this process's metrics now.
+pub fn histogram_count_sum(name: &str, labels: &str) -> (f64, f64) {
+    let text = tt_dbproxy::metrics::render();
+    (
+        sample(&text, &format!("{name}_count{labels}")),
+        sample(&text, &format!("{name}_sum{labels}")),
+    )
+}

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use redis::{Script, Value};
 
 use super::pool::RedisPool;
-use super::send_record::{APPLY_FUNCTION, Allocation, INDEX, NOW, SendRecord, allocate_function};
+use super::send_record::{
+    APPLY_FUNCTION, Allocation, INDEX, NOW, SendRecord, allocate_function, push_recording,
+};
 use crate::store::coalesce::{BatchRun, Coalescer};
 use crate::store::{StoreError, StoreResult};
 
@@ -79,17 +81,17 @@ static SCRIPTS: std::sync::LazyLock<BatchScripts> = std::sync::LazyLock::new(|| 
 });
 
 /// One send's allocation: its counter key, record and hold.
-pub(super) struct AllocationItem {
+struct AllocationItem {
     counter: String,
     record: SendRecord,
     hold_ms: u64,
 }
 
 /// Runs allocations on the `unread` pool.
-pub(super) struct Allocations(pub(super) Arc<RedisPool>);
+struct Allocations(Arc<RedisPool>);
 
 /// Runs applications on the `unread` pool.
-pub(super) struct Applications(pub(super) Arc<RedisPool>);
+struct Applications(Arc<RedisPool>);
 
 /// A script's answer for one send that failed inside the script.
 fn failed_part(v: &Value) -> StoreError {
@@ -124,13 +126,7 @@ impl BatchRun for Allocations {
     async fn run(&self, items: Vec<AllocationItem>) -> StoreResult<Vec<Self::Output>> {
         let mut inv = SCRIPTS.allocate.prepare_invoke();
         for it in &items {
-            let p = &it.record;
-            inv.key(it.counter.as_str()).key(p.hash()).key(INDEX);
-            inv.key(p.resend.as_ref().map_or("", |(k, _)| k.as_str()));
-            inv.arg(it.hold_ms.max(1))
-                .arg(p.conversation)
-                .arg(p.from)
-                .arg(p.window());
+            push_recording(&mut inv, &it.counter, &it.record, it.hold_ms, true);
         }
         let mut lease = self.0.lease().await?;
         let raw: Vec<Value> = lease.script(&inv).await?;

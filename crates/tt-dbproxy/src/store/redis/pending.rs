@@ -22,7 +22,7 @@ use redis::Script;
 
 use super::ops::RedisStore;
 pub(crate) use super::send_record::{Allocation, SendRecord};
-use super::send_record::{INDEX, NOW, PREFIX, RECORD};
+use super::send_record::{INDEX, NOW, PREFIX, RECORD, push_recording};
 use crate::store::{StoreError, StoreResult};
 
 /// Seeds a missing counter with ARGV[5] (unless another request did),
@@ -131,21 +131,14 @@ static SCRIPTS: std::sync::LazyLock<PendingScripts> =
 
 /// An invocation of a script that allocates an id and records it (the
 /// keys and arguments of [`RECORD`]).
-pub(super) fn recording<'a>(
+fn recording<'a>(
     script: &'a Script,
     counter: &str,
     p: &SendRecord,
     hold_ms: u64,
 ) -> redis::ScriptInvocation<'a> {
     let mut inv = script.prepare_invoke();
-    inv.key(counter).key(p.hash()).key(INDEX);
-    if let Some((key, _)) = &p.resend {
-        inv.key(key.as_str());
-    }
-    inv.arg(hold_ms.max(1))
-        .arg(p.conversation)
-        .arg(p.from)
-        .arg(p.window());
+    push_recording(&mut inv, counter, p, hold_ms, false);
     inv
 }
 

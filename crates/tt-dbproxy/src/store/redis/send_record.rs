@@ -24,6 +24,33 @@ redis.call('ZADD', KEYS[3], deadline, KEYS[2] .. '|' .. field)
 if KEYS[4] then redis.call('SET', KEYS[4], -id, 'EX', ARGV[4]) end
 ";
 
+/// Adds one send's keys and arguments for an allocation (its counter,
+/// then those of [`RECORD`]) to `inv`. `pad`: a send without a resend key
+/// passes "" in its place (the batched script's fixed stride) instead of
+/// leaving it out.
+pub(super) fn push_recording(
+    inv: &mut redis::ScriptInvocation<'_>,
+    counter: &str,
+    p: &SendRecord,
+    hold_ms: u64,
+    pad: bool,
+) {
+    inv.key(counter).key(p.hash()).key(INDEX);
+    match &p.resend {
+        Some((key, _)) => {
+            inv.key(key.as_str());
+        }
+        None if pad => {
+            inv.key("");
+        }
+        None => {}
+    }
+    inv.arg(hold_ms.max(1))
+        .arg(p.conversation)
+        .arg(p.from)
+        .arg(p.window());
+}
+
 /// The resend check and the next id as a Lua function of one send's keys
 /// and arguments (KEYS[1] counter, then those of [`RECORD`]), with `now`
 /// in scope: `{1, id}` stored, `{2, 0}` being stored by a live request,
