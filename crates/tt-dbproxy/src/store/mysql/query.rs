@@ -42,12 +42,6 @@ pub(super) async fn rows(conn: &mut Conn, sql: &str, p: Params) -> StoreResult<V
     conn.exec(sql, p).await.map_err(map_err)
 }
 
-/// Every row of a statement sent as text (its values are literals the
-/// program wrote, never client text).
-pub(super) async fn text_rows(conn: &mut Conn, sql: &str) -> StoreResult<Vec<Row>> {
-    conn.query(sql).await.map_err(map_err)
-}
-
 /// The first row of a statement, if any.
 pub(super) async fn first(conn: &mut Conn, sql: &str, p: Params) -> StoreResult<Option<Row>> {
     conn.exec_first(sql, p).await.map_err(map_err)

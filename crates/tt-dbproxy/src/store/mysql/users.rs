@@ -5,7 +5,7 @@ use mysql_async::{Params, Row, Value};
 
 use super::handle::MysqlStore;
 use super::id_match::id_condition;
-use super::query::{change, first, first_int, insert, int, params, rows, text, text_rows};
+use super::query::{change, first, first_int, id_params, insert, int, params, rows, text};
 use crate::store::{ID_CHUNK, StoreResult, UserRecord, UserUpdate};
 
 /// The columns of a user row, in [`user`]'s order.
@@ -153,11 +153,9 @@ impl MysqlStore {
         let mut out = Vec::with_capacity(ids.len());
         let mut c = self.pools.replica().await?;
         for chunk in ids.chunks(ID_CHUNK) {
-            let sql = format!(
-                "SELECT {USER_COLUMNS} FROM IMUser WHERE {} ORDER BY id",
-                id_condition("id", chunk)
-            );
-            for r in text_rows(&mut c, &sql).await? {
+            let (cond, values) = id_condition("id", chunk);
+            let sql = format!("SELECT {USER_COLUMNS} FROM IMUser WHERE {cond} ORDER BY id");
+            for r in rows(&mut c, &sql, id_params(&values)).await? {
                 out.push(user(r)?);
             }
         }
