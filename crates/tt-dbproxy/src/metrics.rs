@@ -81,8 +81,8 @@ pub const SHADOW_COMPARISONS: &str = "tt_dbproxy_shadow_comparisons_total";
 
 /// Writes stored by one group commit, by `backend` (sqlite, mysql).
 pub const GROUP_COMMIT_SIZE: &str = "tt_dbproxy_group_commit_size";
-/// Sends whose Redis script (`script`: allocate, apply) ran in one round
-/// trip on MySQL + Redis.
+/// Calls of one kind (`script`: allocate, apply) carried by one shared
+/// send script on MySQL + Redis.
 pub const REDIS_SCRIPT_BATCH_SIZE: &str = "tt_dbproxy_redis_script_batch_size";
 /// Sends answered with the id of the message they repeat (a resend
 /// within `storage.resend_window_s`), by `backend`.

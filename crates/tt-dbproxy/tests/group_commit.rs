@@ -93,9 +93,9 @@ where
 }
 
 /// A deadline far above what a batch's cuts take even on a loaded
-/// machine (below the test client's 10 s): these tests are about each send's outcome in a batch, not
-/// about the deadline (a send past it is answered "not stored", as
-/// `tests/faults.rs` shows).
+/// machine (below the test client's 10 s): these tests are about each
+/// send's outcome in a batch, not about the deadline (a send past it is
+/// answered "not stored", as `tests/faults.rs` shows).
 const UNHURRIED_MS: u64 = 8_000;
 
 /// The server's warnings and its debug lines, shown with a failure.
@@ -109,8 +109,7 @@ fn server_log() {
 async fn a_refused_message_fails_alone_in_its_batch(b: Backend) {
     tt_dbproxy::metrics::install();
     server_log();
-    let s = TestServer::start_on(b, |c| c.storage.request_timeout_ms = UNHURRIED_MS).await;
-    seed_spec_users(s.store.as_ref()).await;
+    let s = TestServer::seeded_with(b, |c| c.storage.request_timeout_ms = UNHURRIED_MS).await;
     refuse_poison(&s, b).await;
     let before = commits(b);
     let results = every_client(s.addr, |k, from, to, mut c| async move {
@@ -162,8 +161,7 @@ async fn a_refused_message_fails_alone_in_its_batch(b: Backend) {
 /// resend memory holds no id for a message that was never stored.
 async fn a_refused_messages_resend_gets_no_id(b: Backend) {
     server_log();
-    let s = TestServer::start_on(b, |c| c.storage.request_timeout_ms = UNHURRIED_MS).await;
-    seed_spec_users(s.store.as_ref()).await;
+    let s = TestServer::seeded_with(b, |c| c.storage.request_timeout_ms = UNHURRIED_MS).await;
     refuse_poison(&s, b).await;
     let results = every_client(s.addr, |k, from, to, mut c| async move {
         let mut sent = Vec::new();

@@ -16,8 +16,7 @@ const PAYLOAD: &[u8] = &[0, 0, 0, 3, b'A', b'B', b'C', b'D', b'E', b'F'];
 async fn setup(b: Backend) -> (TestServer, FakeMsfs) {
     let msfs = FakeMsfs::start().await;
     let site = msfs.site();
-    let s = TestServer::start_on(b, move |c| c.media.msfs_site = site).await;
-    common::seed_spec_users(s.store.as_ref()).await;
+    let s = TestServer::seeded_with(b, move |c| c.media.msfs_site = site).await;
     messages_fixture(&s).await;
     (s, msfs)
 }

@@ -25,8 +25,6 @@ pub(crate) trait BatchRun: Send + Sync + 'static {
     type Output: Send + 'static;
     /// What the calls are, for errors ("a redis script").
     const WHAT: &'static str;
-    /// Records the size of a batch about to run.
-    fn record_size(&self, _n: usize) {}
     /// Runs `items` as one call to the backend.
     fn run(
         &self,
@@ -154,7 +152,6 @@ impl<R: BatchRun> Coalescer<R> {
         }
         let Some(end) = end else { return };
         let n = items.len();
-        self.runner.record_size(n);
         let outcome = match deadline::scope(end, self.runner.run(items)).await {
             Ok(outputs) if outputs.len() != n => Err(StoreError::InvalidData(format!(
                 "{} answered {} of {n} items",

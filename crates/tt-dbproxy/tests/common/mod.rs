@@ -103,7 +103,12 @@ impl TestServer {
     /// A server on a fresh store of `backend`, seeded with the spec's
     /// three users.
     pub async fn seeded(backend: Backend) -> Self {
-        let s = Self::start_on(backend, |_| {}).await;
+        Self::seeded_with(backend, |_| {}).await
+    }
+
+    /// As [`Self::seeded`], with `tweak` applied to its config.
+    pub async fn seeded_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        let s = Self::start_on(backend, tweak).await;
         seed_spec_users(s.store.as_ref()).await;
         s
     }
