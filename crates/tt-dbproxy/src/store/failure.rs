@@ -8,6 +8,7 @@ use crate::rate_log::RateLimited;
 
 static UNAVAILABLE: RateLimited = RateLimited::new("storage failed: unavailable");
 static QUERY: RateLimited = RateLimited::new("storage failed: query");
+static CONFLICT: RateLimited = RateLimited::new("storage failed: conflict");
 static INVALID_DATA: RateLimited = RateLimited::new("storage failed: invalid data");
 static DEADLINE: RateLimited = RateLimited::new("storage failed: deadline");
 static INJECTED: RateLimited = RateLimited::new("storage failed: injected");
@@ -26,20 +27,28 @@ fn limit(e: &StoreError) -> &'static RateLimited {
     match e {
         StoreError::Unavailable(_) => &UNAVAILABLE,
         StoreError::Query(_) => &QUERY,
+        StoreError::Conflict(_) => &CONFLICT,
         StoreError::InvalidData(_) => &INVALID_DATA,
         StoreError::Deadline(_) => &DEADLINE,
         StoreError::Injected(_) => &INJECTED,
     }
 }
 
-/// Logs a storage failure (at most one line a second per kind; the metric
-/// counts every one) and turns the result into an `Option`.
+/// Logs a storage failure (a warning at most once a second per kind, the
+/// others at debug level; the metric counts every one) and turns the
+/// result into an `Option`.
 pub fn logged<T>(what: &str, result: StoreResult<T>) -> Option<T> {
     match result {
         Ok(v) => Some(v),
         Err(e) => {
             metrics::counter!(crate::metrics::STORE_ERRORS, "kind" => e.kind()).increment(1);
-            crate::warn_limited!(limit(&e), error = %e, kind = e.kind(), "{what}: storage failed");
+            let logged = crate::warn_limited!(limit(&e), error = %e, kind = e.kind(), "{what}: storage failed");
+            if !logged {
+                // Every failure at debug level: a flood of one cause must
+                // not hide another of the same kind from an operator
+                // (or a test) looking closer.
+                tracing::debug!(error = %e, kind = e.kind(), "{what}: storage failed");
+            }
             None
         }
     }

@@ -72,6 +72,12 @@ pub enum StoreError {
     /// A statement failed.
     #[error("storage query failed: {0}")]
     Query(String),
+    /// A statement (and its transaction) was rolled back by a conflict
+    /// with another transaction (an InnoDB deadlock, a Galera
+    /// certification failure): nothing of it took effect, and running it
+    /// again may succeed.
+    #[error("storage conflict, rolled back: {0}")]
+    Conflict(String),
     /// A stored value cannot be represented (e.g. a negative id).
     #[error("stored data is invalid: {0}")]
     InvalidData(String),
@@ -86,13 +92,20 @@ pub enum StoreError {
 impl StoreError {
     /// Every [`Self::kind`] a real backend reports (not the tests'
     /// `injected`), for registering the metric's series at start-up.
-    pub const KINDS: [&'static str; 4] = ["unavailable", "query", "invalid_data", "deadline"];
+    pub const KINDS: [&'static str; 5] = [
+        "unavailable",
+        "query",
+        "conflict",
+        "invalid_data",
+        "deadline",
+    ];
 
     /// A short, stable label for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Unavailable(_) => "unavailable",
             Self::Query(_) => "query",
+            Self::Conflict(_) => "conflict",
             Self::InvalidData(_) => "invalid_data",
             Self::Deadline(_) => "deadline",
             Self::Injected(_) => "injected",
@@ -130,6 +143,7 @@ mod tests {
         let kinds: Vec<&str> = [
             StoreError::Unavailable(String::new()),
             StoreError::Query(String::new()),
+            StoreError::Conflict(String::new()),
             StoreError::InvalidData(String::new()),
             StoreError::Deadline(String::new()),
         ]

@@ -110,6 +110,33 @@ pub(super) async fn retry_pause(attempt: u32) -> bool {
     true
 }
 
+/// Runs `op` again while it fails with [`StoreError::Conflict`] (rolled
+/// back whole: nothing of it took effect), at most [`ATTEMPTS`] runs
+/// within the request's deadline, each retry counted as `label`; for
+/// autocommit statements and short transactions that a deadlock with a
+/// concurrent group commit can roll back.
+pub(super) async fn retrying_conflicts<T, Fut>(
+    label: &'static str,
+    mut op: impl FnMut() -> Fut,
+) -> StoreResult<T>
+where
+    Fut: Future<Output = StoreResult<T>>,
+{
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Err(StoreError::Conflict(e)) => {
+                if !retry_pause(attempt).await {
+                    return Err(StoreError::Conflict(e));
+                }
+                record_retry(label);
+                attempt += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
 /// A create-or-revive of one row in a table without a unique key on what
 /// identifies the row (a relation's pair, a session's user, peer, type).
 pub(super) struct Create<'a> {

@@ -4,7 +4,7 @@
 
 use mysql_async::Conn;
 
-use super::galera::{Create, create_certified};
+use super::galera::{Create, create_certified, retrying_conflicts};
 use super::handle::MysqlStore;
 use super::named_lock;
 use super::query::{change, first, first_int, insert, int, params, rows};
@@ -81,7 +81,23 @@ impl MysqlStore {
         )
     }
 
+    /// The session of `user_id` with `peer_id`, revived and touched, or
+    /// created; run again when a deadlock (with a concurrent group commit
+    /// touching the table) rolls a statement back.
     pub(crate) async fn add_session(
+        &self,
+        user_id: u32,
+        peer_id: u32,
+        kind: u32,
+        now: u32,
+    ) -> StoreResult<u32> {
+        retrying_conflicts("create", || {
+            self.add_session_once(user_id, peer_id, kind, now)
+        })
+        .await
+    }
+
+    async fn add_session_once(
         &self,
         user_id: u32,
         peer_id: u32,
@@ -189,7 +205,13 @@ impl MysqlStore {
         Self::relation_on(&mut c, a, b).await
     }
 
+    /// The active relation of `a` and `b`, revived or created; run again
+    /// when a deadlock rolls a statement back.
     pub(crate) async fn create_relation(&self, a: u32, b: u32, now: u32) -> StoreResult<u32> {
+        retrying_conflicts("create", || self.create_relation_once(a, b, now)).await
+    }
+
+    async fn create_relation_once(&self, a: u32, b: u32, now: u32) -> StoreResult<u32> {
         let mut c = self.pools.primary().await?;
         let (small, big) = (a.min(b), a.max(b));
         // Fast path: an active relation needs no change and no lock.
