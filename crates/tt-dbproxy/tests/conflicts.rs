@@ -90,11 +90,9 @@ async fn session_rows(s: &TestServer, user: u32, peer: u32) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_send_whose_conversation_meets_deadlocks_is_stored_once() {
-    if backends::skipped() {
+    let Some(s) = seeded_mysql_redis_with_metrics().await else {
         return;
-    }
-    tt_dbproxy::metrics::install();
-    let s = TestServer::seeded(Backend::MysqlRedis).await;
+    };
     // The first send of 31 -> 32 creates two sessions and a relation: the
     // first insert into each table is rolled back as a deadlock's victim.
     deadlock_next_inserts(&s, "IMRecentSession", 1).await;
@@ -121,11 +119,9 @@ async fn a_first_send_whose_conversation_meets_deadlocks_is_stored_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_commit_rolled_back_by_a_deadlock_runs_again() {
-    if backends::skipped() {
+    let Some(s) = seeded_mysql_redis_with_metrics().await else {
         return;
-    }
-    tt_dbproxy::metrics::install();
-    let s = TestServer::seeded(Backend::MysqlRedis).await;
+    };
     let mut c = s.client().await;
     assert_eq!(send_id(&mut c, 41, 42, "before").await, 1);
     let rel = s.store.relation_id(41, 42).await.unwrap().unwrap();

@@ -50,11 +50,9 @@ fn exported(text: &str) -> BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rules_and_dashboard_use_only_exported_metrics() {
-    if backends::skipped() {
+    let Some(s) = seeded_mysql_redis_with_metrics().await else {
         return;
-    }
-    tt_dbproxy::metrics::install();
-    let s = TestServer::seeded(Backend::MysqlRedis).await;
+    };
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let admin = l.local_addr().unwrap();
     let token = CancellationToken::new();

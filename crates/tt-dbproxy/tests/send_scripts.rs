@@ -33,11 +33,9 @@ fn batches(script: &str) -> (f64, f64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_failing_inside_a_shared_script_fails_alone() {
-    if backends::skipped() {
+    let Some(s) = seeded_mysql_redis_with_metrics().await else {
         return;
-    }
-    tt_dbproxy::metrics::install();
-    let s = TestServer::seeded(Backend::MysqlRedis).await;
+    };
     let pair = |k: u32| (100 + k, 200 + k);
     // Every conversation exists, with its counter, before the broken one's
     // counter is replaced by a hash.

@@ -477,6 +477,17 @@ pub async fn assert_silent(client: &mut Client, ms: u64) {
     }
 }
 
+/// A seeded MySQL + Redis server, with this process's metrics recorder
+/// installed (for tests that read `/metrics` samples); `None` when the
+/// MySQL + Redis tests are skipped (never in CI).
+pub async fn seeded_mysql_redis_with_metrics() -> Option<TestServer> {
+    if backends::skipped() {
+        return None;
+    }
+    tt_dbproxy::metrics::install();
+    Some(TestServer::seeded(Backend::MysqlRedis).await)
+}
+
 /// The value of a sample line `name{labels} value` (labels given exactly
 /// as rendered, or "" for none); 0 when absent.
 pub fn sample(text: &str, name_and_labels: &str) -> f64 {
