@@ -37,8 +37,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, TxOpts, Value};
 use tokio::time::Instant;
 
-use super::error::map_err;
-use super::outcome::is_conflict;
+use super::error::{is_conflict, map_err};
 use super::query::params;
 use crate::deadline;
 use crate::store::{StoreError, StoreResult};

@@ -5,15 +5,10 @@
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 
-use super::error::map_err;
+use super::error::{is_conflict, map_err};
 use super::pending_send::PendingSend;
 use crate::deadline;
 use crate::store::StoreError;
-
-/// ER_LOCK_DEADLOCK: an InnoDB deadlock, a Galera certification failure
-/// or a brute-force abort by a replicated write set. The transaction was
-/// rolled back whole.
-const ER_LOCK_DEADLOCK: u16 = 1213;
 
 /// Why a send's transaction did not (knowingly) commit.
 #[derive(Debug, Clone)]
@@ -61,11 +56,6 @@ pub(super) async fn committing<T>(
     }
 }
 
-/// Whether `e` says the transaction was rolled back by a conflict.
-pub(super) fn is_conflict(e: &mysql_async::Error) -> bool {
-    matches!(e, mysql_async::Error::Server(s) if s.code == ER_LOCK_DEADLOCK)
-}
-
 /// How one run of a retryable transaction failed.
 #[derive(Debug)]
 pub(super) enum Attempt {
@@ -98,6 +88,7 @@ pub(super) fn attempt_err(e: mysql_async::Error) -> Attempt {
 
 #[cfg(test)]
 mod tests {
+    use super::super::error::ER_LOCK_DEADLOCK;
     use super::*;
 
     fn server(code: u16) -> mysql_async::Error {
