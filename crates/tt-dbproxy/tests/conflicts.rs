@@ -69,14 +69,6 @@ async fn deadlocks_left(s: &TestServer, table: &str) -> u64 {
     .await
 }
 
-/// Retries of conflicting `op` ("create", "send") counted so far.
-fn retries(op: &str) -> f64 {
-    sample(
-        &tt_dbproxy::metrics::render(),
-        &format!("tt_dbproxy_mysql_conflict_retries_total{{op=\"{op}\"}}"),
-    )
-}
-
 async fn send_id(c: &mut Client, from: u32, to: u32, text: &str) -> u32 {
     sends::send_id(c, &sends::msg(from, to, 1, text.as_bytes())).await
 }
@@ -97,13 +89,17 @@ async fn a_first_send_whose_conversation_meets_deadlocks_is_stored_once() {
     // first insert into each table is rolled back as a deadlock's victim.
     deadlock_next_inserts(&s, "IMRecentSession", 1).await;
     deadlock_next_inserts(&s, "IMRelationShip", 1).await;
-    let before = retries("create");
+    let before = conflict_retries("create");
     let mut c = s.client().await;
     assert_eq!(send_id(&mut c, 31, 32, "first").await, 1, "stored");
     assert_eq!(send_id(&mut c, 31, 32, "second").await, 2);
     assert_eq!(deadlocks_left(&s, "IMRecentSession").await, 0, "injected");
     assert_eq!(deadlocks_left(&s, "IMRelationShip").await, 0, "injected");
-    assert_eq!(retries("create") - before, 2.0, "each creation ran again");
+    assert_eq!(
+        conflict_retries("create") - before,
+        2.0,
+        "each creation ran again"
+    );
     // One row each: the retried creation found nothing half made.
     assert_eq!(session_rows(&s, 31, 32).await, 1);
     assert_eq!(session_rows(&s, 32, 31).await, 1);
@@ -128,10 +124,10 @@ async fn a_group_commit_rolled_back_by_a_deadlock_runs_again() {
     let table = format!("IMMessage_{}", rel % MESSAGE_SHARDS);
     // Rolled back twice: the batch runs three times, the row stored once.
     deadlock_next_inserts(&s, &table, 2).await;
-    let before = retries("send");
+    let before = conflict_retries("send");
     assert_eq!(send_id(&mut c, 41, 42, "after").await, 2, "stored");
     assert_eq!(deadlocks_left(&s, &table).await, 0, "injected");
-    assert_eq!(retries("send") - before, 2.0);
+    assert_eq!(conflict_retries("send") - before, 2.0);
     let stored = s.store.single_history(41, 42, 0, 10).await.unwrap();
     let ids: Vec<u32> = stored.iter().map(|m| m.msg_id).collect();
     assert_eq!(ids.len(), 2, "each stored once: {ids:?}");

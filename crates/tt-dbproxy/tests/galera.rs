@@ -62,13 +62,6 @@ async fn count(c: &mut mysql_async::Conn, sql: &str) -> u64 {
     ints(c, sql).await.first().copied().unwrap_or(0)
 }
 
-fn retries(op: &str) -> f64 {
-    sample(
-        &tt_dbproxy::metrics::render(),
-        &format!("tt_dbproxy_mysql_conflict_retries_total{{op=\"{op}\"}}"),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_on_three_galera_nodes_create_one_relation_and_store_every_ack_once() {
     if skipped() {
@@ -116,7 +109,7 @@ async fn three_instances_on_three_galera_nodes_create_one_relation_and_store_eve
     let b = TestServer::start_mysql(&nodes[1].url("tt"), &redis, false, |_| {}).await;
     let c = TestServer::start_mysql(&nodes[2].url("tt"), &redis, false, |_| {}).await;
     let addrs = [a.addr, b.addr, c.addr];
-    let (create0, send0) = (retries("create"), retries("send"));
+    let (create0, send0) = (conflict_retries("create"), conflict_retries("send"));
 
     // First messages: for each pair, one send through each node at once
     // (x→y, y→x, x→y), released together by a barrier.
@@ -145,7 +138,7 @@ async fn three_instances_on_three_galera_nodes_create_one_relation_and_store_eve
             first_acks.entry(k).or_default().push(id);
         }
     }
-    let create_retries = retries("create") - create0;
+    let create_retries = conflict_retries("create") - create0;
 
     // Load: two senders per instance, alternating between the pair 1–2
     // and the group.
@@ -199,7 +192,7 @@ async fn three_instances_on_three_galera_nodes_create_one_relation_and_store_eve
     let elapsed = started.elapsed();
     ticking.store(false, std::sync::atomic::Ordering::Relaxed);
     ticker.await.unwrap();
-    let send_retries = retries("send") - send0;
+    let send_retries = conflict_retries("send") - send0;
     eprintln!(
         "galera: {} sends acknowledged, {failed} failed in {elapsed:?} ({:.0}/s through 3 nodes); \
          conflicts retried: {send_retries} sends, {create_retries} creations",

@@ -488,6 +488,15 @@ pub async fn seeded_mysql_redis_with_metrics() -> Option<TestServer> {
     Some(TestServer::seeded(Backend::MysqlRedis).await)
 }
 
+/// MySQL conflicts retried as `op` ("create", "send") in this process so
+/// far (`tt_dbproxy_mysql_conflict_retries_total`).
+pub fn conflict_retries(op: &str) -> f64 {
+    sample(
+        &tt_dbproxy::metrics::render(),
+        &format!("tt_dbproxy_mysql_conflict_retries_total{{op=\"{op}\"}}"),
+    )
+}
+
 /// The value of a sample line `name{labels} value` (labels given exactly
 /// as rendered, or "" for none); 0 when absent.
 pub fn sample(text: &str, name_and_labels: &str) -> f64 {

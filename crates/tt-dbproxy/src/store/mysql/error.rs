@@ -17,10 +17,10 @@ pub(super) fn is_conflict(e: &mysql_async::Error) -> bool {
 /// [`StoreError::Conflict`], other server errors mean the statement
 /// failed.
 pub(crate) fn map_err(e: mysql_async::Error) -> StoreError {
-    if is_conflict(&e) {
-        return StoreError::Conflict(e.to_string());
-    }
     match e {
+        mysql_async::Error::Server(s) if s.code == ER_LOCK_DEADLOCK => {
+            StoreError::Conflict(s.to_string())
+        }
         mysql_async::Error::Server(s) => StoreError::Query(s.to_string()),
         other => StoreError::Unavailable(other.to_string()),
     }
