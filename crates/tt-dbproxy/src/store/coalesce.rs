@@ -1,8 +1,8 @@
-//! [`Coalescer`]: calls of one kind that arrive while one is in flight
-//! are combined into the next, so a backend answers one call per batch
-//! instead of one per request. There is no timer: a lone call runs at
-//! once, and only calls that would otherwise wait for the one in flight
-//! share a batch. The batch runs on a task of its own under the earliest
+//! [`Coalescer`]: calls of one kind that arrive while batches are in
+//! flight (one, or a few: its lanes) are combined into the next, so a
+//! backend answers one call per batch instead of one per request. There
+//! is no timer: a call that finds a lane free runs at once, and only calls
+//! that would otherwise wait share a batch. The batch runs on a task of its own under the earliest
 //! deadline of its calls; a call whose deadline passes while queued is
 //! withdrawn (never run), one whose deadline passes while its batch runs
 //! is answered as expired (its item may still take effect, as a command
@@ -40,9 +40,9 @@ struct Waiting<R: BatchRun> {
 
 struct Queue<R: BatchRun> {
     waiting: Vec<Waiting<R>>,
-    /// A batch task is running (it takes what is queued when its batch
+    /// Batch tasks running (each takes what is queued when its batch
     /// ends).
-    running: bool,
+    running: usize,
 }
 
 /// Combines concurrent calls of one kind into batches.
@@ -51,10 +51,12 @@ pub(crate) struct Coalescer<R: BatchRun> {
     queue: Mutex<Queue<R>>,
     /// The most items in one batch.
     most: usize,
+    /// The most batches in flight at once.
+    lanes: usize,
 }
 
-/// Clears `running` if the batch task ends without doing so itself (a
-/// panic in a batch), so the next call starts a new task.
+/// Counts a batch task out of `running` if it ends without doing so
+/// itself (a panic in a batch), so the next call starts a new task.
 struct RunningGuard<'a, R: BatchRun> {
     coalescer: &'a Coalescer<R>,
     armed: bool,
@@ -63,21 +65,28 @@ struct RunningGuard<'a, R: BatchRun> {
 impl<R: BatchRun> Drop for RunningGuard<'_, R> {
     fn drop(&mut self) {
         if self.armed {
-            self.coalescer.lock().running = false;
+            let mut q = self.coalescer.lock();
+            q.running = q.running.saturating_sub(1);
         }
     }
 }
 
 impl<R: BatchRun> Coalescer<R> {
-    /// Batches of at most `most` items, run by `runner`.
+    /// Batches of at most `most` items, run by `runner` one at a time.
     pub(crate) fn new(runner: R, most: usize) -> Self {
+        Self::with_lanes(runner, most, 1)
+    }
+
+    /// Batches of at most `most` items, at most `lanes` in flight.
+    pub(crate) fn with_lanes(runner: R, most: usize, lanes: usize) -> Self {
         Self {
             runner,
             queue: Mutex::new(Queue {
                 waiting: Vec::new(),
-                running: false,
+                running: 0,
             }),
             most: most.max(1),
+            lanes: lanes.max(1),
         }
     }
 
@@ -98,7 +107,11 @@ impl<R: BatchRun> Coalescer<R> {
                 deadline: end,
                 done,
             });
-            !std::mem::replace(&mut q.running, true)
+            let start = q.running < self.lanes;
+            if start {
+                q.running += 1;
+            }
+            start
         };
         if start {
             let me = self.clone();
@@ -122,9 +135,9 @@ impl<R: BatchRun> Coalescer<R> {
             let batch: Vec<Waiting<R>> = {
                 let mut q = self.lock();
                 if q.waiting.is_empty() {
-                    // Cleared under the lock a caller checks; the guard
-                    // must not clear it again once another task may run.
-                    q.running = false;
+                    // Counted out under the lock a caller checks; the
+                    // guard must not count it out again.
+                    q.running = q.running.saturating_sub(1);
                     guard.armed = false;
                     return;
                 }
@@ -228,6 +241,46 @@ mod tests {
         // A lone call runs at once, alone.
         assert_eq!(c.call(5).await.unwrap(), 10);
         assert_eq!(d.sizes.lock().unwrap().last(), Some(&1));
+    }
+
+    /// Sleeps per batch, recording the most batches running at once.
+    struct Overlap {
+        now: AtomicUsize,
+        most: AtomicUsize,
+    }
+
+    impl BatchRun for Arc<Overlap> {
+        type Item = u32;
+        type Output = u32;
+        const WHAT: &'static str = "an overlap";
+        async fn run(&self, items: Vec<u32>) -> StoreResult<Vec<u32>> {
+            let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(n, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            self.now.fetch_sub(1, Ordering::SeqCst);
+            Ok(items)
+        }
+    }
+
+    #[tokio::test]
+    async fn at_most_its_lanes_run_at_once() {
+        for lanes in [1, 2, 3] {
+            let o = Arc::new(Overlap {
+                now: AtomicUsize::new(0),
+                most: AtomicUsize::new(0),
+            });
+            let c = Arc::new(Coalescer::with_lanes(o.clone(), 2, lanes));
+            let mut tasks = Vec::new();
+            for i in 0..12u32 {
+                let c = c.clone();
+                tasks.push(tokio::spawn(async move { c.call(i).await }));
+            }
+            for (i, t) in tasks.into_iter().enumerate() {
+                assert_eq!(t.await.unwrap().unwrap(), i as u32);
+            }
+            assert_eq!(o.most.load(Ordering::SeqCst), lanes, "{lanes} lanes");
+            assert_eq!(c.lock().running, 0, "every batch task ended");
+        }
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ use mysql_async::{Params, Row, Value};
 use super::error::map_err;
 use super::handle::MysqlStore;
 use super::query::{change, first, insert, int, params, rows, text};
-use super::users::{USER_COLUMNS, user};
+use super::read_rows::{USER_COLUMNS, user};
 use crate::store::console_domain::{
     AUDIT_KEEP, AuditEntry, ConsoleAccount, ConsoleSession, DiscoveryItem, PWD_MARKER, UserEdit,
 };

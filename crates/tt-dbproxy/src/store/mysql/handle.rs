@@ -2,7 +2,8 @@
 //! statements live in a file per domain (`users.rs`, `sessions.rs`,
 //! `message.rs`, `group.rs`, …), each an `impl MysqlStore` block; this
 //! file holds what they share: the pools, the group commit of sends and
-//! whether the primary is a Galera node, the remembered send ids.
+//! whether the primary is a Galera node, the remembered send ids, the
+//! reads concurrent requests share.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use super::outcome::CommitFailure;
 use super::pending_send::PendingSend;
 use super::pool::MysqlPools;
 use super::send_ids::SendIds;
+use super::shared_reads::{SharedReads, lanes};
 
 /// Every MySQL-side storage operation.
 pub struct MysqlStore {
@@ -20,6 +22,8 @@ pub struct MysqlStore {
     /// Whether the primary is a Galera node ([`super::galera`]).
     pub(super) galera: Detected,
     send_ids: SendIds,
+    /// Reads that concurrent requests share ([`super::shared_reads`]).
+    pub(super) shared: SharedReads,
 }
 
 impl MysqlStore {
@@ -29,6 +33,7 @@ impl MysqlStore {
         let pools = Arc::new(pools);
         Self {
             batch: Arc::new(GroupCommit::new(pools.clone(), batch_max)),
+            shared: SharedReads::new(pools.clone(), lanes()),
             pools,
             galera: Detected::default(),
             send_ids: SendIds::new(send_cache),

@@ -6,18 +6,19 @@
 //! relation is checked in the same statement (still active); where it is
 //! not, or the conversation has no message, the peer is looked up again.
 //! For the unread summary the user's groups come in the first statement
-//! too ([`MysqlStore::groups_and_last_messages`]).
+//! too ([`MysqlStore::groups_and_last_messages`]), and that statement is
+//! shared with the unread summaries of other requests in flight
+//! ([`super::shared_reads`]).
 
 use std::collections::HashMap;
 
 use mysql_async::{Conn, Value};
 
 use super::handle::MysqlStore;
-use super::query::{int, params, rows, text};
+use super::query::{int, params, rows};
+use super::read_rows::{USER_GROUPS, Wanted, group_row, last_message, newest, newest_first};
 use super::send_ids::{Conversation, Ids};
-use crate::store::{
-    ID_CHUNK, LastMessage, MESSAGE_SHARDS, SESSION_GROUP, SESSION_SINGLE, StoreResult,
-};
+use crate::store::{ID_CHUNK, LastMessage, SESSION_GROUP, SESSION_SINGLE, StoreResult};
 
 /// Conversations per `UNION ALL` statement.
 const UNION_CHUNK: usize = 100;
@@ -51,44 +52,9 @@ async fn relations(c: &mut Conn, user: u32, peers: &[u32]) -> StoreResult<HashMa
     Ok(found)
 }
 
-/// The select of one conversation's newest message, tagged with its
-/// position `?` in the request; its other parameter is the conversation
-/// key, and for a `remembered` relation a third one, the relation again,
-/// checked to be still active.
-fn newest(kind: u32, key: u32, remembered: bool) -> String {
-    let shard = key % MESSAGE_SHARDS;
-    if kind == SESSION_GROUP {
-        format!(
-            "(SELECT ? AS k, msgId, type, content, userId FROM IMGroupMessage_{shard} \
-             WHERE groupId = ? AND status = 0 ORDER BY created DESC, id DESC LIMIT 1)"
-        )
-    } else {
-        let check = if remembered {
-            " AND EXISTS (SELECT 1 FROM IMRelationShip WHERE id = ? AND status = 0)"
-        } else {
-            ""
-        };
-        format!(
-            "(SELECT ? AS k, msgId, type, content, fromId FROM IMMessage_{shard} \
-             FORCE INDEX (idx_relateId_status_created) \
-             WHERE relateId = ? AND status = 0{check} ORDER BY created DESC, id DESC LIMIT 1)"
-        )
-    }
-}
-
-/// A conversation whose newest message is wanted: its position in the
-/// request, kind, key (relation or group), and whether the relation is a
-/// remembered one (checked in the statement).
-type Wanted = (usize, u32, u32, bool);
-
 /// The tag of the rows of the user's groups in [`newest_messages`]
 /// (never a position).
 const GROUP_ROW: u32 = u32::MAX;
-
-/// The user's groups as a `UNION ALL` branch shaped like [`newest`]'s:
-/// tag, group, `updated` and the membership row's id (for the order).
-const USER_GROUPS: &str = "(SELECT ? AS k, groupId, updated, '', id FROM IMGroupMember \
-     WHERE userId = ? AND status = 0)";
 
 /// The newest message of each of `wanted` into `out` (by position), and
 /// with `groups_of` in the same statement that user's groups, newest
@@ -125,23 +91,15 @@ async fn newest_messages(
         for mut r in rows(c, &parts.join(" UNION ALL "), params(values)).await? {
             let i = int(&mut r, 0)?;
             if i == GROUP_ROW {
-                // (group, updated, membership row id)
-                groups.push((int(&mut r, 1)?, int(&mut r, 2)?, int(&mut r, 4)?));
+                groups.push(group_row(&mut r)?);
                 continue;
             }
-            let last = LastMessage {
-                msg_id: int(&mut r, 1)?,
-                msg_type: int(&mut r, 2)?,
-                content: text(&mut r, 3)?,
-                from_id: int(&mut r, 4)?,
-            };
             if let Some(slot) = out.get_mut(i as usize) {
-                *slot = Some(last);
+                *slot = Some(last_message(&mut r)?);
             }
         }
     }
-    groups.sort_unstable_by_key(|&(_, updated, id)| std::cmp::Reverse((updated, id)));
-    Ok(groups.into_iter().map(|(g, _, _)| g).collect())
+    Ok(newest_first(groups))
 }
 
 impl MysqlStore {
@@ -189,7 +147,6 @@ impl MysqlStore {
         with_groups: bool,
     ) -> StoreResult<(Vec<Option<LastMessage>>, Vec<u32>)> {
         let mut out: Vec<Option<LastMessage>> = vec![None; sessions.len()];
-        let mut c = self.pools.replica().await?;
         // Groups, and the peers whose relation is remembered, first.
         let mut wanted: Vec<Wanted> = Vec::new();
         let mut unknown: Vec<(usize, u32)> = Vec::new();
@@ -205,8 +162,29 @@ impl MysqlStore {
                 _ => {}
             }
         }
-        let groups_of = with_groups.then_some(user_id);
-        let groups = newest_messages(&mut c, &wanted, &mut out, groups_of).await?;
+        let (groups, conn) = if with_groups {
+            // The unread summary's read, shared with concurrent ones
+            // when it may be.
+            match self.shared.groups_and_newest(user_id, &wanted).await? {
+                Some((groups, found)) => {
+                    for (i, last) in found {
+                        if let Some(slot) = out.get_mut(i) {
+                            *slot = Some(last);
+                        }
+                    }
+                    (groups, None)
+                }
+                None => {
+                    let mut c = self.pools.replica().await?;
+                    let groups = newest_messages(&mut c, &wanted, &mut out, Some(user_id)).await?;
+                    (groups, Some(c))
+                }
+            }
+        } else {
+            let mut c = self.pools.replica().await?;
+            newest_messages(&mut c, &wanted, &mut out, None).await?;
+            (Vec::new(), Some(c))
+        };
         // Remembered relations that found nothing (gone, or no message):
         // looked up as the others.
         unknown.extend(
@@ -220,6 +198,10 @@ impl MysqlStore {
         if unknown.is_empty() {
             return Ok((out, groups));
         }
+        let mut c = match conn {
+            Some(c) => c,
+            None => self.pools.replica().await?,
+        };
         let peers: Vec<u32> = unknown.iter().map(|(_, peer)| *peer).collect();
         let rels = relations(&mut c, user_id, &peers).await?;
         let wanted: Vec<Wanted> = unknown

@@ -23,6 +23,7 @@ mod pending_send;
 mod pool;
 mod query;
 pub mod read_at;
+mod read_rows;
 pub mod replication;
 mod rows;
 pub mod schema;
@@ -30,6 +31,7 @@ mod script;
 mod send;
 pub(crate) mod send_ids;
 mod sessions;
+mod shared_reads;
 mod stale;
 mod users;
 

@@ -1,38 +1,12 @@
 //! User statements of [`MysqlStore`]: `IMUser` rows by name, id and
 //! change time, profile updates, push shield and signature.
 
-use mysql_async::{Params, Row, Value};
+use mysql_async::{Params, Value};
 
 use super::handle::MysqlStore;
-use super::id_match::id_condition;
-use super::query::{change, first, first_int, id_params, insert, int, params, rows, text};
-use crate::store::{ID_CHUNK, StoreResult, UserRecord, UserUpdate};
-
-/// The columns of a user row, in [`user`]'s order.
-pub(super) const USER_COLUMNS: &str = "id, sex, name, domain, nick, password, salt, phone, email, avatar, \
-     departId, status, created, updated, push_shield_status, sign_info";
-
-/// A user row of [`USER_COLUMNS`].
-pub(super) fn user(mut r: Row) -> StoreResult<UserRecord> {
-    Ok(UserRecord {
-        id: int(&mut r, 0)?,
-        sex: int(&mut r, 1)?,
-        name: text(&mut r, 2)?,
-        domain: text(&mut r, 3)?,
-        nick: text(&mut r, 4)?,
-        password: text(&mut r, 5)?,
-        salt: text(&mut r, 6)?,
-        phone: text(&mut r, 7)?,
-        email: text(&mut r, 8)?,
-        avatar: text(&mut r, 9)?,
-        depart_id: int(&mut r, 10)?,
-        status: int(&mut r, 11)?,
-        created: int(&mut r, 12)?,
-        updated: int(&mut r, 13)?,
-        push_shield_status: int(&mut r, 14)?,
-        sign_info: text(&mut r, 15)?,
-    })
-}
+use super::query::{change, first, first_int, insert, params, rows};
+use super::read_rows::{USER_COLUMNS, user};
+use crate::store::{StoreResult, UserRecord, UserUpdate};
 
 impl MysqlStore {
     pub(crate) async fn find_active_user_by_name(
@@ -147,19 +121,7 @@ impl MysqlStore {
     }
 
     pub(crate) async fn users_by_ids(&self, ids: &[u32]) -> StoreResult<Vec<UserRecord>> {
-        let mut ids = ids.to_vec();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut out = Vec::with_capacity(ids.len());
-        let mut c = self.pools.replica().await?;
-        for chunk in ids.chunks(ID_CHUNK) {
-            let (cond, values) = id_condition("id", chunk);
-            let sql = format!("SELECT {USER_COLUMNS} FROM IMUser WHERE {cond} ORDER BY id");
-            for r in rows(&mut c, &sql, id_params(&values)).await? {
-                out.push(user(r)?);
-            }
-        }
-        Ok(out)
+        self.shared.users_by_ids(ids).await
     }
 
     pub(crate) async fn changed_users(&self, since: u32) -> StoreResult<Vec<UserRecord>> {

@@ -1,0 +1,94 @@
+//! The shapes of the rows that more than one read returns, and their
+//! decoding: a user row, and the parts of an unread summary's read (a
+//! user's groups, a conversation's newest message). Used by the reads of
+//! one request ([`super::users`], [`super::last`], [`super::console`])
+//! and by the reads several requests share ([`super::shared_reads`]).
+
+use mysql_async::Row;
+
+use super::query::{int, text};
+use crate::store::{LastMessage, MESSAGE_SHARDS, SESSION_GROUP, StoreResult, UserRecord};
+
+/// The columns of a user row, in [`user`]'s order.
+pub(super) const USER_COLUMNS: &str = "id, sex, name, domain, nick, password, salt, phone, email, avatar, \
+     departId, status, created, updated, push_shield_status, sign_info";
+
+/// A user row of [`USER_COLUMNS`].
+pub(super) fn user(mut r: Row) -> StoreResult<UserRecord> {
+    Ok(UserRecord {
+        id: int(&mut r, 0)?,
+        sex: int(&mut r, 1)?,
+        name: text(&mut r, 2)?,
+        domain: text(&mut r, 3)?,
+        nick: text(&mut r, 4)?,
+        password: text(&mut r, 5)?,
+        salt: text(&mut r, 6)?,
+        phone: text(&mut r, 7)?,
+        email: text(&mut r, 8)?,
+        avatar: text(&mut r, 9)?,
+        depart_id: int(&mut r, 10)?,
+        status: int(&mut r, 11)?,
+        created: int(&mut r, 12)?,
+        updated: int(&mut r, 13)?,
+        push_shield_status: int(&mut r, 14)?,
+        sign_info: text(&mut r, 15)?,
+    })
+}
+
+/// The select of one conversation's newest message, tagged with its
+/// position `?` in the request; its other parameter is the conversation
+/// key, and for a `remembered` relation a third one, the relation again,
+/// checked to be still active.
+pub(super) fn newest(kind: u32, key: u32, remembered: bool) -> String {
+    let shard = key % MESSAGE_SHARDS;
+    if kind == SESSION_GROUP {
+        format!(
+            "(SELECT ? AS k, msgId, type, content, userId FROM IMGroupMessage_{shard} \
+             WHERE groupId = ? AND status = 0 ORDER BY created DESC, id DESC LIMIT 1)"
+        )
+    } else {
+        let check = if remembered {
+            " AND EXISTS (SELECT 1 FROM IMRelationShip WHERE id = ? AND status = 0)"
+        } else {
+            ""
+        };
+        format!(
+            "(SELECT ? AS k, msgId, type, content, fromId FROM IMMessage_{shard} \
+             FORCE INDEX (idx_relateId_status_created) \
+             WHERE relateId = ? AND status = 0{check} ORDER BY created DESC, id DESC LIMIT 1)"
+        )
+    }
+}
+
+/// A conversation whose newest message is wanted: its position in the
+/// request, kind, key (relation or group), and whether the relation is a
+/// remembered one (checked in the statement).
+pub(super) type Wanted = (usize, u32, u32, bool);
+
+/// The user's groups as a `UNION ALL` branch shaped like [`newest`]'s:
+/// tag, group, `updated` and the membership row's id (for the order).
+pub(super) const USER_GROUPS: &str = "(SELECT ? AS k, groupId, updated, '', id FROM IMGroupMember \
+     WHERE userId = ? AND status = 0)";
+
+/// A row of [`newest`] (after its tag) as the message.
+pub(super) fn last_message(r: &mut Row) -> StoreResult<LastMessage> {
+    Ok(LastMessage {
+        msg_id: int(r, 1)?,
+        msg_type: int(r, 2)?,
+        content: text(r, 3)?,
+        from_id: int(r, 4)?,
+    })
+}
+
+/// A row of [`USER_GROUPS`] (after its tag): group, `updated`, and the
+/// membership row's id.
+pub(super) fn group_row(r: &mut Row) -> StoreResult<(u32, u32, u32)> {
+    Ok((int(r, 1)?, int(r, 2)?, int(r, 4)?))
+}
+
+/// The groups of [`group_row`]s, newest membership first (as
+/// `user_groups`).
+pub(super) fn newest_first(mut groups: Vec<(u32, u32, u32)>) -> Vec<u32> {
+    groups.sort_unstable_by_key(|&(_, updated, id)| std::cmp::Reverse((updated, id)));
+    groups.into_iter().map(|(g, _, _)| g).collect()
+}

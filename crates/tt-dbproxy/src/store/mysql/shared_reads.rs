@@ -1,0 +1,267 @@
+//! Reads that concurrent requests share ([`crate::store::coalesce::Coalescer`]):
+//! users by ids requested while another such read is in flight are
+//! answered by one statement over the union of their ids, each request
+//! then taking the rows of its own ids; the unread summaries' reads (a
+//! user's groups and the newest message of each remembered
+//! conversation) by one `UNION ALL` of all their parts, tagged by
+//! request. MariaDB spends most of a
+//! small read on the statement, not its rows (docs/benchmarks.md,
+//! 2026-12-07, ninth session), and requests that ask for the same users
+//! share the rows too.
+//!
+//! Only reads that may be served anywhere ([`ReadAt::Anywhere`]) are
+//! shared: the batch runs on a task of its own, outside the caller's
+//! routing, so a read that must see a write runs alone. A batch whose
+//! statement fails on a row (invalid data) runs each request alone, so
+//! one bad row fails only the requests that asked for it.
+
+use std::sync::Arc;
+
+use super::pool::MysqlPools;
+use super::query::{id_params, rows};
+use super::read_at::{self, ReadAt};
+use std::fmt::Write;
+
+use mysql_async::Value;
+use mysql_async::prelude::Queryable;
+
+use super::error::map_err;
+
+use super::id_match::id_condition;
+use super::query::{int, params};
+use super::read_rows::{
+    USER_COLUMNS, USER_GROUPS, Wanted, group_row, last_message, newest, newest_first, user,
+};
+use crate::store::coalesce::{BatchRun, Coalescer};
+use crate::store::{ID_CHUNK, LastMessage, StoreError, StoreResult, UserRecord};
+
+/// Requests in one shared read at most.
+const BATCH_MAX: usize = 8;
+/// Most conversations of an unread summary read shared with others
+/// (more: read alone); also bounds a tag's position.
+const SHARED_CONVERSATIONS: usize = 8;
+/// A row's tag in a shared unread read: request × `TAG_STRIDE` +
+/// position, or + [`TAG_GROUP`] for a row of the user's groups.
+const TAG_STRIDE: u32 = 1024;
+const TAG_GROUP: u32 = TAG_STRIDE - 1;
+
+/// The users of `ids` (sorted, each once), ordered by id.
+pub(super) async fn select_users(pools: &MysqlPools, ids: &[u32]) -> StoreResult<Vec<UserRecord>> {
+    let mut out = Vec::with_capacity(ids.len());
+    let mut c = pools.replica().await?;
+    for chunk in ids.chunks(ID_CHUNK) {
+        let (cond, values) = id_condition("id", chunk);
+        let sql = format!("SELECT {USER_COLUMNS} FROM IMUser WHERE {cond} ORDER BY id");
+        for r in rows(&mut c, &sql, id_params(&values)).await? {
+            out.push(user(r)?);
+        }
+    }
+    Ok(out)
+}
+
+/// `ids` sorted, each once.
+fn sorted(mut ids: Vec<u32>) -> Vec<u32> {
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Runs the users-by-ids reads of a batch as one.
+struct UsersByIds(Arc<MysqlPools>);
+
+impl BatchRun for UsersByIds {
+    type Item = Vec<u32>;
+    type Output = StoreResult<Vec<UserRecord>>;
+    const WHAT: &'static str = "a shared users read";
+
+    async fn run(&self, requests: Vec<Vec<u32>>) -> StoreResult<Vec<Self::Output>> {
+        if let [only] = requests.as_slice() {
+            return Ok(vec![select_users(&self.0, only).await]);
+        }
+        let union = sorted(requests.iter().flatten().copied().collect());
+        let found = match select_users(&self.0, &union).await {
+            Ok(found) => found,
+            Err(StoreError::InvalidData(_)) => {
+                // Each alone: only the requests whose rows fail fail.
+                let mut out = Vec::with_capacity(requests.len());
+                for ids in &requests {
+                    out.push(select_users(&self.0, ids).await);
+                }
+                return Ok(out);
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(requests
+            .iter()
+            .map(|ids| {
+                Ok(found
+                    .iter()
+                    .filter(|u| ids.binary_search(&u.id).is_ok())
+                    .cloned()
+                    .collect())
+            })
+            .collect())
+    }
+}
+
+/// One unread summary's read: the user and its remembered conversations.
+pub(super) type UnreadRead = (u32, Vec<Wanted>);
+/// Its answer: the user's groups, newest membership first, and the
+/// newest message found by position.
+pub(super) type UnreadFound = (Vec<u32>, Vec<(usize, LastMessage)>);
+
+/// The reads of `requests` in one statement: each user's groups first,
+/// then every conversation's newest message, each row tagged with its
+/// request and position. One request's read is a prepared statement, as
+/// it has few shapes; several requests' reads are sent as text, numbers
+/// written in (a prepared statement per combination of message tables
+/// would be prepared again and again: measured, docs/benchmarks.md).
+async fn select_unread(
+    pools: &MysqlPools,
+    requests: &[UnreadRead],
+) -> StoreResult<Vec<UnreadFound>> {
+    let mut parts: Vec<(String, Vec<u32>)> = Vec::new();
+    for (n, (user, wanted)) in (0u32..).zip(requests) {
+        parts.push((
+            USER_GROUPS.to_owned(),
+            vec![n * TAG_STRIDE + TAG_GROUP, *user],
+        ));
+        for &(i, kind, key, remembered) in wanted {
+            let tag = n * TAG_STRIDE + i as u32;
+            let mut values = vec![tag, key];
+            if remembered {
+                values.push(key);
+            }
+            parts.push((newest(kind, key, remembered), values));
+        }
+    }
+    let sql: Vec<&str> = parts.iter().map(|(sql, _)| sql.as_str()).collect();
+    let sql = sql.join(" UNION ALL ");
+    let values: Vec<u32> = parts.into_iter().flat_map(|(_, v)| v).collect();
+    let mut groups: Vec<Vec<(u32, u32, u32)>> = vec![Vec::new(); requests.len()];
+    let mut found: Vec<Vec<(usize, LastMessage)>> = vec![Vec::new(); requests.len()];
+    let mut c = pools.replica().await?;
+    let found_rows = if requests.len() == 1 {
+        let values = values.into_iter().map(Value::from).collect();
+        rows(&mut c, &sql, params(values)).await?
+    } else {
+        c.query(with_numbers(&sql, &values))
+            .await
+            .map_err(map_err)?
+    };
+    for mut r in found_rows {
+        let tag = int(&mut r, 0)?;
+        let (n, slot) = ((tag / TAG_STRIDE) as usize, tag % TAG_STRIDE);
+        if slot == TAG_GROUP {
+            if let Some(g) = groups.get_mut(n) {
+                g.push(group_row(&mut r)?);
+            }
+        } else if let Some(f) = found.get_mut(n) {
+            f.push((slot as usize, last_message(&mut r)?));
+        }
+    }
+    Ok(groups.into_iter().map(newest_first).zip(found).collect())
+}
+
+/// `sql` with each `?` replaced by the next of `values` (`sql` holds no
+/// other `?`, as the statements above).
+fn with_numbers(sql: &str, values: &[u32]) -> String {
+    let mut out = String::with_capacity(sql.len() + values.len() * 8);
+    let mut values = values.iter();
+    for (i, piece) in sql.split('?').enumerate() {
+        if i > 0 {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{}", values.next().copied().unwrap_or(0));
+        }
+        out.push_str(piece);
+    }
+    out
+}
+
+/// Runs the unread summaries' reads of a batch as one.
+struct UnreadReads(Arc<MysqlPools>);
+
+impl BatchRun for UnreadReads {
+    type Item = UnreadRead;
+    type Output = StoreResult<UnreadFound>;
+    const WHAT: &'static str = "a shared unread read";
+
+    async fn run(&self, requests: Vec<UnreadRead>) -> StoreResult<Vec<Self::Output>> {
+        match select_unread(&self.0, &requests).await {
+            Ok(found) => Ok(found.into_iter().map(Ok).collect()),
+            Err(StoreError::InvalidData(_)) if requests.len() > 1 => {
+                // Each alone: only the requests whose rows fail fail.
+                let mut out = Vec::with_capacity(requests.len());
+                for r in &requests {
+                    let found = select_unread(&self.0, std::slice::from_ref(r)).await;
+                    out.push(found.and_then(|mut f| {
+                        f.pop().ok_or_else(|| {
+                            StoreError::InvalidData("no unread read answered".into())
+                        })
+                    }));
+                }
+                Ok(out)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The shared reads of a MySQL store.
+pub(super) struct SharedReads {
+    pools: Arc<MysqlPools>,
+    users: Arc<Coalescer<UsersByIds>>,
+    unread: Arc<Coalescer<UnreadReads>>,
+}
+
+impl SharedReads {
+    /// On `pools`, at most `lanes` shared reads of a kind in flight.
+    pub(super) fn new(pools: Arc<MysqlPools>, lanes: usize) -> Self {
+        Self {
+            users: Arc::new(Coalescer::with_lanes(
+                UsersByIds(pools.clone()),
+                BATCH_MAX,
+                lanes,
+            )),
+            unread: Arc::new(Coalescer::with_lanes(
+                UnreadReads(pools.clone()),
+                BATCH_MAX,
+                lanes,
+            )),
+            pools,
+        }
+    }
+
+    /// An unread summary's read of `user`'s groups and the newest message
+    /// of the conversations `wanted`, shared with concurrent ones; `None`
+    /// when it must run alone (it must see a write, or has more than
+    /// [`SHARED_CONVERSATIONS`] conversations).
+    pub(super) async fn groups_and_newest(
+        &self,
+        user: u32,
+        wanted: &[Wanted],
+    ) -> StoreResult<Option<UnreadFound>> {
+        if wanted.len() > SHARED_CONVERSATIONS || read_at::current() != ReadAt::Anywhere {
+            return Ok(None);
+        }
+        self.unread.call((user, wanted.to_vec())).await?.map(Some)
+    }
+
+    /// The users of `ids`, ordered by id; shared with concurrent requests
+    /// when the read may be served anywhere and asks for at most
+    /// [`ID_CHUNK`] users.
+    pub(super) async fn users_by_ids(&self, ids: &[u32]) -> StoreResult<Vec<UserRecord>> {
+        let ids = sorted(ids.to_vec());
+        if ids.len() > ID_CHUNK || read_at::current() != ReadAt::Anywhere {
+            return select_users(&self.pools, &ids).await;
+        }
+        self.users.call(ids).await?
+    }
+}
+
+/// Shared reads in flight per kind: half the cores (at least one), so
+/// on a small machine requests wait for a batch and share it, and on a
+/// large one reads still run side by side.
+pub(super) fn lanes() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}

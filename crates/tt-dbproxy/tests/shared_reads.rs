@@ -1,0 +1,200 @@
+//! Reads that concurrent requests share on MySQL + Redis (users by ids,
+//! the unread summary: one statement for a batch of requests, rows tagged
+//! by request) answer every request with exactly its own rows, whatever
+//! else shares its batch; on both backends.
+
+mod common;
+
+use common::sends::send_id;
+use common::*;
+use tt_dbproxy::client::Client;
+use tt_dbproxy::store::prelude::*;
+use tt_dbproxy::store::{NewGroup, NewUser};
+use tt_proto::im::buddy::{ImUsersInfoReq, ImUsersInfoRsp};
+use tt_proto::im::message::{ImMsgData, ImUnreadMsgCntReq, ImUnreadMsgCntRsp};
+
+/// Users made for the test: ids `FIRST..FIRST + USERS`.
+const USERS: u32 = 24;
+/// Requests in flight at once, each on its own connection.
+const CLIENTS: u32 = 12;
+/// Rounds of concurrent requests.
+const ROUNDS: u32 = 4;
+
+/// Adds `USERS` users named `shared_<i>`, nick `nick <i>`; the first id.
+async fn add_users(s: &TestServer) -> u32 {
+    let mut first = None;
+    for i in 0..USERS {
+        let id = s
+            .store
+            .add_user(NewUser {
+                name: format!("shared_{i}"),
+                nick: format!("nick {i}"),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        first.get_or_insert(id);
+    }
+    first.unwrap()
+}
+
+/// (id, nick) of each user a users request answered.
+async fn users(c: &mut Client, ids: Vec<u32>) -> Vec<(u32, String)> {
+    let req = ImUsersInfoReq {
+        user_id: Some(1),
+        user_id_list: ids,
+        attach_data: ab(),
+    };
+    let rsp: ImUsersInfoRsp = call(c, 0x0204, &req, 2, 0x0205).await;
+    assert_eq!(rsp.attach_data, ab());
+    rsp.user_info_list
+        .iter()
+        .map(|u| {
+            let nick = String::from_utf8_lossy(u.user_nick_name.as_deref().unwrap_or_default());
+            (u.user_id.unwrap_or(0), nick.into_owned())
+        })
+        .collect()
+}
+
+/// The ids client `n` asks for in round `round`: a window of the users
+/// that moves with both, some asked twice, and an id nobody has.
+fn asked(first: u32, n: u32, round: u32) -> Vec<u32> {
+    let start = first + (n * 3 + round) % USERS;
+    let len = 1 + (n + round) % 7;
+    let mut ids: Vec<u32> = (start..start + len)
+        .filter(|id| *id < first + USERS)
+        .collect();
+    if let Some(id) = ids.first().copied() {
+        ids.push(id);
+    }
+    ids.push(900_000 + n);
+    ids
+}
+
+async fn concurrent_users_requests_each_get_their_own_users(b: Backend) {
+    let s = TestServer::seeded(b).await;
+    let first = add_users(&s).await;
+    for round in 0..ROUNDS {
+        let mut tasks = Vec::new();
+        for n in 0..CLIENTS {
+            let mut c = s.client().await;
+            let ids = asked(first, n, round);
+            tasks.push(tokio::spawn(async move { (n, users(&mut c, ids).await) }));
+        }
+        for t in tasks {
+            let (n, got) = t.await.unwrap();
+            let mut want: Vec<u32> = asked(first, n, round)
+                .into_iter()
+                .filter(|id| *id < first + USERS)
+                .collect();
+            want.sort_unstable();
+            want.dedup();
+            let want: Vec<(u32, String)> = want
+                .into_iter()
+                .map(|id| (id, format!("nick {}", id - first)))
+                .collect();
+            assert_eq!(got, want, "client {n}, round {round}");
+        }
+    }
+}
+
+/// (peer or group, count, latest message, its sender) of each entry of
+/// a user's unread summary, ordered by session.
+async fn unread(c: &mut Client, user: u32) -> Vec<(u32, u32, String, u32)> {
+    let req = ImUnreadMsgCntReq {
+        user_id: Some(user),
+        attach_data: ab(),
+    };
+    let rsp: ImUnreadMsgCntRsp = call(c, 0x0307, &req, 3, 0x0308).await;
+    assert_eq!(rsp.user_id, Some(user));
+    let mut out: Vec<(u32, u32, String, u32)> = rsp
+        .unreadinfo_list
+        .iter()
+        .map(|e| {
+            let data = String::from_utf8_lossy(e.latest_msg_data.as_deref().unwrap_or_default());
+            (
+                e.session_id.unwrap_or(0),
+                e.unread_cnt.unwrap_or(0),
+                data.into_owned(),
+                e.latest_msg_from_user_id.unwrap_or(0),
+            )
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+fn text(from: u32, to: u32, msg_type: i32, data: String) -> ImMsgData {
+    common::sends::msg(from, to, msg_type, data.as_bytes())
+}
+
+async fn concurrent_unread_summaries_each_get_their_own_conversations(b: Backend) {
+    let s = TestServer::seeded(b).await;
+    let first = add_users(&s).await;
+    let mut c = s.client().await;
+    // Pair k: user 2k sends k + 1 messages to user 2k + 1, and a message
+    // into the group of the two, one group per pair.
+    let pairs = USERS / 2;
+    let mut groups = Vec::new();
+    for k in 0..pairs {
+        let (from, to) = (first + 2 * k, first + 2 * k + 1);
+        for i in 0..=k {
+            let id = send_id(&mut c, &text(from, to, 1, format!("pair {k} message {i}"))).await;
+            assert_eq!(id, i + 1, "pair {k}");
+        }
+        let group = s
+            .store
+            .create_group(
+                NewGroup {
+                    name: format!("group {k}"),
+                    avatar: String::new(),
+                    creator: from,
+                    group_type: 1,
+                    members: vec![from, to],
+                },
+                1000,
+            )
+            .await
+            .unwrap();
+        let id = send_id(&mut c, &text(from, group, 0x11, format!("group {k} news"))).await;
+        assert_eq!(id, 1, "group {k}");
+        groups.push(group);
+    }
+    let want = |k: u32| {
+        let mut w = vec![
+            (
+                first + 2 * k,
+                k + 1,
+                format!("pair {k} message {k}"),
+                first + 2 * k,
+            ),
+            (
+                groups[k as usize],
+                1,
+                format!("group {k} news"),
+                first + 2 * k,
+            ),
+        ];
+        w.sort_unstable();
+        w
+    };
+    for round in 0..ROUNDS {
+        let mut tasks = Vec::new();
+        for n in 0..CLIENTS {
+            let k = (n + round) % pairs;
+            let mut c = s.client().await;
+            tasks.push(tokio::spawn(async move {
+                (k, unread(&mut c, first + 2 * k + 1).await)
+            }));
+        }
+        for t in tasks {
+            let (k, got) = t.await.unwrap();
+            assert_eq!(got, want(k), "pair {k}, round {round}");
+        }
+    }
+}
+
+on_every_backend!(
+    concurrent_users_requests_each_get_their_own_users,
+    concurrent_unread_summaries_each_get_their_own_conversations,
+);
