@@ -194,10 +194,14 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
-    /// Doubles each item; records the batch sizes; fails on item 0.
+    /// Doubles each item; records the batch sizes and the most batches
+    /// running at once; fails on item 0.
+    #[derive(Default)]
     struct Doubler {
         sizes: Mutex<Vec<usize>>,
         calls: AtomicUsize,
+        running: AtomicUsize,
+        most_running: AtomicUsize,
     }
 
     impl BatchRun for Arc<Doubler> {
@@ -207,7 +211,10 @@ mod tests {
         async fn run(&self, items: Vec<u32>) -> StoreResult<Vec<u32>> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             self.sizes.lock().unwrap().push(items.len());
+            let running = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_running.fetch_max(running, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(20)).await;
+            self.running.fetch_sub(1, Ordering::SeqCst);
             if items.contains(&0) {
                 return Err(StoreError::Unavailable("zero".into()));
             }
@@ -216,10 +223,7 @@ mod tests {
     }
 
     fn doubler() -> (Arc<Doubler>, Arc<Coalescer<Arc<Doubler>>>) {
-        let d = Arc::new(Doubler {
-            sizes: Mutex::new(Vec::new()),
-            calls: AtomicUsize::new(0),
-        });
+        let d = Arc::new(Doubler::default());
         (d.clone(), Arc::new(Coalescer::new(d, 8)))
     }
 
@@ -243,42 +247,24 @@ mod tests {
         assert_eq!(d.sizes.lock().unwrap().last(), Some(&1));
     }
 
-    /// Sleeps per batch, recording the most batches running at once.
-    struct Overlap {
-        now: AtomicUsize,
-        most: AtomicUsize,
-    }
-
-    impl BatchRun for Arc<Overlap> {
-        type Item = u32;
-        type Output = u32;
-        const WHAT: &'static str = "an overlap";
-        async fn run(&self, items: Vec<u32>) -> StoreResult<Vec<u32>> {
-            let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
-            self.most.fetch_max(n, Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            self.now.fetch_sub(1, Ordering::SeqCst);
-            Ok(items)
-        }
-    }
-
     #[tokio::test]
     async fn at_most_its_lanes_run_at_once() {
         for lanes in [1, 2, 3] {
-            let o = Arc::new(Overlap {
-                now: AtomicUsize::new(0),
-                most: AtomicUsize::new(0),
-            });
-            let c = Arc::new(Coalescer::with_lanes(o.clone(), 2, lanes));
+            let d = Arc::new(Doubler::default());
+            let c = Arc::new(Coalescer::with_lanes(d.clone(), 2, lanes));
             let mut tasks = Vec::new();
-            for i in 0..12u32 {
+            for i in 1..=12u32 {
                 let c = c.clone();
                 tasks.push(tokio::spawn(async move { c.call(i).await }));
             }
-            for (i, t) in tasks.into_iter().enumerate() {
-                assert_eq!(t.await.unwrap().unwrap(), i as u32);
+            for (i, t) in (1u32..).zip(tasks) {
+                assert_eq!(t.await.unwrap().unwrap(), i * 2);
             }
-            assert_eq!(o.most.load(Ordering::SeqCst), lanes, "{lanes} lanes");
+            assert_eq!(
+                d.most_running.load(Ordering::SeqCst),
+                lanes,
+                "{lanes} lanes"
+            );
             assert_eq!(c.lock().running, 0, "every batch task ended");
         }
     }
