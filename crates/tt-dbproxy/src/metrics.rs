@@ -84,6 +84,8 @@ pub const GROUP_COMMIT_SIZE: &str = "tt_dbproxy_group_commit_size";
 /// Calls of one kind (`script`: allocate, apply) carried by one shared
 /// send script on MySQL + Redis.
 pub const REDIS_SCRIPT_BATCH_SIZE: &str = "tt_dbproxy_redis_script_batch_size";
+/// Requests answered by one shared MySQL read (`read`: users, unread).
+pub const SHARED_READ_BATCH_SIZE: &str = "tt_dbproxy_shared_read_batch_size";
 /// Sends answered with the id of the message they repeat (a resend
 /// within `storage.resend_window_s`), by `backend`.
 pub const RESENDS: &str = "tt_dbproxy_resends_total";
@@ -147,6 +149,11 @@ pub fn install() -> Option<&'static PrometheusHandle> {
                 .ok()?
                 .set_buckets_for_metric(
                     Matcher::Full(REDIS_SCRIPT_BATCH_SIZE.to_string()),
+                    BATCH_BUCKETS,
+                )
+                .ok()?
+                .set_buckets_for_metric(
+                    Matcher::Full(SHARED_READ_BATCH_SIZE.to_string()),
                     BATCH_BUCKETS,
                 )
                 .ok()?
@@ -291,6 +298,10 @@ fn describe() {
     describe_histogram!(
         REDIS_SCRIPT_BATCH_SIZE,
         "Sends whose id allocation or pending-entry application shared one Redis script call, by script."
+    );
+    describe_histogram!(
+        SHARED_READ_BATCH_SIZE,
+        "Requests answered by one shared MySQL read (users by ids, unread summary), by read."
     );
     describe_counter!(
         RESENDS,

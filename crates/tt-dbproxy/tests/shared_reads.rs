@@ -194,6 +194,43 @@ async fn concurrent_unread_summaries_each_get_their_own_conversations(b: Backend
     }
 }
 
+/// (reads, requests) of the shared `read` so far, from its histogram.
+fn shared(read: &str) -> (f64, f64) {
+    histogram_count_sum(
+        "tt_dbproxy_shared_read_batch_size",
+        &format!("{{read=\"{read}\"}}"),
+    )
+}
+
+/// On MySQL, concurrent requests do share reads: fewer reads than
+/// requests (the answers' exactness is the tests above).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_users_requests_share_reads_on_mysql() {
+    let Some(s) = seeded_mysql_redis_with_metrics().await else {
+        return;
+    };
+    let first = add_users(&s).await;
+    let (reads_before, requests_before) = shared("users");
+    for round in 0..ROUNDS {
+        let mut tasks = Vec::new();
+        for n in 0..CLIENTS {
+            let mut c = s.client().await;
+            let ids = asked(first, n, round);
+            tasks.push(tokio::spawn(async move { users(&mut c, ids).await.len() }));
+        }
+        for t in tasks {
+            assert!(t.await.unwrap() >= 1);
+        }
+    }
+    let (reads, requests) = shared("users");
+    let (reads, requests) = (reads - reads_before, requests - requests_before);
+    assert!(
+        requests >= f64::from(CLIENTS * ROUNDS),
+        "every request counted: {requests}"
+    );
+    assert!(reads < requests, "{reads} reads for {requests} requests");
+}
+
 on_every_backend!(
     concurrent_users_requests_each_get_their_own_users,
     concurrent_unread_summaries_each_get_their_own_conversations,

@@ -59,6 +59,11 @@ pub(super) async fn select_users(pools: &MysqlPools, ids: &[u32]) -> StoreResult
     Ok(out)
 }
 
+/// Counts a shared read of `n` requests.
+fn record_size(read: &'static str, n: usize) {
+    metrics::histogram!(crate::metrics::SHARED_READ_BATCH_SIZE, "read" => read).record(n as f64);
+}
+
 /// `ids` sorted, each once.
 fn sorted(mut ids: Vec<u32>) -> Vec<u32> {
     ids.sort_unstable();
@@ -75,6 +80,7 @@ impl BatchRun for UsersByIds {
     const WHAT: &'static str = "a shared users read";
 
     async fn run(&self, requests: Vec<Vec<u32>>) -> StoreResult<Vec<Self::Output>> {
+        record_size("users", requests.len());
         if let [only] = requests.as_slice() {
             return Ok(vec![select_users(&self.0, only).await]);
         }
@@ -187,6 +193,7 @@ impl BatchRun for UnreadReads {
     const WHAT: &'static str = "a shared unread read";
 
     async fn run(&self, requests: Vec<UnreadRead>) -> StoreResult<Vec<Self::Output>> {
+        record_size("unread", requests.len());
         match select_unread(&self.0, &requests).await {
             Ok(found) => Ok(found.into_iter().map(Ok).collect()),
             Err(StoreError::InvalidData(_)) if requests.len() > 1 => {
