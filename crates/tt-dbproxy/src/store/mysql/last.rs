@@ -162,28 +162,27 @@ impl MysqlStore {
                 _ => {}
             }
         }
-        let (groups, conn) = if with_groups {
-            // The unread summary's read, shared with concurrent ones
-            // when it may be.
-            match self.shared.groups_and_newest(user_id, &wanted).await? {
-                Some((groups, found)) => {
-                    for (i, last) in found {
-                        if let Some(slot) = out.get_mut(i) {
-                            *slot = Some(last);
-                        }
+        // The unread summary's read is shared with concurrent ones when
+        // it may be.
+        let shared = match with_groups {
+            true => self.shared.groups_and_newest(user_id, &wanted).await?,
+            false => None,
+        };
+        let (groups, conn) = match shared {
+            Some((groups, found)) => {
+                for (i, last) in found {
+                    if let Some(slot) = out.get_mut(i) {
+                        *slot = Some(last);
                     }
-                    (groups, None)
                 }
-                None => {
-                    let mut c = self.pools.replica().await?;
-                    let groups = newest_messages(&mut c, &wanted, &mut out, Some(user_id)).await?;
-                    (groups, Some(c))
-                }
+                (groups, None)
             }
-        } else {
-            let mut c = self.pools.replica().await?;
-            newest_messages(&mut c, &wanted, &mut out, None).await?;
-            (Vec::new(), Some(c))
+            None => {
+                let mut c = self.pools.replica().await?;
+                let groups_of = with_groups.then_some(user_id);
+                let groups = newest_messages(&mut c, &wanted, &mut out, groups_of).await?;
+                (groups, Some(c))
+            }
         };
         // Remembered relations that found nothing (gone, or no message):
         // looked up as the others.

@@ -4,10 +4,9 @@
 //! then taking the rows of its own ids; the unread summaries' reads (a
 //! user's groups and the newest message of each remembered
 //! conversation) by one `UNION ALL` of all their parts, tagged by
-//! request. MariaDB spends most of a
-//! small read on the statement, not its rows (docs/benchmarks.md,
-//! 2026-12-07, ninth session), and requests that ask for the same users
-//! share the rows too.
+//! request. MariaDB spends most of a small read on the statement, not
+//! its rows (docs/benchmarks.md, 2026-12-07, ninth session), and
+//! requests that ask for the same users share the rows too.
 //!
 //! Only reads that may be served anywhere ([`ReadAt::Anywhere`]) are
 //! shared: the batch runs on a task of its own, outside the caller's
@@ -15,23 +14,21 @@
 //! statement fails on a row (invalid data) runs each request alone, so
 //! one bad row fails only the requests that asked for it.
 
-use std::sync::Arc;
-
-use super::pool::MysqlPools;
-use super::query::{id_params, rows};
-use super::read_at::{self, ReadAt};
 use std::fmt::Write;
+use std::sync::Arc;
 
 use mysql_async::Value;
 use mysql_async::prelude::Queryable;
 
 use super::error::map_err;
-
 use super::id_match::id_condition;
-use super::query::{int, params};
+use super::pool::MysqlPools;
+use super::query::{id_params, int, params, rows};
+use super::read_at::{self, ReadAt};
 use super::read_rows::{
     USER_COLUMNS, USER_GROUPS, Wanted, group_row, last_message, newest, newest_first, user,
 };
+use super::script::sorted_unique;
 use crate::store::coalesce::{BatchRun, Coalescer};
 use crate::store::{ID_CHUNK, LastMessage, StoreError, StoreResult, UserRecord};
 
@@ -46,7 +43,7 @@ const TAG_STRIDE: u32 = 1024;
 const TAG_GROUP: u32 = TAG_STRIDE - 1;
 
 /// The users of `ids` (sorted, each once), ordered by id.
-pub(super) async fn select_users(pools: &MysqlPools, ids: &[u32]) -> StoreResult<Vec<UserRecord>> {
+async fn select_users(pools: &MysqlPools, ids: &[u32]) -> StoreResult<Vec<UserRecord>> {
     let mut out = Vec::with_capacity(ids.len());
     let mut c = pools.replica().await?;
     for chunk in ids.chunks(ID_CHUNK) {
@@ -64,13 +61,6 @@ fn record_size(read: &'static str, n: usize) {
     metrics::histogram!(crate::metrics::SHARED_READ_BATCH_SIZE, "read" => read).record(n as f64);
 }
 
-/// `ids` sorted, each once.
-fn sorted(mut ids: Vec<u32>) -> Vec<u32> {
-    ids.sort_unstable();
-    ids.dedup();
-    ids
-}
-
 /// Runs the users-by-ids reads of a batch as one.
 struct UsersByIds(Arc<MysqlPools>);
 
@@ -84,7 +74,7 @@ impl BatchRun for UsersByIds {
         if let [only] = requests.as_slice() {
             return Ok(vec![select_users(&self.0, only).await]);
         }
-        let union = sorted(requests.iter().flatten().copied().collect());
+        let union = sorted_unique(requests.iter().flatten().copied().collect());
         let found = match select_users(&self.0, &union).await {
             Ok(found) => found,
             Err(StoreError::InvalidData(_)) => {
@@ -258,7 +248,7 @@ impl SharedReads {
     /// when the read may be served anywhere and asks for at most
     /// [`ID_CHUNK`] users.
     pub(super) async fn users_by_ids(&self, ids: &[u32]) -> StoreResult<Vec<UserRecord>> {
-        let ids = sorted(ids.to_vec());
+        let ids = sorted_unique(ids.to_vec());
         if ids.len() > ID_CHUNK || read_at::current() != ReadAt::Anywhere {
             return select_users(&self.pools, &ids).await;
         }
