@@ -194,6 +194,59 @@ async fn concurrent_unread_summaries_each_get_their_own_conversations(b: Backend
     }
 }
 
+/// A relation this instance remembers from a send but that was ended
+/// behind its back (by an operator) hides the conversation from the
+/// receiver's unread summary, whether the summary's read runs alone or
+/// shares its statement with others' (the relation is checked in the
+/// statement); the conversations of active relations stay listed.
+async fn unread_summaries_leave_out_relations_ended_meanwhile(b: Backend) {
+    let s = TestServer::seeded(b).await;
+    let first = add_users(&s).await;
+    let mut c = s.client().await;
+    let pairs = 6;
+    for k in 0..pairs {
+        let (from, to) = (first + 2 * k, first + 2 * k + 1);
+        let id = send_id(&mut c, &text(from, to, 1, format!("pair {k}"))).await;
+        assert_eq!(id, 1, "pair {k}");
+    }
+    // The odd pairs' relations are ended by hand.
+    let odd: Vec<String> = (0..pairs)
+        .filter(|k| k % 2 == 1)
+        .map(|k| (first + 2 * k).to_string())
+        .collect();
+    let sql = format!(
+        "UPDATE IMRelationShip SET status = 1 WHERE smallId IN ({})",
+        odd.join(", ")
+    );
+    common::fixtures::exec_sql(&s, b, &sql).await;
+    let want = |k: u32| match k % 2 {
+        0 => vec![(first + 2 * k, 1, format!("pair {k}"), first + 2 * k)],
+        _ => Vec::new(),
+    };
+    // Alone, then concurrently.
+    for k in 0..pairs {
+        assert_eq!(
+            unread(&mut c, first + 2 * k + 1).await,
+            want(k),
+            "pair {k} alone"
+        );
+    }
+    for round in 0..ROUNDS {
+        let mut tasks = Vec::new();
+        for n in 0..CLIENTS {
+            let k = (n + round) % pairs;
+            let mut c = s.client().await;
+            tasks.push(tokio::spawn(async move {
+                (k, unread(&mut c, first + 2 * k + 1).await)
+            }));
+        }
+        for t in tasks {
+            let (k, got) = t.await.unwrap();
+            assert_eq!(got, want(k), "pair {k}, round {round}");
+        }
+    }
+}
+
 /// (reads, requests) of the shared `read` so far, from its histogram.
 fn shared(read: &str) -> (f64, f64) {
     histogram_count_sum(
@@ -234,4 +287,5 @@ async fn concurrent_users_requests_share_reads_on_mysql() {
 on_every_backend!(
     concurrent_users_requests_each_get_their_own_users,
     concurrent_unread_summaries_each_get_their_own_conversations,
+    unread_summaries_leave_out_relations_ended_meanwhile,
 );

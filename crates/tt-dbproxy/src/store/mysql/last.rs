@@ -16,7 +16,10 @@ use mysql_async::{Conn, Value};
 
 use super::handle::MysqlStore;
 use super::query::{int, params, rows};
-use super::read_rows::{USER_GROUPS, Wanted, group_row, last_message, newest, newest_first};
+use super::read_rows::{
+    USER_GROUPS, Wanted, active_relation, active_relations, group_row, last_message, newest,
+    newest_first, remembered_keys, still_valid,
+};
 use super::send_ids::{Conversation, Ids};
 use crate::store::{ID_CHUNK, LastMessage, SESSION_GROUP, SESSION_SINGLE, StoreResult};
 
@@ -55,6 +58,8 @@ async fn relations(c: &mut Conn, user: u32, peers: &[u32]) -> StoreResult<HashMa
 /// The tag of the rows of the user's groups in [`newest_messages`]
 /// (never a position).
 const GROUP_ROW: u32 = u32::MAX;
+/// The tag of the rows of remembered relations still active.
+const RELATION_ROW: u32 = u32::MAX - 1;
 
 /// The newest message of each of `wanted` into `out` (by position), and
 /// with `groups_of` in the same statement that user's groups, newest
@@ -71,8 +76,8 @@ async fn newest_messages(
         chunks.push(&[]);
     }
     for (n, chunk) in chunks.into_iter().enumerate() {
-        let mut parts: Vec<String> = Vec::with_capacity(chunk.len() + 1);
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 3 + 2);
+        let mut parts: Vec<String> = Vec::with_capacity(chunk.len() + 2);
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 2 + 4);
         if n == 0
             && let Some(user) = groups_of
         {
@@ -80,22 +85,33 @@ async fn newest_messages(
             values.push(Value::from(GROUP_ROW));
             values.push(Value::from(user));
         }
-        for (i, kind, key, remembered) in chunk {
-            parts.push(newest(*kind, *key, *remembered));
+        for (i, kind, key, _) in chunk {
+            parts.push(newest(*kind, *key));
             values.push(Value::from(*i as u64));
             values.push(Value::from(*key));
-            if *remembered {
-                values.push(Value::from(*key));
+        }
+        let remembered = remembered_keys(chunk);
+        if !remembered.is_empty() {
+            parts.push(active_relations(remembered.len()));
+            values.push(Value::from(RELATION_ROW));
+            values.extend(remembered.iter().map(|k| Value::from(*k)));
+        }
+        let mut found = Vec::with_capacity(chunk.len());
+        let mut active = Vec::with_capacity(remembered.len());
+        for mut r in rows(c, &parts.join(" UNION ALL "), params(values)).await? {
+            match int(&mut r, 0)? {
+                GROUP_ROW => groups.push(group_row(&mut r)?),
+                RELATION_ROW => active.push(active_relation(&mut r)?),
+                i => found.push((i as usize, last_message(&mut r)?)),
             }
         }
-        for mut r in rows(c, &parts.join(" UNION ALL "), params(values)).await? {
-            let i = int(&mut r, 0)?;
-            if i == GROUP_ROW {
-                groups.push(group_row(&mut r)?);
-                continue;
-            }
-            if let Some(slot) = out.get_mut(i as usize) {
-                *slot = Some(last_message(&mut r)?);
+        for (i, last) in found {
+            let valid = chunk
+                .iter()
+                .find(|w| w.0 == i)
+                .is_some_and(|w| still_valid(w, &active));
+            if let Some(slot) = out.get_mut(i).filter(|_| valid) {
+                *slot = Some(last);
             }
         }
     }

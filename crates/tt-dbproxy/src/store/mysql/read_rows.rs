@@ -37,9 +37,8 @@ pub(super) fn user(mut r: Row) -> StoreResult<UserRecord> {
 
 /// The select of one conversation's newest message, tagged with its
 /// position `?` in the request; its other parameter is the conversation
-/// key, and for a `remembered` relation a third one, the relation again,
-/// checked to be still active.
-pub(super) fn newest(kind: u32, key: u32, remembered: bool) -> String {
+/// key (relation or group).
+pub(super) fn newest(kind: u32, key: u32) -> String {
     let shard = key % MESSAGE_SHARDS;
     if kind == SESSION_GROUP {
         format!(
@@ -47,22 +46,54 @@ pub(super) fn newest(kind: u32, key: u32, remembered: bool) -> String {
              WHERE groupId = ? AND status = 0 ORDER BY created DESC, id DESC LIMIT 1)"
         )
     } else {
-        let check = if remembered {
-            " AND EXISTS (SELECT 1 FROM IMRelationShip WHERE id = ? AND status = 0)"
-        } else {
-            ""
-        };
         format!(
             "(SELECT ? AS k, msgId, type, content, fromId FROM IMMessage_{shard} \
              FORCE INDEX (idx_relateId_status_created) \
-             WHERE relateId = ? AND status = 0{check} ORDER BY created DESC, id DESC LIMIT 1)"
+             WHERE relateId = ? AND status = 0 ORDER BY created DESC, id DESC LIMIT 1)"
         )
     }
 }
 
+/// Which of `n` remembered relations are still active, as a `UNION ALL`
+/// branch shaped like [`newest`]'s: its tag `?`, then the `n` relation
+/// ids; a row per active relation, its id second ([`active_relation`]).
+/// One branch checks every remembered relation of a statement: a message
+/// found for a relation it does not list is not taken (cheaper for
+/// MariaDB than a subquery in each conversation's branch).
+pub(super) fn active_relations(n: usize) -> String {
+    format!(
+        "(SELECT ? AS k, id, 0, '', 0 FROM IMRelationShip WHERE id IN ({}) AND status = 0)",
+        crate::store::placeholders(n)
+    )
+}
+
+/// A row of [`active_relations`] (after its tag): the relation id.
+pub(super) fn active_relation(r: &mut Row) -> StoreResult<u32> {
+    int(r, 1)
+}
+
+/// The remembered relations of `wanted`, each once (for
+/// [`active_relations`]).
+pub(super) fn remembered_keys(wanted: &[Wanted]) -> Vec<u32> {
+    let mut keys: Vec<u32> = wanted
+        .iter()
+        .filter(|w| w.3)
+        .map(|&(_, _, key, _)| key)
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// Whether the newest message found for `w` may be taken: a remembered
+/// relation only when it is still active.
+pub(super) fn still_valid(w: &Wanted, active: &[u32]) -> bool {
+    !w.3 || active.contains(&w.2)
+}
+
 /// A conversation whose newest message is wanted: its position in the
 /// request, kind, key (relation or group), and whether the relation is a
-/// remembered one (checked in the statement).
+/// remembered one (checked in the statement: [`active_relations`]).
 pub(super) type Wanted = (usize, u32, u32, bool);
 
 /// The user's groups as a `UNION ALL` branch shaped like [`newest`]'s:

@@ -26,7 +26,8 @@ use super::pool::MysqlPools;
 use super::query::{id_params, int, params, rows};
 use super::read_at::{self, ReadAt};
 use super::read_rows::{
-    USER_COLUMNS, USER_GROUPS, Wanted, group_row, last_message, newest, newest_first, user,
+    USER_COLUMNS, USER_GROUPS, Wanted, active_relation, active_relations, group_row, last_message,
+    newest, newest_first, remembered_keys, still_valid, user,
 };
 use super::script::sorted_unique;
 use crate::store::coalesce::{BatchRun, Coalescer};
@@ -41,6 +42,9 @@ const SHARED_CONVERSATIONS: usize = 8;
 /// position, or + [`TAG_GROUP`] for a row of the user's groups.
 const TAG_STRIDE: u32 = 1024;
 const TAG_GROUP: u32 = TAG_STRIDE - 1;
+/// The tag of the rows of remembered relations still active (after every
+/// request's tags).
+const TAG_RELATION: u32 = BATCH_MAX as u32 * TAG_STRIDE;
 
 /// The users of `ids` (sorted, each once), ordered by id.
 async fn select_users(pools: &MysqlPools, ids: &[u32]) -> StoreResult<Vec<UserRecord>> {
@@ -122,20 +126,26 @@ async fn select_unread(
             USER_GROUPS.to_owned(),
             vec![n * TAG_STRIDE + TAG_GROUP, *user],
         ));
-        for &(i, kind, key, remembered) in wanted {
-            let tag = n * TAG_STRIDE + i as u32;
-            let mut values = vec![tag, key];
-            if remembered {
-                values.push(key);
-            }
-            parts.push((newest(kind, key, remembered), values));
+        for &(i, kind, key, _) in wanted {
+            parts.push((newest(kind, key), vec![n * TAG_STRIDE + i as u32, key]));
         }
+    }
+    let all: Vec<Wanted> = requests
+        .iter()
+        .flat_map(|(_, w)| w.iter().copied())
+        .collect();
+    let remembered = remembered_keys(&all);
+    if !remembered.is_empty() {
+        let mut values = vec![TAG_RELATION];
+        values.extend(&remembered);
+        parts.push((active_relations(remembered.len()), values));
     }
     let sql: Vec<&str> = parts.iter().map(|(sql, _)| sql.as_str()).collect();
     let sql = sql.join(" UNION ALL ");
     let values: Vec<u32> = parts.into_iter().flat_map(|(_, v)| v).collect();
     let mut groups: Vec<Vec<(u32, u32, u32)>> = vec![Vec::new(); requests.len()];
     let mut found: Vec<Vec<(usize, LastMessage)>> = vec![Vec::new(); requests.len()];
+    let mut active = Vec::with_capacity(remembered.len());
     let mut c = pools.replica().await?;
     let found_rows = if requests.len() == 1 {
         let values = values.into_iter().map(Value::from).collect();
@@ -147,6 +157,10 @@ async fn select_unread(
     };
     for mut r in found_rows {
         let tag = int(&mut r, 0)?;
+        if tag == TAG_RELATION {
+            active.push(active_relation(&mut r)?);
+            continue;
+        }
         let (n, slot) = ((tag / TAG_STRIDE) as usize, tag % TAG_STRIDE);
         if slot == TAG_GROUP {
             if let Some(g) = groups.get_mut(n) {
@@ -155,6 +169,15 @@ async fn select_unread(
         } else if let Some(f) = found.get_mut(n) {
             f.push((slot as usize, last_message(&mut r)?));
         }
+    }
+    // A remembered relation no longer active: its message is not taken.
+    for (f, (_, wanted)) in found.iter_mut().zip(requests) {
+        f.retain(|(i, _)| {
+            wanted
+                .iter()
+                .find(|w| w.0 == *i)
+                .is_some_and(|w| still_valid(w, &active))
+        });
     }
     Ok(groups.into_iter().map(newest_first).zip(found).collect())
 }

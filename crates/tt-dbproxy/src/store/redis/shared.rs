@@ -12,11 +12,6 @@ use crate::store::StoreResult;
 /// The sync center's lease: the holder's instance id, with an expiry.
 const SYNC_LEASE_KEY: &str = "tt_dbproxy:sync_lease";
 
-/// Failures still in the window (older ones dropped).
-const FAILURES: &str = r"
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
-return redis.call('ZCARD', KEYS[1])";
-
 /// Records a failure at `ARGV[1]` (member `ARGV[2]`, unique), keeps the
 /// newest `ARGV[3]` and lets the key expire after `ARGV[4]` seconds.
 const RECORD_FAILURE: &str = r"
@@ -41,7 +36,6 @@ return 0";
 
 /// The shared scripts, loaded once.
 struct SharedScripts {
-    failures: Script,
     record_failure: Script,
     lease: Script,
 }
@@ -49,7 +43,6 @@ struct SharedScripts {
 impl Default for SharedScripts {
     fn default() -> Self {
         Self {
-            failures: Script::new(FAILURES),
             record_failure: Script::new(RECORD_FAILURE),
             lease: Script::new(LEASE),
         }
@@ -71,12 +64,16 @@ fn failures_key(name: &[u8]) -> String {
 
 impl RedisStore {
     /// How many failures of `name` lie within the last [`WINDOW_SECS`]
-    /// seconds (older ones are dropped).
+    /// seconds: one `ZCOUNT`, a read (older entries are left to the
+    /// trimming and expiry of [`Self::throttle_failure`]; a script that
+    /// also dropped them cost Redis several times as much per login).
     pub(crate) async fn throttle_failures(&self, name: &[u8], now: u32) -> StoreResult<u64> {
-        let mut inv = SCRIPTS.failures.prepare_invoke();
-        inv.key(failures_key(name))
-            .arg(i64::from(now) - i64::from(WINDOW_SECS));
-        let n: i64 = self.unread.lease().await?.script(&inv).await?;
+        let cmd = redis::cmd("ZCOUNT")
+            .arg(failures_key(name))
+            .arg(i64::from(now) - i64::from(WINDOW_SECS))
+            .arg("+inf")
+            .clone();
+        let n: i64 = self.unread.lease().await?.cmd(&cmd).await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
