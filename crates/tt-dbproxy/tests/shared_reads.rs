@@ -198,7 +198,8 @@ async fn concurrent_unread_summaries_each_get_their_own_conversations(b: Backend
 /// behind its back (by an operator) hides the conversation from the
 /// receiver's unread summary, whether the summary's read runs alone or
 /// shares its statement with others' (the relation is checked in the
-/// statement); the conversations of active relations stay listed.
+/// statement); the conversations of active relations and the group stay
+/// listed, also for a user whose summary two requests of one read ask.
 async fn unread_summaries_leave_out_relations_ended_meanwhile(b: Backend) {
     let s = TestServer::seeded(b).await;
     let first = add_users(&s).await;
@@ -219,9 +220,31 @@ async fn unread_summaries_leave_out_relations_ended_meanwhile(b: Backend) {
         odd.join(", ")
     );
     common::fixtures::exec_sql(&s, b, &sql).await;
-    let want = |k: u32| match k % 2 {
-        0 => vec![(first + 2 * k, 1, format!("pair {k}"), first + 2 * k)],
-        _ => Vec::new(),
+    // A group of everyone, with one message: every summary lists it too
+    // (a user asked for by several requests of one read gets it in each).
+    let group = s
+        .store
+        .create_group(
+            NewGroup {
+                name: "everyone".into(),
+                avatar: String::new(),
+                creator: first,
+                group_type: 1,
+                members: (first..first + 2 * pairs).collect(),
+            },
+            1000,
+        )
+        .await
+        .unwrap();
+    let id = send_id(&mut c, &text(first, group, 0x11, "news".into())).await;
+    assert_eq!(id, 1, "group message");
+    let want = |k: u32| {
+        let mut w = vec![(group, 1, "news".to_string(), first)];
+        if k % 2 == 0 {
+            w.push((first + 2 * k, 1, format!("pair {k}"), first + 2 * k));
+        }
+        w.sort_unstable();
+        w
     };
     // Alone, then concurrently.
     for k in 0..pairs {
@@ -231,7 +254,7 @@ async fn unread_summaries_leave_out_relations_ended_meanwhile(b: Backend) {
             "pair {k} alone"
         );
     }
-    for round in 0..ROUNDS {
+    for round in 0..3 * ROUNDS {
         let mut tasks = Vec::new();
         for n in 0..CLIENTS {
             let k = (n + round) % pairs;

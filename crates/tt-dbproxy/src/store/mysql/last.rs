@@ -17,8 +17,8 @@ use mysql_async::{Conn, Value};
 use super::handle::MysqlStore;
 use super::query::{int, params, rows};
 use super::read_rows::{
-    USER_GROUPS, Wanted, active_relation, active_relations, group_row, last_message, newest,
-    newest_first, remembered_keys, still_valid,
+    Wanted, active_relation, active_relations, group_row, last_message, newest, newest_first,
+    remembered_keys, still_valid, users_groups,
 };
 use super::send_ids::{Conversation, Ids};
 use crate::store::{ID_CHUNK, LastMessage, SESSION_GROUP, SESSION_SINGLE, StoreResult};
@@ -81,7 +81,7 @@ async fn newest_messages(
         if n == 0
             && let Some(user) = groups_of
         {
-            parts.push(USER_GROUPS.to_owned());
+            parts.push(users_groups(1));
             values.push(Value::from(GROUP_ROW));
             values.push(Value::from(user));
         }
@@ -100,7 +100,7 @@ async fn newest_messages(
         let mut active = Vec::with_capacity(remembered.len());
         for mut r in rows(c, &parts.join(" UNION ALL "), params(values)).await? {
             match int(&mut r, 0)? {
-                GROUP_ROW => groups.push(group_row(&mut r)?),
+                GROUP_ROW => groups.push(group_row(&mut r)?.1),
                 RELATION_ROW => active.push(active_relation(&mut r)?),
                 i => found.push((i as usize, last_message(&mut r)?)),
             }

@@ -96,10 +96,17 @@ pub(super) fn still_valid(w: &Wanted, active: &[u32]) -> bool {
 /// remembered one (checked in the statement: [`active_relations`]).
 pub(super) type Wanted = (usize, u32, u32, bool);
 
-/// The user's groups as a `UNION ALL` branch shaped like [`newest`]'s:
-/// tag, group, `updated` and the membership row's id (for the order).
-pub(super) const USER_GROUPS: &str = "(SELECT ? AS k, groupId, updated, '', id FROM IMGroupMember \
-     WHERE userId = ? AND status = 0)";
+/// The groups of `n` users as a `UNION ALL` branch shaped like
+/// [`newest`]'s: its tag `?`, then the `n` user ids; a row per
+/// membership: group, `updated`, the user and the membership row's id
+/// (for the order). One branch for every user of a statement.
+pub(super) fn users_groups(n: usize) -> String {
+    format!(
+        "(SELECT ? AS k, groupId, updated, userId, id FROM IMGroupMember \
+         WHERE userId IN ({}) AND status = 0)",
+        crate::store::placeholders(n)
+    )
+}
 
 /// A row of [`newest`] (after its tag) as the message.
 pub(super) fn last_message(r: &mut Row) -> StoreResult<LastMessage> {
@@ -111,10 +118,10 @@ pub(super) fn last_message(r: &mut Row) -> StoreResult<LastMessage> {
     })
 }
 
-/// A row of [`USER_GROUPS`] (after its tag): group, `updated`, and the
-/// membership row's id.
-pub(super) fn group_row(r: &mut Row) -> StoreResult<(u32, u32, u32)> {
-    Ok((int(r, 1)?, int(r, 2)?, int(r, 4)?))
+/// A row of [`users_groups`] (after its tag): the user, and its group,
+/// `updated` and the membership row's id.
+pub(super) fn group_row(r: &mut Row) -> StoreResult<(u32, (u32, u32, u32))> {
+    Ok((int(r, 3)?, (int(r, 1)?, int(r, 2)?, int(r, 4)?)))
 }
 
 /// The groups of [`group_row`]s, newest membership first (as

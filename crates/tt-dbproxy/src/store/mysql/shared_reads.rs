@@ -26,8 +26,8 @@ use super::pool::MysqlPools;
 use super::query::{id_params, int, params, rows};
 use super::read_at::{self, ReadAt};
 use super::read_rows::{
-    USER_COLUMNS, USER_GROUPS, Wanted, active_relation, active_relations, group_row, last_message,
-    newest, newest_first, remembered_keys, still_valid, user,
+    USER_COLUMNS, Wanted, active_relation, active_relations, group_row, last_message, newest,
+    newest_first, remembered_keys, still_valid, user, users_groups,
 };
 use super::script::sorted_unique;
 use crate::store::coalesce::{BatchRun, Coalescer};
@@ -38,13 +38,14 @@ const BATCH_MAX: usize = 8;
 /// Most conversations of an unread summary read shared with others
 /// (more: read alone); also bounds a tag's position.
 const SHARED_CONVERSATIONS: usize = 8;
-/// A row's tag in a shared unread read: request × `TAG_STRIDE` +
-/// position, or + [`TAG_GROUP`] for a row of the user's groups.
+/// A message row's tag in a shared unread read: request × `TAG_STRIDE` +
+/// position.
 const TAG_STRIDE: u32 = 1024;
-const TAG_GROUP: u32 = TAG_STRIDE - 1;
 /// The tag of the rows of remembered relations still active (after every
 /// request's tags).
 const TAG_RELATION: u32 = BATCH_MAX as u32 * TAG_STRIDE;
+/// The tag of the rows of the users' groups.
+const TAG_GROUPS: u32 = TAG_RELATION + 1;
 
 /// The users of `ids` (sorted, each once), ordered by id.
 async fn select_users(pools: &MysqlPools, ids: &[u32]) -> StoreResult<Vec<UserRecord>> {
@@ -120,12 +121,11 @@ async fn select_unread(
     pools: &MysqlPools,
     requests: &[UnreadRead],
 ) -> StoreResult<Vec<UnreadFound>> {
-    let mut parts: Vec<(String, Vec<u32>)> = Vec::new();
-    for (n, (user, wanted)) in (0u32..).zip(requests) {
-        parts.push((
-            USER_GROUPS.to_owned(),
-            vec![n * TAG_STRIDE + TAG_GROUP, *user],
-        ));
+    let users = sorted_unique(requests.iter().map(|(user, _)| *user).collect());
+    let mut group_values = vec![TAG_GROUPS];
+    group_values.extend(&users);
+    let mut parts: Vec<(String, Vec<u32>)> = vec![(users_groups(users.len()), group_values)];
+    for (n, (_, wanted)) in (0u32..).zip(requests) {
         for &(i, kind, key, _) in wanted {
             parts.push((newest(kind, key), vec![n * TAG_STRIDE + i as u32, key]));
         }
@@ -157,17 +157,25 @@ async fn select_unread(
     };
     for mut r in found_rows {
         let tag = int(&mut r, 0)?;
-        if tag == TAG_RELATION {
-            active.push(active_relation(&mut r)?);
-            continue;
-        }
-        let (n, slot) = ((tag / TAG_STRIDE) as usize, tag % TAG_STRIDE);
-        if slot == TAG_GROUP {
-            if let Some(g) = groups.get_mut(n) {
-                g.push(group_row(&mut r)?);
+        match tag {
+            TAG_RELATION => active.push(active_relation(&mut r)?),
+            TAG_GROUPS => {
+                let (user, group) = group_row(&mut r)?;
+                // To every request of the user (a user may ask twice).
+                for (g, _) in groups
+                    .iter_mut()
+                    .zip(requests)
+                    .filter(|(_, req)| req.0 == user)
+                {
+                    g.push(group);
+                }
             }
-        } else if let Some(f) = found.get_mut(n) {
-            f.push((slot as usize, last_message(&mut r)?));
+            _ => {
+                let (n, slot) = ((tag / TAG_STRIDE) as usize, tag % TAG_STRIDE);
+                if let Some(f) = found.get_mut(n) {
+                    f.push((slot as usize, last_message(&mut r)?));
+                }
+            }
         }
     }
     // A remembered relation no longer active: its message is not taken.
