@@ -100,14 +100,14 @@ async fn concurrent_users_requests_each_get_their_own_users(b: Backend) {
 
 /// (peer or group, count, latest message, its sender) of each entry of
 /// a user's unread summary, ordered by session.
-async fn unread(c: &mut Client, user: u32) -> Vec<(u32, u32, String, u32)> {
+async fn unread(c: &mut Client, user: u32) -> Vec<Entry> {
     let req = ImUnreadMsgCntReq {
         user_id: Some(user),
         attach_data: ab(),
     };
     let rsp: ImUnreadMsgCntRsp = call(c, 0x0307, &req, 3, 0x0308).await;
     assert_eq!(rsp.user_id, Some(user));
-    let mut out: Vec<(u32, u32, String, u32)> = rsp
+    let mut out: Vec<Entry> = rsp
         .unreadinfo_list
         .iter()
         .map(|e| {
@@ -126,6 +126,35 @@ async fn unread(c: &mut Client, user: u32) -> Vec<(u32, u32, String, u32)> {
 
 fn text(from: u32, to: u32, msg_type: i32, data: String) -> ImMsgData {
     common::sends::msg(from, to, msg_type, data.as_bytes())
+}
+
+/// An entry of [`unread`]'s answer.
+type Entry = (u32, u32, String, u32);
+
+/// `rounds` rounds of `CLIENTS` unread summaries at once, each on its own
+/// connection: in round `r`, client `n` asks for the receiver of pair
+/// `(n + r) % pairs` (user `first + 2k + 1`), answered `want(k)`.
+async fn summaries_at_once(
+    s: &TestServer,
+    first: u32,
+    pairs: u32,
+    rounds: u32,
+    want: impl Fn(u32) -> Vec<Entry>,
+) {
+    for round in 0..rounds {
+        let mut tasks = Vec::new();
+        for n in 0..CLIENTS {
+            let k = (n + round) % pairs;
+            let mut c = s.client().await;
+            tasks.push(tokio::spawn(async move {
+                (k, unread(&mut c, first + 2 * k + 1).await)
+            }));
+        }
+        for t in tasks {
+            let (k, got) = t.await.unwrap();
+            assert_eq!(got, want(k), "pair {k}, round {round}");
+        }
+    }
 }
 
 async fn concurrent_unread_summaries_each_get_their_own_conversations(b: Backend) {
@@ -178,20 +207,7 @@ async fn concurrent_unread_summaries_each_get_their_own_conversations(b: Backend
         w.sort_unstable();
         w
     };
-    for round in 0..ROUNDS {
-        let mut tasks = Vec::new();
-        for n in 0..CLIENTS {
-            let k = (n + round) % pairs;
-            let mut c = s.client().await;
-            tasks.push(tokio::spawn(async move {
-                (k, unread(&mut c, first + 2 * k + 1).await)
-            }));
-        }
-        for t in tasks {
-            let (k, got) = t.await.unwrap();
-            assert_eq!(got, want(k), "pair {k}, round {round}");
-        }
-    }
+    summaries_at_once(&s, first, pairs, ROUNDS, want).await;
 }
 
 /// A relation this instance remembers from a send but that was ended
@@ -240,7 +256,7 @@ async fn unread_summaries_leave_out_relations_ended_meanwhile(b: Backend) {
     assert_eq!(id, 1, "group message");
     let want = |k: u32| {
         let mut w = vec![(group, 1, "news".to_string(), first)];
-        if k % 2 == 0 {
+        if k.is_multiple_of(2) {
             w.push((first + 2 * k, 1, format!("pair {k}"), first + 2 * k));
         }
         w.sort_unstable();
@@ -254,20 +270,7 @@ async fn unread_summaries_leave_out_relations_ended_meanwhile(b: Backend) {
             "pair {k} alone"
         );
     }
-    for round in 0..3 * ROUNDS {
-        let mut tasks = Vec::new();
-        for n in 0..CLIENTS {
-            let k = (n + round) % pairs;
-            let mut c = s.client().await;
-            tasks.push(tokio::spawn(async move {
-                (k, unread(&mut c, first + 2 * k + 1).await)
-            }));
-        }
-        for t in tasks {
-            let (k, got) = t.await.unwrap();
-            assert_eq!(got, want(k), "pair {k}, round {round}");
-        }
-    }
+    summaries_at_once(&s, first, pairs, 3 * ROUNDS, want).await;
 }
 
 /// (reads, requests) of the shared `read` so far, from its histogram.
