@@ -273,6 +273,55 @@ async fn unread_summaries_leave_out_relations_ended_meanwhile(b: Backend) {
     summaries_at_once(&s, first, pairs, 3 * ROUNDS, want).await;
 }
 
+/// Summaries whose remembered conversation comes after more than a
+/// thousand others (peers with unread counts and no conversation, as
+/// after a bulk import), several in one shared read: each finds its own
+/// message and no other request's. A row of the shared statement is
+/// tagged by the conversation's index among those it reads, not by its
+/// position in the summary, which has no bound (a position past the
+/// tag's stride once read as another request's).
+async fn conversations_after_a_thousand_others_are_found(b: Backend) {
+    let s = TestServer::seeded(b).await;
+    let first = add_users(&s).await;
+    // Senders whose ids sort after "1…" as text (the summary's order).
+    let senders: Vec<u32> = (first..first + USERS)
+        .filter(|id| !id.to_string().starts_with('1'))
+        .take(2)
+        .collect();
+    assert_eq!(senders.len(), 2);
+    let receivers: Vec<u32> = (first..first + USERS)
+        .filter(|id| !senders.contains(id))
+        .take(2)
+        .collect();
+    let mut c = s.client().await;
+    for (from, to) in senders.iter().zip(&receivers) {
+        let id = send_id(&mut c, &text(*from, *to, 1, format!("from {from}"))).await;
+        assert_eq!(id, 1);
+        for peer in 1_000_000..1_001_100 {
+            s.store.add_unread(*to, peer, 1).await.unwrap();
+        }
+    }
+    for round in 0..ROUNDS {
+        let mut tasks = Vec::new();
+        for n in 0..CLIENTS {
+            let i = ((n + round) % 2) as usize;
+            let (from, to) = (senders[i], receivers[i]);
+            let mut c = s.client().await;
+            tasks.push(tokio::spawn(
+                async move { (from, unread(&mut c, to).await) },
+            ));
+        }
+        for t in tasks {
+            let (from, got) = t.await.unwrap();
+            assert_eq!(
+                got,
+                [(from, 1, format!("from {from}"), from)],
+                "the one conversation with a message, at position 1,100; round {round}"
+            );
+        }
+    }
+}
+
 /// (reads, requests) of the shared `read` so far, from its histogram.
 fn shared(read: &str) -> (f64, f64) {
     histogram_count_sum(
@@ -314,4 +363,5 @@ on_every_backend!(
     concurrent_users_requests_each_get_their_own_users,
     concurrent_unread_summaries_each_get_their_own_conversations,
     unread_summaries_leave_out_relations_ended_meanwhile,
+    conversations_after_a_thousand_others_are_found,
 );

@@ -36,10 +36,10 @@ use crate::store::{ID_CHUNK, LastMessage, StoreError, StoreResult, UserRecord};
 /// Requests in one shared read at most.
 const BATCH_MAX: usize = 8;
 /// Most conversations of an unread summary read shared with others
-/// (more: read alone); also bounds a tag's position.
+/// (more: read alone); also bounds a message row's tag ([`TAG_STRIDE`]).
 const SHARED_CONVERSATIONS: usize = 8;
 /// A message row's tag in a shared unread read: request × `TAG_STRIDE` +
-/// position.
+/// the conversation's index in the request's [`Wanted`] list.
 const TAG_STRIDE: u32 = 1024;
 /// The tag of the rows of remembered relations still active (after every
 /// request's tags).
@@ -126,8 +126,10 @@ async fn select_unread(
     group_values.extend(&users);
     let mut parts: Vec<(String, Vec<u32>)> = vec![(users_groups(users.len()), group_values)];
     for (n, (_, wanted)) in (0u32..).zip(requests) {
-        for &(i, kind, key, _) in wanted {
-            parts.push((newest(kind, key), vec![n * TAG_STRIDE + i as u32, key]));
+        // Tagged by the index in `wanted` (below SHARED_CONVERSATIONS),
+        // not the position in the request, which may be any number.
+        for (j, &(_, kind, key, _)) in (0u32..).zip(wanted) {
+            parts.push((newest(kind, key), vec![n * TAG_STRIDE + j, key]));
         }
     }
     let all: Vec<Wanted> = requests
@@ -144,7 +146,7 @@ async fn select_unread(
     let sql = sql.join(" UNION ALL ");
     let values: Vec<u32> = parts.into_iter().flat_map(|(_, v)| v).collect();
     let mut groups: Vec<Vec<(u32, u32, u32)>> = vec![Vec::new(); requests.len()];
-    let mut found: Vec<Vec<(usize, LastMessage)>> = vec![Vec::new(); requests.len()];
+    let mut messages: Vec<(&Wanted, usize, LastMessage)> = Vec::new();
     let mut active = Vec::with_capacity(remembered.len());
     let mut c = pools.replica().await?;
     let found_rows = if requests.len() == 1 {
@@ -171,21 +173,19 @@ async fn select_unread(
                 }
             }
             _ => {
-                let (n, slot) = ((tag / TAG_STRIDE) as usize, tag % TAG_STRIDE);
-                if let Some(f) = found.get_mut(n) {
-                    f.push((slot as usize, last_message(&mut r)?));
+                let (n, j) = ((tag / TAG_STRIDE) as usize, (tag % TAG_STRIDE) as usize);
+                if let Some(w) = requests.get(n).and_then(|(_, wanted)| wanted.get(j)) {
+                    messages.push((w, n, last_message(&mut r)?));
                 }
             }
         }
     }
     // A remembered relation no longer active: its message is not taken.
-    for (f, (_, wanted)) in found.iter_mut().zip(requests) {
-        f.retain(|(i, _)| {
-            wanted
-                .iter()
-                .find(|w| w.0 == *i)
-                .is_some_and(|w| still_valid(w, &active))
-        });
+    let mut found: Vec<Vec<(usize, LastMessage)>> = vec![Vec::new(); requests.len()];
+    for (w, n, last) in messages {
+        if let Some(f) = found.get_mut(n).filter(|_| still_valid(w, &active)) {
+            f.push((w.0, last));
+        }
     }
     Ok(groups.into_iter().map(newest_first).zip(found).collect())
 }
