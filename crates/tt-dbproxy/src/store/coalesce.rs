@@ -1,12 +1,12 @@
 //! [`Coalescer`]: calls of one kind that arrive while batches are in
 //! flight (one, or a few: its lanes) are combined into the next, so a
 //! backend answers one call per batch instead of one per request. There
-//! is no timer: a call that finds a lane free runs at once, and only calls
-//! that would otherwise wait share a batch. The batch runs on a task of its own under the earliest
-//! deadline of its calls; a call whose deadline passes while queued is
-//! withdrawn (never run), one whose deadline passes while its batch runs
-//! is answered as expired (its item may still take effect, as a command
-//! cut off on the wire may).
+//! is no timer: a call that finds a lane free runs at once, and only
+//! calls that would otherwise wait share a batch. The batch runs on a
+//! task of its own under the earliest deadline of its calls; a call whose
+//! deadline passes while queued is withdrawn (never run), one whose
+//! deadline passes while its batch runs is answered as expired (its item
+//! may still take effect, as a command cut off on the wire may).
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};

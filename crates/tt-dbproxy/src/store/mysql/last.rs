@@ -17,8 +17,8 @@ use mysql_async::{Conn, Value};
 use super::handle::MysqlStore;
 use super::query::{int, params, rows};
 use super::read_rows::{
-    Wanted, active_relation, active_relations, group_row, last_message, newest, newest_first,
-    remembered_keys, still_valid, users_groups,
+    GROUPS_TAG, RELATIONS_TAG, Wanted, active_relation, group_row, groups_branch, last_message,
+    newest, newest_first, relations_branch, still_valid, union_all,
 };
 use super::send_ids::{Conversation, Ids};
 use crate::store::{ID_CHUNK, LastMessage, SESSION_GROUP, SESSION_SINGLE, StoreResult};
@@ -55,12 +55,6 @@ async fn relations(c: &mut Conn, user: u32, peers: &[u32]) -> StoreResult<HashMa
     Ok(found)
 }
 
-/// The tag of the rows of the user's groups in [`newest_messages`]
-/// (never a position).
-const GROUP_ROW: u32 = u32::MAX;
-/// The tag of the rows of remembered relations still active.
-const RELATION_ROW: u32 = u32::MAX - 1;
-
 /// The newest message of each of `wanted` into `out` (by position), and
 /// with `groups_of` in the same statement that user's groups, newest
 /// membership first (as `user_groups`).
@@ -76,41 +70,34 @@ async fn newest_messages(
         chunks.push(&[]);
     }
     for (n, chunk) in chunks.into_iter().enumerate() {
-        let mut parts: Vec<String> = Vec::with_capacity(chunk.len() + 2);
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 2 + 4);
+        let mut branches = Vec::with_capacity(chunk.len() + 2);
         if n == 0
             && let Some(user) = groups_of
         {
-            parts.push(users_groups(1));
-            values.push(Value::from(GROUP_ROW));
-            values.push(Value::from(user));
+            branches.push(groups_branch(&[user]));
         }
-        for (i, kind, key, _) in chunk {
-            parts.push(newest(*kind, *key));
-            values.push(Value::from(*i as u64));
-            values.push(Value::from(*key));
+        // Tagged by the index in the chunk.
+        for (j, &(_, kind, key, _)) in (0u32..).zip(chunk) {
+            branches.push((newest(kind, key), vec![j, key]));
         }
-        let remembered = remembered_keys(chunk);
-        if !remembered.is_empty() {
-            parts.push(active_relations(remembered.len()));
-            values.push(Value::from(RELATION_ROW));
-            values.extend(remembered.iter().map(|k| Value::from(*k)));
-        }
+        branches.extend(relations_branch(chunk));
+        let (sql, values) = union_all(branches);
+        let values = values.into_iter().map(Value::from).collect();
         let mut found = Vec::with_capacity(chunk.len());
-        let mut active = Vec::with_capacity(remembered.len());
-        for mut r in rows(c, &parts.join(" UNION ALL "), params(values)).await? {
+        let mut active = Vec::new();
+        for mut r in rows(c, &sql, params(values)).await? {
             match int(&mut r, 0)? {
-                GROUP_ROW => groups.push(group_row(&mut r)?.1),
-                RELATION_ROW => active.push(active_relation(&mut r)?),
-                i => found.push((i as usize, last_message(&mut r)?)),
+                GROUPS_TAG => groups.push(group_row(&mut r)?.1),
+                RELATIONS_TAG => active.push(active_relation(&mut r)?),
+                j => {
+                    if let Some(w) = chunk.get(j as usize) {
+                        found.push((w, last_message(&mut r)?));
+                    }
+                }
             }
         }
-        for (i, last) in found {
-            let valid = chunk
-                .iter()
-                .find(|w| w.0 == i)
-                .is_some_and(|w| still_valid(w, &active));
-            if let Some(slot) = out.get_mut(i).filter(|_| valid) {
+        for (w, last) in found {
+            if let Some(slot) = out.get_mut(w.0).filter(|_| still_valid(w, &active)) {
                 *slot = Some(last);
             }
         }

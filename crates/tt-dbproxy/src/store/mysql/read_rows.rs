@@ -7,6 +7,7 @@
 use mysql_async::Row;
 
 use super::query::{int, text};
+use super::script::sorted_unique;
 use crate::store::{LastMessage, MESSAGE_SHARDS, SESSION_GROUP, StoreResult, UserRecord};
 
 /// The columns of a user row, in [`user`]'s order.
@@ -35,9 +36,10 @@ pub(super) fn user(mut r: Row) -> StoreResult<UserRecord> {
     })
 }
 
-/// The select of one conversation's newest message, tagged with its
-/// position `?` in the request; its other parameter is the conversation
-/// key (relation or group).
+/// The select of one conversation's newest message, tagged `?` (its
+/// index among the conversations a statement reads, so a row finds its
+/// [`Wanted`]); its other parameter is the conversation key (relation or
+/// group).
 pub(super) fn newest(kind: u32, key: u32) -> String {
     let shard = key % MESSAGE_SHARDS;
     if kind == SESSION_GROUP {
@@ -54,35 +56,44 @@ pub(super) fn newest(kind: u32, key: u32) -> String {
     }
 }
 
-/// Which of `n` remembered relations are still active, as a `UNION ALL`
-/// branch shaped like [`newest`]'s: its tag `?`, then the `n` relation
-/// ids; a row per active relation, its id second ([`active_relation`]).
-/// One branch checks every remembered relation of a statement: a message
-/// found for a relation it does not list is not taken (cheaper for
-/// MariaDB than a subquery in each conversation's branch).
-pub(super) fn active_relations(n: usize) -> String {
-    format!(
-        "(SELECT ? AS k, id, 0, '', 0 FROM IMRelationShip WHERE id IN ({}) AND status = 0)",
-        crate::store::placeholders(n)
-    )
+/// The tag of the rows of [`groups_branch`] (never a conversation's).
+pub(super) const GROUPS_TAG: u32 = u32::MAX;
+/// The tag of the rows of [`relations_branch`] (never a conversation's).
+pub(super) const RELATIONS_TAG: u32 = u32::MAX - 1;
+
+/// A `UNION ALL` branch and its parameters, in order.
+pub(super) type Branch = (String, Vec<u32>);
+
+/// The branches as one statement and its parameters.
+pub(super) fn union_all(branches: Vec<Branch>) -> (String, Vec<u32>) {
+    let sql: Vec<&str> = branches.iter().map(|(sql, _)| sql.as_str()).collect();
+    let sql = sql.join(" UNION ALL ");
+    (sql, branches.into_iter().flat_map(|(_, v)| v).collect())
 }
 
-/// A row of [`active_relations`] (after its tag): the relation id.
+/// Which remembered relations of `wanted` are still active, as a branch
+/// shaped like [`newest`]'s (tag [`RELATIONS_TAG`]): a row per active
+/// relation, its id second ([`active_relation`]); `None` when none is
+/// remembered. One branch checks every remembered relation of a
+/// statement: a message found for a relation it does not list is not
+/// taken ([`still_valid`]; cheaper for MariaDB than a subquery in each
+/// conversation's branch).
+pub(super) fn relations_branch<'a>(wanted: impl IntoIterator<Item = &'a Wanted>) -> Option<Branch> {
+    let keys = sorted_unique(wanted.into_iter().filter(|w| w.3).map(|w| w.2).collect());
+    (!keys.is_empty()).then(|| {
+        let sql = format!(
+            "(SELECT ? AS k, id, 0, '', 0 FROM IMRelationShip WHERE id IN ({}) AND status = 0)",
+            crate::store::placeholders(keys.len())
+        );
+        let mut values = vec![RELATIONS_TAG];
+        values.extend(keys);
+        (sql, values)
+    })
+}
+
+/// A row of [`relations_branch`] (after its tag): the relation id.
 pub(super) fn active_relation(r: &mut Row) -> StoreResult<u32> {
     int(r, 1)
-}
-
-/// The remembered relations of `wanted`, each once (for
-/// [`active_relations`]).
-pub(super) fn remembered_keys(wanted: &[Wanted]) -> Vec<u32> {
-    let mut keys: Vec<u32> = wanted
-        .iter()
-        .filter(|w| w.3)
-        .map(|&(_, _, key, _)| key)
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
-    keys
 }
 
 /// Whether the newest message found for `w` may be taken: a remembered
@@ -93,19 +104,22 @@ pub(super) fn still_valid(w: &Wanted, active: &[u32]) -> bool {
 
 /// A conversation whose newest message is wanted: its position in the
 /// request, kind, key (relation or group), and whether the relation is a
-/// remembered one (checked in the statement: [`active_relations`]).
+/// remembered one (checked in the statement: [`relations_branch`]).
 pub(super) type Wanted = (usize, u32, u32, bool);
 
-/// The groups of `n` users as a `UNION ALL` branch shaped like
-/// [`newest`]'s: its tag `?`, then the `n` user ids; a row per
-/// membership: group, `updated`, the user and the membership row's id
-/// (for the order). One branch for every user of a statement.
-pub(super) fn users_groups(n: usize) -> String {
-    format!(
+/// The groups of `users` as a branch shaped like [`newest`]'s (tag
+/// [`GROUPS_TAG`]): a row per membership — group, `updated`, the user and
+/// the membership row's id (for the order). One branch for every user of
+/// a statement.
+pub(super) fn groups_branch(users: &[u32]) -> Branch {
+    let sql = format!(
         "(SELECT ? AS k, groupId, updated, userId, id FROM IMGroupMember \
          WHERE userId IN ({}) AND status = 0)",
-        crate::store::placeholders(n)
-    )
+        crate::store::placeholders(users.len())
+    );
+    let mut values = vec![GROUPS_TAG];
+    values.extend(users);
+    (sql, values)
 }
 
 /// A row of [`newest`] (after its tag) as the message.
@@ -118,7 +132,7 @@ pub(super) fn last_message(r: &mut Row) -> StoreResult<LastMessage> {
     })
 }
 
-/// A row of [`users_groups`] (after its tag): the user, and its group,
+/// A row of [`groups_branch`] (after its tag): the user, and its group,
 /// `updated` and the membership row's id.
 pub(super) fn group_row(r: &mut Row) -> StoreResult<(u32, (u32, u32, u32))> {
     Ok((int(r, 3)?, (int(r, 1)?, int(r, 2)?, int(r, 4)?)))

@@ -26,8 +26,8 @@ use super::pool::MysqlPools;
 use super::query::{id_params, int, params, rows};
 use super::read_at::{self, ReadAt};
 use super::read_rows::{
-    USER_COLUMNS, Wanted, active_relation, active_relations, group_row, last_message, newest,
-    newest_first, remembered_keys, still_valid, user, users_groups,
+    GROUPS_TAG, RELATIONS_TAG, USER_COLUMNS, Wanted, active_relation, group_row, groups_branch,
+    last_message, newest, newest_first, relations_branch, still_valid, union_all, user,
 };
 use super::script::sorted_unique;
 use crate::store::coalesce::{BatchRun, Coalescer};
@@ -39,13 +39,9 @@ const BATCH_MAX: usize = 8;
 /// (more: read alone); also bounds a message row's tag ([`TAG_STRIDE`]).
 const SHARED_CONVERSATIONS: usize = 8;
 /// A message row's tag in a shared unread read: request × `TAG_STRIDE` +
-/// the conversation's index in the request's [`Wanted`] list.
+/// the conversation's index in the request's [`Wanted`] list (far below
+/// the groups' and relations' tags).
 const TAG_STRIDE: u32 = 1024;
-/// The tag of the rows of remembered relations still active (after every
-/// request's tags).
-const TAG_RELATION: u32 = BATCH_MAX as u32 * TAG_STRIDE;
-/// The tag of the rows of the users' groups.
-const TAG_GROUPS: u32 = TAG_RELATION + 1;
 
 /// The users of `ids` (sorted, each once), ordered by id.
 async fn select_users(pools: &MysqlPools, ids: &[u32]) -> StoreResult<Vec<UserRecord>> {
@@ -111,9 +107,10 @@ pub(super) type UnreadRead = (u32, Vec<Wanted>);
 /// newest message found by position.
 pub(super) type UnreadFound = (Vec<u32>, Vec<(usize, LastMessage)>);
 
-/// The reads of `requests` in one statement: each user's groups first,
-/// then every conversation's newest message, each row tagged with its
-/// request and position. One request's read is a prepared statement, as
+/// The reads of `requests` in one statement: one branch for the groups of
+/// all their users, one per conversation for its newest message (tagged
+/// with its request and index), one checking the remembered relations.
+/// One request's read is a prepared statement, as
 /// it has few shapes; several requests' reads are sent as text, numbers
 /// written in (a prepared statement per combination of message tables
 /// would be prepared again and again: measured, docs/benchmarks.md).
@@ -122,32 +119,19 @@ async fn select_unread(
     requests: &[UnreadRead],
 ) -> StoreResult<Vec<UnreadFound>> {
     let users = sorted_unique(requests.iter().map(|(user, _)| *user).collect());
-    let mut group_values = vec![TAG_GROUPS];
-    group_values.extend(&users);
-    let mut parts: Vec<(String, Vec<u32>)> = vec![(users_groups(users.len()), group_values)];
+    let mut branches = vec![groups_branch(&users)];
     for (n, (_, wanted)) in (0u32..).zip(requests) {
         // Tagged by the index in `wanted` (below SHARED_CONVERSATIONS),
         // not the position in the request, which may be any number.
         for (j, &(_, kind, key, _)) in (0u32..).zip(wanted) {
-            parts.push((newest(kind, key), vec![n * TAG_STRIDE + j, key]));
+            branches.push((newest(kind, key), vec![n * TAG_STRIDE + j, key]));
         }
     }
-    let all: Vec<Wanted> = requests
-        .iter()
-        .flat_map(|(_, w)| w.iter().copied())
-        .collect();
-    let remembered = remembered_keys(&all);
-    if !remembered.is_empty() {
-        let mut values = vec![TAG_RELATION];
-        values.extend(&remembered);
-        parts.push((active_relations(remembered.len()), values));
-    }
-    let sql: Vec<&str> = parts.iter().map(|(sql, _)| sql.as_str()).collect();
-    let sql = sql.join(" UNION ALL ");
-    let values: Vec<u32> = parts.into_iter().flat_map(|(_, v)| v).collect();
+    branches.extend(relations_branch(requests.iter().flat_map(|(_, w)| w)));
+    let (sql, values) = union_all(branches);
     let mut groups: Vec<Vec<(u32, u32, u32)>> = vec![Vec::new(); requests.len()];
     let mut messages: Vec<(&Wanted, usize, LastMessage)> = Vec::new();
-    let mut active = Vec::with_capacity(remembered.len());
+    let mut active = Vec::new();
     let mut c = pools.replica().await?;
     let found_rows = if requests.len() == 1 {
         let values = values.into_iter().map(Value::from).collect();
@@ -160,8 +144,8 @@ async fn select_unread(
     for mut r in found_rows {
         let tag = int(&mut r, 0)?;
         match tag {
-            TAG_RELATION => active.push(active_relation(&mut r)?),
-            TAG_GROUPS => {
+            RELATIONS_TAG => active.push(active_relation(&mut r)?),
+            GROUPS_TAG => {
                 let (user, group) = group_row(&mut r)?;
                 // To every request of the user (a user may ask twice).
                 for (g, _) in groups
